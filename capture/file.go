@@ -1,0 +1,456 @@
+package capture
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math/bits"
+	"os"
+	"time"
+)
+
+// MaxFrame is the largest frame a record may claim. libpcap and Wireshark
+// refuse records above 262144 bytes (MAXIMUM_SNAPLEN); we accept the same, or a
+// file's own larger snaplen, up to this hard cap so that a corrupt length field
+// can never make us allocate gigabytes.
+const MaxFrame = 1 << 20
+
+const readBuffer = 1 << 20 // large buffered reads of the file
+
+// DamageError reports where and why a capture file stopped being readable.
+// Every frame before Frame has been returned by Next.
+type DamageError struct {
+	File   string
+	Frame  int   // the frame that could not be read (1-based)
+	Offset int64 // byte offset of its record/block in the (decompressed) file
+	Reason string
+}
+
+func (e *DamageError) Error() string {
+	return fmt.Sprintf("%s: frame %d at byte offset %d: %s", e.File, e.Frame, e.Offset, e.Reason)
+}
+
+// ErrNotCapture is returned by Open for input that is neither pcap nor pcapng.
+var ErrNotCapture = errors.New("not a pcap or pcapng file")
+
+// FileSource reads pcap (µs or ns, either byte order) and pcapng files,
+// optionally gzip-compressed, from a path or standard input ("-").
+type FileSource struct {
+	name   string
+	f      io.Closer
+	r      *bufio.Reader
+	off    int64 // offset of the next unread byte
+	info   Info
+	order  binary.ByteOrder
+	frame  int
+	buf    []byte
+	dmg    error // sticky terminal error
+	defrag *Defragmenter
+
+	// pcap
+	nanos bool
+	link  LinkType
+
+	// pcapng
+	ifaces []ngIface
+}
+
+type ngIface struct {
+	link     LinkType
+	snaplen  int
+	unitsSec uint64 // timestamp units per second
+	tsOffset int64  // seconds added to every timestamp
+}
+
+// Open opens a capture file ("-" for standard input) and reads its header.
+func Open(path string) (*FileSource, error) {
+	var rc io.ReadCloser
+	if path == "-" {
+		rc = io.NopCloser(os.Stdin)
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		rc = f
+	}
+	s, err := NewReader(path, rc)
+	if err != nil {
+		rc.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// NewReader reads a capture from r; name is used in messages. Close closes r
+// if it is an io.Closer.
+func NewReader(name string, r io.Reader) (*FileSource, error) {
+	s := &FileSource{name: name, info: Info{Name: name}, defrag: NewDefragmenter(DefragOptions{})}
+	if c, ok := r.(io.Closer); ok {
+		s.f = c
+	}
+	br := bufio.NewReaderSize(r, readBuffer)
+	magic, err := br.Peek(4)
+	if err != nil {
+		if len(magic) == 0 {
+			return nil, fmt.Errorf("%s: empty file: %w", name, ErrNotCapture)
+		}
+		return nil, fmt.Errorf("%s: %d-byte file is too short for a capture header: %w", name, len(magic), ErrNotCapture)
+	}
+	if magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%s: gzip: %w", name, err)
+		}
+		s.info.Gzip = true
+		br = bufio.NewReaderSize(zr, readBuffer)
+		if magic, err = br.Peek(4); err != nil {
+			return nil, fmt.Errorf("%s: gzip data is too short for a capture header: %w", name, ErrNotCapture)
+		}
+	}
+	s.r = br
+	switch {
+	case binary.LittleEndian.Uint32(magic) == 0x0A0D0D0A:
+		err = s.readSHB()
+	default:
+		err = s.readPcapHeader()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Info describes the file. Link types of pcapng interfaces declared later in
+// the file are added as they are met.
+func (s *FileSource) Info() Info { return s.info }
+
+// Close closes the underlying file.
+func (s *FileSource) Close() error {
+	if s.f != nil {
+		return s.f.Close()
+	}
+	return nil
+}
+
+// Defrag returns the IPv4/IPv6 fragment reassembler (for its statistics).
+func (s *FileSource) Defrag() *Defragmenter { return s.defrag }
+
+func (s *FileSource) readFull(n int) ([]byte, error) {
+	if cap(s.buf) < n {
+		s.buf = make([]byte, n, max(n, 4096))
+	}
+	b := s.buf[:n]
+	m, err := io.ReadFull(s.r, b)
+	s.off += int64(m)
+	return b[:m], err
+}
+
+func (s *FileSource) readPcapHeader() error {
+	h, err := s.readFull(24)
+	if err != nil {
+		return fmt.Errorf("%s: %d-byte file is too short for a pcap header: %w", s.name, len(h), ErrNotCapture)
+	}
+	switch binary.LittleEndian.Uint32(h) {
+	case 0xa1b2c3d4:
+		s.order = binary.LittleEndian
+	case 0xa1b23c4d:
+		s.order, s.nanos = binary.LittleEndian, true
+	case 0xd4c3b2a1:
+		s.order = binary.BigEndian
+	case 0x4d3cb2a1:
+		s.order, s.nanos = binary.BigEndian, true
+	default:
+		return fmt.Errorf("%s: unknown magic number %#08x: %w", s.name, binary.LittleEndian.Uint32(h), ErrNotCapture)
+	}
+	s.info.Format = "pcap"
+	if s.nanos {
+		s.info.Format = "pcap-ns"
+	}
+	s.info.Snaplen = int(s.order.Uint32(h[16:]))
+	s.link = LinkType(s.order.Uint32(h[20:]) & 0xffff)
+	s.info.LinkTypes = []LinkType{s.link}
+	if !Supported(s.link) {
+		return fmt.Errorf("%s: unsupported link type %d (%s): sockscope reads Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback captures", s.name, s.link, s.link)
+	}
+	return nil
+}
+
+// Next returns the next packet. Frames whose contents cannot be decoded are
+// still returned (with p.Issue set); only damage to the file itself ends it.
+func (s *FileSource) Next(p *Packet) error {
+	if s.dmg != nil {
+		return s.dmg
+	}
+	var err error
+	if s.info.Format == "pcapng" {
+		err = s.nextNG(p)
+	} else {
+		err = s.nextPcap(p)
+	}
+	if err != nil {
+		s.dmg = err
+		return err
+	}
+	s.defrag.Process(p)
+	return nil
+}
+
+func (s *FileSource) damage(start int64, format string, args ...any) error {
+	return &DamageError{File: s.name, Frame: s.frame + 1, Offset: start, Reason: fmt.Sprintf(format, args...)}
+}
+
+func (s *FileSource) nextPcap(p *Packet) error {
+	start := s.off
+	h, err := s.readFull(16)
+	if err == io.EOF {
+		return io.EOF
+	}
+	if err != nil {
+		return s.damage(start, "file ends inside a record header (%d of 16 bytes)", len(h))
+	}
+	sec := s.order.Uint32(h[0:])
+	frac := s.order.Uint32(h[4:])
+	incl := s.order.Uint32(h[8:])
+	orig := s.order.Uint32(h[12:])
+	limit := uint32(max(s.info.Snaplen, 262144))
+	if incl > limit || incl > MaxFrame {
+		return s.damage(start, "record claims %d bytes, more than the snapshot length (%d): the file is corrupt here", incl, limit)
+	}
+	data, err := s.readFull(int(incl))
+	if err != nil {
+		return s.damage(start, "file ends in the middle of a packet: record says %d bytes, only %d present", incl, len(data))
+	}
+	var nsec int64
+	if s.nanos {
+		nsec = int64(frac)
+	} else {
+		nsec = int64(frac) * 1000
+	}
+	s.frame++
+	*p = Packet{Frame: s.frame, Time: time.Unix(int64(sec), 0).Add(time.Duration(nsec)), Link: s.link, CapLen: int(incl), WireLen: int(max(orig, incl))}
+	DecodeFrame(s.link, data, p)
+	return nil
+}
+
+// pcapng block types.
+const (
+	ngSHB = 0x0A0D0D0A
+	ngIDB = 1
+	ngOPB = 2 // obsolete Packet Block
+	ngSPB = 3
+	ngEPB = 6
+)
+
+// maxBlock bounds a pcapng block: a frame plus generous room for options.
+const maxBlock = MaxFrame + 1<<16
+
+func (s *FileSource) readSHB() error {
+	start := s.off
+	h, err := s.readFull(12)
+	if err != nil {
+		return fmt.Errorf("%s: file too short for a pcapng section header: %w", s.name, ErrNotCapture)
+	}
+	switch binary.LittleEndian.Uint32(h[8:]) {
+	case 0x1A2B3C4D:
+		s.order = binary.LittleEndian
+	case 0x4D3C2B1A:
+		s.order = binary.BigEndian
+	default:
+		return fmt.Errorf("%s: pcapng section header at byte offset %d has a bad byte-order magic: %w", s.name, start, ErrNotCapture)
+	}
+	total := s.order.Uint32(h[4:])
+	if total < 28 || total%4 != 0 || total > maxBlock {
+		return fmt.Errorf("%s: pcapng section header at byte offset %d has a bad length %d: %w", s.name, start, total, ErrNotCapture)
+	}
+	if _, err := s.readFull(int(total) - 12); err != nil {
+		return fmt.Errorf("%s: file ends inside the pcapng section header: %w", s.name, ErrNotCapture)
+	}
+	s.info.Format = "pcapng"
+	s.ifaces = s.ifaces[:0]
+	return nil
+}
+
+func (s *FileSource) nextNG(p *Packet) error {
+	for {
+		start := s.off
+		h, err := s.readFull(8)
+		if err == io.EOF {
+			return io.EOF
+		}
+		if err != nil {
+			return s.damage(start, "file ends inside a block header (%d of 8 bytes)", len(h))
+		}
+		typ := s.order.Uint32(h[0:])
+		if typ == ngSHB {
+			// A new section: its byte order may differ. Re-read the header with
+			// the bytes we already consumed pushed back logically.
+			bom, err := s.readFull(4)
+			if err != nil {
+				return s.damage(start, "file ends inside a section header")
+			}
+			var order binary.ByteOrder
+			switch binary.LittleEndian.Uint32(bom) {
+			case 0x1A2B3C4D:
+				order = binary.LittleEndian
+			case 0x4D3C2B1A:
+				order = binary.BigEndian
+			default:
+				return s.damage(start, "section header has a bad byte-order magic")
+			}
+			s.order = order
+			total := order.Uint32(h[4:])
+			if total < 28 || total%4 != 0 || total > maxBlock {
+				return s.damage(start, "section header has a bad length %d", total)
+			}
+			if _, err := s.readFull(int(total) - 12); err != nil {
+				return s.damage(start, "file ends inside a section header")
+			}
+			s.ifaces = s.ifaces[:0]
+			continue
+		}
+		total := s.order.Uint32(h[4:])
+		if total < 12 || total%4 != 0 || total > maxBlock {
+			return s.damage(start, "block of type %#x claims length %d: the file is corrupt here", typ, total)
+		}
+		body, err := s.readFull(int(total) - 8)
+		if err != nil {
+			return s.damage(start, "file ends in the middle of a block: block says %d bytes, only %d present", total, len(body)+8)
+		}
+		if trailer := s.order.Uint32(body[len(body)-4:]); trailer != total {
+			return s.damage(start, "block length %d does not match its trailing length %d", total, trailer)
+		}
+		body = body[:len(body)-4]
+		switch typ {
+		case ngIDB:
+			if err := s.parseIDB(body); err != nil {
+				return s.damage(start, "%s", err)
+			}
+		case ngEPB, ngOPB:
+			if len(body) < 20 {
+				return s.damage(start, "packet block too short (%d bytes)", len(body))
+			}
+			var id uint32
+			var tsHi, tsLo uint32
+			if typ == ngEPB {
+				id = s.order.Uint32(body[0:])
+			} else {
+				id = uint32(s.order.Uint16(body[0:]))
+			}
+			tsHi, tsLo = s.order.Uint32(body[4:]), s.order.Uint32(body[8:])
+			capl, orig := s.order.Uint32(body[12:]), s.order.Uint32(body[16:])
+			if uint64(capl) > uint64(len(body)-20) {
+				return s.damage(start, "packet block claims %d captured bytes but holds only %d", capl, len(body)-20)
+			}
+			if int(id) >= len(s.ifaces) {
+				return s.damage(start, "packet refers to interface %d, but only %d interfaces were described", id, len(s.ifaces))
+			}
+			ifc := s.ifaces[id]
+			s.frame++
+			*p = Packet{Frame: s.frame, Time: ngTime(tsHi, tsLo, ifc), Iface: int(id), Link: ifc.link, CapLen: int(capl), WireLen: int(max(orig, capl))}
+			DecodeFrame(ifc.link, body[20:20+capl], p)
+			return nil
+		case ngSPB:
+			if len(s.ifaces) == 0 {
+				return s.damage(start, "simple packet block before any interface description")
+			}
+			if len(body) < 4 {
+				return s.damage(start, "simple packet block too short")
+			}
+			orig := s.order.Uint32(body[0:])
+			capl := min(uint64(orig), uint64(len(body)-4))
+			if sl := s.ifaces[0].snaplen; sl > 0 {
+				capl = min(capl, uint64(sl))
+			}
+			s.frame++
+			*p = Packet{Frame: s.frame, Link: s.ifaces[0].link, CapLen: int(capl), WireLen: int(max(uint64(orig), capl))}
+			DecodeFrame(s.ifaces[0].link, body[4:4+capl], p)
+			return nil
+		default:
+			// Name resolution, interface statistics, decryption secrets,
+			// custom blocks: nothing sockscope needs.
+		}
+	}
+}
+
+// maxInterfaces bounds how many interfaces a file may describe.
+const maxInterfaces = 1 << 16
+
+func (s *FileSource) parseIDB(body []byte) error {
+	if len(body) < 8 {
+		return fmt.Errorf("interface description block too short (%d bytes)", len(body))
+	}
+	if len(s.ifaces) >= maxInterfaces {
+		return fmt.Errorf("more than %d interface descriptions", maxInterfaces)
+	}
+	ifc := ngIface{link: LinkType(s.order.Uint16(body[0:])), snaplen: int(s.order.Uint32(body[4:])), unitsSec: 1_000_000}
+	opts := body[8:]
+	for len(opts) >= 4 {
+		code, l := s.order.Uint16(opts[0:]), int(s.order.Uint16(opts[2:]))
+		if code == 0 {
+			break
+		}
+		if 4+l > len(opts) {
+			break
+		}
+		v := opts[4 : 4+l]
+		switch {
+		case code == 9 && l >= 1: // if_tsresol
+			r := v[0]
+			if r&0x80 != 0 {
+				if e := r & 0x7f; e < 64 {
+					ifc.unitsSec = 1 << e
+				}
+			} else if r <= 19 {
+				u := uint64(1)
+				for range r {
+					u *= 10
+				}
+				ifc.unitsSec = u
+			}
+		case code == 14 && l >= 8: // if_tsoffset
+			ifc.tsOffset = int64(s.order.Uint64(v))
+		}
+		opts = opts[4+(l+3)&^3:]
+	}
+	s.ifaces = append(s.ifaces, ifc)
+	if !containsLink(s.info.LinkTypes, ifc.link) {
+		s.info.LinkTypes = append(s.info.LinkTypes, ifc.link)
+	}
+	return nil
+}
+
+func containsLink(l []LinkType, t LinkType) bool {
+	for _, x := range l {
+		if x == t {
+			return true
+		}
+	}
+	return false
+}
+
+func ngTime(hi, lo uint32, ifc ngIface) time.Time {
+	ts := uint64(hi)<<32 | uint64(lo)
+	u := ifc.unitsSec
+	if u == 0 {
+		u = 1_000_000
+	}
+	sec := ts / u
+	rem := ts % u
+	// rem * 1e9 / u without overflow.
+	h, l := bits.Mul64(rem, 1_000_000_000)
+	nsec, _ := bits.Div64(h, l, u)
+	return time.Unix(int64(sec)+ifc.tsOffset, int64(nsec))
+}
+
+// Supported reports whether sockscope decodes frames of link type l.
+func Supported(l LinkType) bool {
+	switch l {
+	case LinkNull, LinkEthernet, LinkRaw, 12, 14, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+		return true
+	}
+	return false
+}

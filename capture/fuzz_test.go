@@ -1,0 +1,69 @@
+package capture
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// FuzzDecodeFrame: any bytes under any supported link type decode without
+// panic, the payload stays inside the frame, and a packet is either TCP/UDP
+// with sane lengths or not.
+func FuzzDecodeFrame(f *testing.F) {
+	for _, l := range []LinkType{LinkEthernet, LinkSLL, LinkSLL2, LinkRaw, LinkNull, LinkLoop} {
+		f.Add(uint16(l), []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0, 81, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0, 0, 0, 0, 0, 0})
+	}
+	f.Add(uint16(LinkEthernet), bytes.Repeat([]byte{0x81, 0x00}, 40))
+	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
+		p := Packet{Frame: 1, CapLen: len(data), WireLen: len(data) + 10}
+		DecodeFrame(LinkType(link), data, &p)
+		if len(p.Payload) > len(data) {
+			t.Fatalf("payload %d > frame %d", len(p.Payload), len(data))
+		}
+		if p.Proto != ProtoOther && p.PayloadLen < 0 {
+			t.Fatalf("negative payload length %d", p.PayloadLen)
+		}
+		d := NewDefragmenter(DefragOptions{})
+		d.Process(&p)
+	})
+}
+
+// FuzzReader: any file either fails to open with an error, or yields frames
+// until io.EOF or a *DamageError — never a panic, never an endless loop.
+func FuzzReader(f *testing.F) {
+	ents, _ := os.ReadDir("../testdata/corpus")
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), ".gz") {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("../testdata/corpus", e.Name()))
+		if err == nil && len(b) < 40000 {
+			f.Add(b)
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		s, err := NewReader("fuzz", bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		var p Packet
+		for i := 0; ; i++ {
+			if i > len(b) {
+				t.Fatal("more frames than bytes")
+			}
+			err := s.Next(&p)
+			if err == nil {
+				continue
+			}
+			var de *DamageError
+			if !errors.Is(err, io.EOF) && !errors.As(err, &de) {
+				t.Fatalf("unexpected error type %T: %v", err, err)
+			}
+			return
+		}
+	})
+}

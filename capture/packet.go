@@ -1,0 +1,193 @@
+package capture
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// LinkType is a pcap LINKTYPE_* value (the numbers in pcap and pcapng headers).
+type LinkType uint16
+
+// Link types sockscope decodes.
+const (
+	LinkNull     LinkType = 0   // BSD loopback: 4-byte address family in the writer's byte order
+	LinkEthernet LinkType = 1   // Ethernet II, with 802.1Q / 802.1ad tags
+	LinkRaw      LinkType = 101 // raw IPv4 or IPv6 (version nibble decides)
+	LinkLoop     LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
+	LinkSLL      LinkType = 113 // Linux cooked capture v1
+	LinkIPv4     LinkType = 228 // raw IPv4
+	LinkIPv6     LinkType = 229 // raw IPv6
+	LinkSLL2     LinkType = 276 // Linux cooked capture v2
+)
+
+// String returns the name tshark and tcpdump use for the link type.
+func (l LinkType) String() string {
+	switch l {
+	case LinkNull:
+		return "null"
+	case LinkEthernet:
+		return "ethernet"
+	case LinkRaw, 12, 14:
+		return "raw"
+	case LinkLoop:
+		return "loop"
+	case LinkSLL:
+		return "linux-sll"
+	case LinkIPv4:
+		return "ipv4"
+	case LinkIPv6:
+		return "ipv6"
+	case LinkSLL2:
+		return "linux-sll2"
+	}
+	return "linktype-" + itoa(int(l))
+}
+
+// Proto is the transport protocol of a packet as far as sockscope follows it.
+type Proto uint8
+
+const (
+	ProtoOther Proto = iota // not TCP or UDP over IP (ARP, ICMP, an IP fragment still waiting, ...)
+	ProtoTCP
+	ProtoUDP
+)
+
+func (p Proto) String() string {
+	switch p {
+	case ProtoTCP:
+		return "tcp"
+	case ProtoUDP:
+		return "udp"
+	}
+	return "other"
+}
+
+// TCPFlags is the TCP flag byte (plus NS in bit 8).
+type TCPFlags uint16
+
+// TCP flag bits.
+const (
+	FIN TCPFlags = 1 << iota
+	SYN
+	RST
+	PSH
+	ACK
+	URG
+	ECE
+	CWR
+	NS
+)
+
+// Has reports whether all bits of f2 are set.
+func (f TCPFlags) Has(f2 TCPFlags) bool { return f&f2 == f2 }
+
+// String lists the flags in the order Wireshark prints them, comma separated:
+// "SYN", "SYN,ACK", "PSH,ACK", "FIN,ACK", "RST".
+func (f TCPFlags) String() string {
+	var b strings.Builder
+	add := func(s string) {
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(s)
+	}
+	for _, x := range [...]struct {
+		bit  TCPFlags
+		name string
+	}{{NS, "NS"}, {CWR, "CWR"}, {ECE, "ECE"}, {URG, "URG"}, {FIN, "FIN"}, {SYN, "SYN"}, {RST, "RST"}, {PSH, "PSH"}, {ACK, "ACK"}} {
+		if f&x.bit != 0 {
+			add(x.name)
+		}
+	}
+	if b.Len() == 0 {
+		return "none"
+	}
+	return b.String()
+}
+
+// TCPOptions holds the TCP options sockscope shows (on SYN and SYN-ACK mostly).
+type TCPOptions struct {
+	MSS       uint16
+	HasMSS    bool
+	WScale    uint8
+	HasWScale bool
+	SACKPerm  bool
+	HasTS     bool
+	TSVal     uint32
+	TSEcr     uint32
+	NSACK     int          // number of SACK blocks (at most 4 kept)
+	SACK      [4][2]uint32 // left, right edges, raw sequence numbers
+}
+
+// Packet is one captured frame, decoded as far as sockscope needs it.
+//
+// Payload aliases the source's buffer: it is valid only until the next call to
+// the source's Next. Copy it to keep it.
+type Packet struct {
+	Frame   int       // 1-based frame number, as Wireshark's frame.number
+	Time    time.Time // capture timestamp
+	Iface   int       // pcapng interface index (0 for pcap)
+	Link    LinkType
+	CapLen  int // bytes captured
+	WireLen int // bytes on the wire
+
+	Proto    Proto
+	IPv6     bool
+	Src, Dst netip.AddrPort // ports are zero for ProtoOther
+
+	// TCP header fields (raw values; relative numbers are computed in reassembly).
+	Seq, Ack uint32
+	Flags    TCPFlags
+	Window   uint16
+	Opts     TCPOptions
+
+	Payload    []byte // captured payload bytes (may be shorter than PayloadLen)
+	PayloadLen int    // payload length the IP header says was sent
+
+	// Truncated is set when the frame was cut by the snapshot length before the
+	// end of its payload (or header): PayloadLen-len(Payload) bytes are missing.
+	Truncated bool
+	// Reassembled is set on the packet rebuilt from IPv4 fragments; it carries
+	// the frame number of the last fragment, as Wireshark shows it.
+	Reassembled bool
+	// Fragment is set on an IPv4 fragment that did not (yet) complete a datagram.
+	Fragment bool
+	// Issue says why the frame could not be decoded; "" when it could. Such
+	// frames are counted and shown as anomalies, never fatal.
+	Issue string
+	// NotIP is set for frames that are not IPv4/IPv6 (ARP, LLDP, ...).
+	NotIP bool
+
+	frag fragInfo // set on fragments, for the Defragmenter
+}
+
+// Missing returns how many payload bytes were sent but not captured.
+func (p *Packet) Missing() int {
+	if m := p.PayloadLen - len(p.Payload); m > 0 {
+		return m
+	}
+	return 0
+}
+
+func itoa(n int) string {
+	if n == 0 {
+		return "0"
+	}
+	var b [20]byte
+	i := len(b)
+	neg := n < 0
+	if neg {
+		n = -n
+	}
+	for n > 0 {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

@@ -1,0 +1,169 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sockscope/sockscope/internal/golden"
+)
+
+func runCLI(t *testing.T, stdin []byte, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := Main(t.Context(), args, bytes.NewReader(stdin), &out, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+const corpus = "../testdata/corpus/"
+
+func TestGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"read_handshake", []string{"read", corpus + "01_tcp_handshake_hello_fin.pcap"}, 0},
+		{"read_refused", []string{"read", corpus + "02_tcp_conn_refused_rst.pcap"}, 0},
+		{"read_reset", []string{"read", corpus + "03_tcp_abort_rst_midstream.pcap"}, 0},
+		{"read_http_keepalive", []string{"read", corpus + "04_http11_keepalive_curl.pcap"}, 0},
+		{"read_scan_limit", []string{"read", corpus + "16_nmap_syn_scan_1-200.pcap", "--limit", "5", "--sort", "packets"}, 0},
+		{"read_snaplen", []string{"read", corpus + "23_veth_http_1MiB_snaplen64.pcap"}, 0},
+		{"read_mixed_linktypes", []string{"read", corpus + "24_mixed_linktypes_eth_sll_sll2.pcapng"}, 0},
+		{"read_fragments", []string{"read", corpus + "22_veth_udp_ip_fragments.pcap"}, 0},
+		{"read_loss", []string{"read", corpus + "28_routed_http_loss_retransmit.pcap"}, 0},
+		{"read_gzip", []string{"read", corpus + "06_http10_50_short_conns_ab.pcap.gz", "--limit", "3"}, 0},
+		{"read_damaged_mid_packet", []string{"read", corpus + "25_truncated_mid_packet.pcap"}, 1},
+		{"read_damaged_length", []string{"read", corpus + "26_corrupt_record_length.pcap"}, 1},
+		{"read_damaged_block", []string{"read", corpus + "27_truncated_mid_block.pcapng"}, 1},
+		{"json_handshake", []string{"read", "--format", "json", corpus + "01_tcp_handshake_hello_fin.pcap"}, 0},
+		{"json_refused", []string{"read", "--format", "json", corpus + "02_tcp_conn_refused_rst.pcap"}, 0},
+		{"json_dns_sll2", []string{"read", "--format", "json", corpus + "13_dns_udp_dnsmasq_sll2.pcap"}, 0},
+		{"json_ipv6_ns", []string{"read", "--format", "json", corpus + "20_ipv6_loopback_http_nanosec.pcap"}, 0},
+		{"json_damaged", []string{"read", "--format", "json", corpus + "27_truncated_mid_block.pcapng"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, tt.args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.code, errOut)
+			}
+			golden.Check(t, []byte(out+"--- stderr\n"+errOut))
+		})
+	}
+}
+
+func TestStdin(t *testing.T) {
+	b, err := os.ReadFile(corpus + "01_tcp_handshake_hello_fin.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, code := runCLI(t, b, "read", "-")
+	if code != 0 || !strings.Contains(out, "tcp/0") || !strings.Contains(out, "file     - ·") {
+		t.Fatalf("exit %d, out:\n%s", code, out)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.pcap")
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(empty, nil, 0o644)
+	os.WriteFile(text, []byte("this is not a capture file at all\n"), 0o644)
+	link := filepath.Join(dir, "usb.pcap")
+	os.WriteFile(link, []byte{0xd4, 0xc3, 0xb2, 0xa1, 2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 4, 0, 189, 0, 0, 0}, 0o644)
+	tests := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"missing file", []string{"read", filepath.Join(dir, "nope.pcap")}, 1, "no such file"},
+		{"empty file", []string{"read", empty}, 1, "empty file"},
+		{"not a capture", []string{"read", text}, 1, "unknown magic number"},
+		{"unsupported link type", []string{"read", link}, 1, "unsupported link type 189"},
+		{"no argument", []string{"read"}, 2, "needs one capture file"},
+		{"bad format", []string{"read", "--format", "xml", corpus + "01_tcp_handshake_hello_fin.pcap"}, 2, `--format "xml"`},
+		{"bad flag", []string{"read", "--bogus", "x"}, 2, "unknown flag"},
+		{"bad sort", []string{"read", "--sort", "size", "x"}, 2, `--sort "size"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, errOut, code := runCLI(t, nil, tt.args...)
+			if code != tt.code || !strings.Contains(errOut, tt.want) {
+				t.Fatalf("exit %d stderr %q; want exit %d and %q", code, errOut, tt.code, tt.want)
+			}
+			if strings.Count(strings.TrimSpace(errOut), "\n") > 2 {
+				t.Errorf("error is more than a couple of lines: %q", errOut)
+			}
+		})
+	}
+}
+
+// TestJSONMatchesTshark: read --format json gives tshark's stream counts and,
+// per TCP stream and direction, tshark's Follow TCP Stream byte count as
+// bytes - missing.
+func TestJSONMatchesTshark(t *testing.T) {
+	ents, err := os.ReadDir(corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range ents {
+		base := strings.TrimSuffix(e.Name(), ".gz")
+		t.Run(base, func(t *testing.T) {
+			raw, err := os.ReadFile("../testdata/tshark/" + base + ".json")
+			if err != nil {
+				t.Skip("no tshark record")
+			}
+			var want struct {
+				TCPStreams int `json:"tcp_streams"`
+				UDPStreams int `json:"udp_streams"`
+				TCP        []struct {
+					Sides []struct {
+						Endpoint string `json:"endpoint"`
+						Bytes    int64  `json:"bytes"`
+					} `json:"sides"`
+				} `json:"tcp"`
+			}
+			json.Unmarshal(raw, &want)
+			out, _, _ := runCLI(t, nil, "read", "--format", "json", corpus+e.Name())
+			captured := map[string]int64{} // "sender>receiver" -> bytes-missing
+			var sum struct{ TCPStreams, UDPFlows int }
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var r map[string]any
+				if err := json.Unmarshal([]byte(line), &r); err != nil {
+					t.Fatalf("bad JSON line %q: %v", line, err)
+				}
+				switch r["type"] {
+				case "summary":
+					sum.TCPStreams, sum.UDPFlows = int(r["tcp_streams"].(float64)), int(r["udp_flows"].(float64))
+				case "stream":
+					if r["proto"] != "tcp" {
+						continue
+					}
+					c, s := r["client"].(string), r["server"].(string)
+					captured[c+">"+s] += int64(r["bytes_c2s"].(float64) - r["missing_c2s"].(float64))
+					captured[s+">"+c] += int64(r["bytes_s2c"].(float64) - r["missing_s2c"].(float64))
+				}
+			}
+			if sum.TCPStreams != want.TCPStreams || sum.UDPFlows != want.UDPStreams {
+				t.Errorf("summary tcp %d udp %d, tshark %d %d", sum.TCPStreams, sum.UDPFlows, want.TCPStreams, want.UDPStreams)
+			}
+			wantCap := map[string]int64{}
+			for _, s := range want.TCP {
+				if len(s.Sides) == 2 && s.Sides[0].Endpoint != ":0" {
+					wantCap[s.Sides[0].Endpoint+">"+s.Sides[1].Endpoint] += s.Sides[0].Bytes
+					wantCap[s.Sides[1].Endpoint+">"+s.Sides[0].Endpoint] += s.Sides[1].Bytes
+				}
+			}
+			for k, v := range wantCap {
+				if captured[k] != v {
+					t.Errorf("%s: bytes-missing %d, tshark %d", k, captured[k], v)
+				}
+			}
+		})
+	}
+}

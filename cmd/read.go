@@ -1,0 +1,103 @@
+package cmd
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/output"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+type readOptions struct {
+	Path   string
+	Format string
+	Limit  int
+	All    bool
+	Sort   string
+}
+
+func newReadCmd(io *streams) *cobra.Command {
+	o := &readOptions{}
+	c := &cobra.Command{
+		Use:   "read FILE",
+		Short: "Summarize a capture: every TCP stream and UDP flow, how it ended, what looks wrong",
+		Example: `  sockscope read trace.pcap
+  sockscope read trace.pcapng --sort bytes --limit 20
+  tcpdump -w - -i lo | sockscope read -
+  sockscope read trace.pcap --format json | jq 'select(.state=="reset")'`,
+		Args: exactArgs(1, "one capture file (or - for standard input)"),
+		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
+			return []cobra.Completion{"pcap", "pcapng", "gz"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Path = args[0]
+			if !c.Flags().Changed("limit") && !io.OutTTY {
+				o.Limit = 0 // piped: everything
+			}
+			return runRead(io, o)
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&o.Format, "format", "text", "output format: text or json (one object per line)")
+	f.IntVar(&o.Limit, "limit", 100, "show at most N streams in the text view (0: all; all when piped)")
+	f.BoolVar(&o.All, "all", false, "show every stream (same as --limit 0)")
+	f.StringVar(&o.Sort, "sort", "id", "text view order: "+strings.Join(output.SortKeys, ", "))
+	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
+	c.RegisterFlagCompletionFunc("sort", fixedCompletion(output.SortKeys...))
+	return c
+}
+
+func fixedCompletion(vals ...string) func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]cobra.Completion, cobra.ShellCompDirective) {
+		return vals, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func runRead(io *streams, o *readOptions) error {
+	if o.Format != "text" && o.Format != "json" {
+		return usagef("--format %q: want text or json", o.Format)
+	}
+	if !slices.Contains(output.SortKeys, o.Sort) {
+		return usagef("--sort %q: want one of %s", o.Sort, strings.Join(output.SortKeys, ", "))
+	}
+	if o.All {
+		o.Limit = 0
+	}
+	src, err := openSource(io, o.Path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var col reassembly.Collector
+	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add})
+	damage := tr.Consume(src)
+	src.Defrag().Finish()
+	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag().Stats, Streams: col.Streams(), Damage: damage}
+	if o.Format == "json" {
+		err = output.ReadJSON(io.Out, rep)
+	} else {
+		err = output.ReadText(io.Out, rep, output.ReadOptions{Limit: o.Limit, Sort: o.Sort})
+	}
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if damage != nil {
+		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
+	}
+	return nil
+}
+
+func openSource(io *streams, path string) (*capture.FileSource, error) {
+	if path == "-" {
+		return capture.NewReader("-", io.In)
+	}
+	s, err := capture.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open capture: %w", err)
+	}
+	return s, nil
+}

@@ -1,0 +1,148 @@
+// Package cmd is sockscope's command line: it parses flags, opens the source,
+// wires capture → reassembly → decode → output, and maps errors to exit
+// codes and hints. It holds no protocol logic.
+package cmd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sockscope/sockscope/capture"
+)
+
+// Exit codes (see README, "Exit status").
+const (
+	exitOK    = 0
+	exitError = 1 // the run failed or the input was damaged
+	exitUsage = 2 // bad flags or arguments
+)
+
+// usageError marks errors that are the user's invocation, not the input.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Errorf(format, args...)} }
+
+// silentError is returned after the command already printed what went wrong.
+type silentError struct{ err error }
+
+func (e *silentError) Error() string { return e.err.Error() }
+
+// streams are the command's standard files.
+type streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+	// OutTTY reports whether Out is a terminal (decides row limits and colour).
+	OutTTY bool
+}
+
+// Main runs sockscope with args and returns the exit status.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	io := &streams{In: stdin, Out: stdout, Err: stderr, OutTTY: isTerminal(stdout)}
+	root := newRootCmd(io)
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return exitOK
+	}
+	var ue *usageError
+	var se *silentError
+	switch {
+	case errors.As(err, &se):
+		return exitError
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "sockscope: %s\nRun 'sockscope --help' for usage.\n", err)
+		return exitUsage
+	}
+	fmt.Fprintf(stderr, "sockscope: %s\n", err)
+	if hint := hintFor(err); hint != "" {
+		fmt.Fprintf(stderr, "hint: %s\n", hint)
+	}
+	return exitError
+}
+
+func hintFor(err error) string {
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return "check the path; use - to read a capture from standard input"
+	case errors.Is(err, capture.ErrNotCapture):
+		return "sockscope reads pcap and pcapng files (optionally gzip-compressed), as written by tcpdump -w, dumpcap or Wireshark"
+	case errors.Is(err, os.ErrPermission):
+		return "live capture needs CAP_NET_RAW: run as root or `sudo setcap cap_net_raw,cap_net_admin+eip $(command -v sockscope)`"
+	}
+	return ""
+}
+
+func newRootCmd(io *streams) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "sockscope",
+		Short: "See what really happened on the wire: TCP streams, UDP flows, and where messages fall across segments",
+		Long: `sockscope reads pcap/pcapng captures, tracks every TCP stream and UDP flow,
+and shows how each one opened and ended, how much went each way, and what
+looked wrong. Stream numbers match Wireshark's tcp.stream / udp.stream.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
+	root.AddCommand(newReadCmd(io), newVersionCmd(io))
+	return root
+}
+
+func newVersionCmd(io *streams) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the version",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, args []string) error {
+			v, rev := "(devel)", ""
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				if bi.Main.Version != "" {
+					v = bi.Main.Version
+				}
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+						rev = " " + s.Value[:12]
+					}
+				}
+			}
+			_, err := fmt.Fprintf(io.Out, "sockscope %s%s\n", v, rev)
+			return err
+		},
+	}
+}
+
+func noArgs(c *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments", c.CommandPath())
+	}
+	return nil
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(c *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usagef("%s needs %s", c.CommandPath(), what)
+		}
+		return nil
+	}
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,363 @@
+package output
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/textsafe"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// ReadReport is everything the read view shows.
+type ReadReport struct {
+	Info    capture.Info
+	Stats   reassembly.Stats
+	Defrag  capture.DefragStats
+	Streams []*reassembly.Stream // sorted: TCP by ID, then UDP by ID
+	Damage  error                // why the file stopped early, or nil
+}
+
+// ReadOptions shapes the text view.
+type ReadOptions struct {
+	Limit int    // rows shown at most (0: all)
+	Sort  string // id (default), bytes, packets, duration, start
+}
+
+// SortKeys lists the accepted --sort values.
+var SortKeys = []string{"id", "bytes", "packets", "duration", "start"}
+
+// ReadText renders the summary header, the streams table and notes.
+func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
+	ew := &errWriter{w: w}
+	st := r.Stats
+	links := make([]string, len(r.Info.LinkTypes))
+	for i, l := range r.Info.LinkTypes {
+		links[i] = l.String()
+	}
+	format := r.Info.Format
+	if r.Info.Gzip {
+		format += " (gzip)"
+	}
+	fmt.Fprintf(ew, "file     %s · %s · %s\n", textsafe.Escape(r.Info.Name), format, strings.Join(links, ", "))
+	span := st.Last.Sub(st.First)
+	if st.Packets == 0 {
+		fmt.Fprintf(ew, "frames   0\n")
+	} else {
+		fmt.Fprintf(ew, "frames   %d · %s · %s → %s\n", st.Packets, Dur(span), Stamp(st.First), Stamp(st.Last))
+	}
+	fmt.Fprintf(ew, "packets  %d TCP · %d UDP · %d other IP · %d not IP\n", st.TCP, st.UDP, st.Other, st.NotIP)
+	fmt.Fprintf(ew, "streams  %d TCP · %d UDP\n", st.TCPStreams, st.UDPFlows)
+	var issues []string
+	if st.Malformed > 0 {
+		issues = append(issues, fmt.Sprintf("%d malformed", st.Malformed))
+	}
+	if st.Truncated > 0 {
+		issues = append(issues, fmt.Sprintf("%d cut by the snapshot length", st.Truncated))
+	}
+	if r.Defrag.Fragments > 0 {
+		issues = append(issues, fmt.Sprintf("%d IP fragments → %d datagrams rebuilt", r.Defrag.Fragments, r.Defrag.Reassembled))
+	}
+	if r.Defrag.Incomplete > 0 {
+		issues = append(issues, fmt.Sprintf("%d datagrams missing fragments", r.Defrag.Incomplete))
+	}
+	if st.FlushedIdle+st.FlushedFull > 0 {
+		issues = append(issues, fmt.Sprintf("%d flows flushed early (%d idle, %d table full)", st.FlushedIdle+st.FlushedFull, st.FlushedIdle, st.FlushedFull))
+	}
+	if len(issues) > 0 {
+		fmt.Fprintf(ew, "frames   %s\n", strings.Join(issues, " · "))
+	}
+	if r.Damage != nil {
+		fmt.Fprintf(ew, "damaged  %s\n", textsafe.Escape(r.Damage.Error()))
+	}
+	rows := slices.Clone(r.Streams)
+	sortStreams(rows, o.Sort)
+	shown := rows
+	if o.Limit > 0 && len(rows) > o.Limit {
+		shown = rows[:o.Limit]
+	}
+	if len(rows) == 0 {
+		fmt.Fprintf(ew, "\nno TCP streams or UDP flows\n")
+		return ew.err
+	}
+	fmt.Fprintln(ew)
+	if ew.err != nil {
+		return ew.err
+	}
+	t := newTable(w, []string{"stream", "client → server", "state", "duration", "c→s", "s→c"}, "llllrr")
+	guessed := false
+	for _, s := range shown {
+		client := s.Client.String()
+		if s.ClientGuessed {
+			client += "?"
+			guessed = true
+		}
+		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
+		if err := t.Append([]string{s.Name(), client + " → " + s.Server.String(), s.Describe(), Dur(s.Duration()),
+			bytesCell(c2s), bytesCell(s2c)}); err != nil {
+			return err
+		}
+	}
+	if err := t.Render(); err != nil {
+		return err
+	}
+	fmt.Fprintf(ew, "c→s, s→c: payload bytes (counted once, by sequence number) / packets\n")
+	if len(shown) < len(rows) {
+		fmt.Fprintf(ew, "… %d more streams not shown (sorted by %s); use --limit N, --all, or --format json\n", len(rows)-len(shown), cmp.Or(o.Sort, "id"))
+	}
+	if guessed {
+		fmt.Fprintf(ew, "? client guessed: the capture has no SYN for that stream\n")
+	}
+	notes := streamNotes(shown)
+	if len(notes) > 0 {
+		fmt.Fprintf(ew, "\nnotes\n")
+		for _, n := range notes {
+			fmt.Fprintf(ew, "  %s\n", n)
+		}
+	}
+	return ew.err
+}
+
+// bytesCell shows one direction: payload bytes, missing bytes, packets.
+func bytesCell(h *reassembly.Half) string {
+	s := reassembly.HumanBytes(h.Bytes)
+	if h.Missing > 0 {
+		s += fmt.Sprintf(" (%s missing)", reassembly.HumanBytes(h.Missing))
+	}
+	return fmt.Sprintf("%s / %d pkt%s", s, h.Packets, plural(h.Packets))
+}
+
+func streamNotes(streams []*reassembly.Stream) []string {
+	var out []string
+	for _, s := range streams {
+		var parts []string
+		for d := range s.Dirs {
+			h := &s.Dirs[d]
+			dir := reassembly.Direction(d).Arrow()
+			if h.Retrans > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d retransmitted segment%s", dir, h.Retrans, plural(h.Retrans)))
+			}
+			if h.OutOfOrd > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d out-of-order", dir, h.OutOfOrd))
+			}
+			if h.Truncated > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d segment%s cut by the snaplen", dir, h.Truncated, plural(h.Truncated)))
+			}
+			if lost := h.Missing; lost > 0 && h.Truncated == 0 {
+				parts = append(parts, fmt.Sprintf("%s %s never captured", dir, reassembly.HumanBytes(lost)))
+			}
+			if h.Oversize > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d segment%s larger than the MSS (offload)", dir, h.Oversize, plural(h.Oversize)))
+			}
+		}
+		if s.ClientGuessed {
+			parts = append(parts, "client guessed: "+s.GuessReason)
+		}
+		if len(parts) > 0 {
+			out = append(out, s.Name()+": "+strings.Join(parts, "; "))
+		}
+	}
+	return out
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func sortStreams(rows []*reassembly.Stream, key string) {
+	total := func(s *reassembly.Stream, f func(h *reassembly.Half) int64) int64 {
+		return f(&s.Dirs[0]) + f(&s.Dirs[1])
+	}
+	byID := func(a, b *reassembly.Stream) int {
+		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
+	}
+	var f func(a, b *reassembly.Stream) int
+	switch key {
+	case "bytes":
+		f = func(a, b *reassembly.Stream) int {
+			return cmp.Compare(total(b, func(h *reassembly.Half) int64 { return h.Bytes }), total(a, func(h *reassembly.Half) int64 { return h.Bytes }))
+		}
+	case "packets":
+		f = func(a, b *reassembly.Stream) int {
+			return cmp.Compare(total(b, func(h *reassembly.Half) int64 { return int64(h.Packets) }), total(a, func(h *reassembly.Half) int64 { return int64(h.Packets) }))
+		}
+	case "duration":
+		f = func(a, b *reassembly.Stream) int { return cmp.Compare(b.Duration(), a.Duration()) }
+	case "start":
+		f = func(a, b *reassembly.Stream) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) }
+	}
+	slices.SortStableFunc(rows, func(a, b *reassembly.Stream) int {
+		if f != nil {
+			if c := f(a, b); c != 0 {
+				return c
+			}
+		}
+		return byID(a, b)
+	})
+}
+
+// StreamRecord is the JSON form of a stream in `read --format json`.
+type StreamRecord struct {
+	Type           string  `json:"type"`
+	ID             string  `json:"id"`
+	Proto          string  `json:"proto"`
+	Client         string  `json:"client"`
+	Server         string  `json:"server"`
+	ClientGuessed  bool    `json:"client_guessed"`
+	GuessReason    string  `json:"guess_reason,omitempty"`
+	PacketsC2S     int     `json:"packets_c2s"`
+	PacketsS2C     int     `json:"packets_s2c"`
+	BytesC2S       int64   `json:"bytes_c2s"`
+	BytesS2C       int64   `json:"bytes_s2c"`
+	MissingC2S     int64   `json:"missing_c2s"`
+	MissingS2C     int64   `json:"missing_s2c"`
+	RetransC2S     int     `json:"retransmissions_c2s"`
+	RetransS2C     int     `json:"retransmissions_s2c"`
+	OutOfOrderC2S  int     `json:"out_of_order_c2s"`
+	OutOfOrderS2C  int     `json:"out_of_order_s2c"`
+	TruncatedC2S   int     `json:"truncated_c2s"`
+	TruncatedS2C   int     `json:"truncated_s2c"`
+	FirstFrame     int     `json:"first_frame"`
+	LastFrame      int     `json:"last_frame"`
+	Start          string  `json:"start"`
+	End            string  `json:"end"`
+	Duration       float64 `json:"duration"`
+	State          string  `json:"state"`
+	StateText      string  `json:"state_text"`
+	ClosedBy       string  `json:"closed_by,omitempty"`
+	ResetBy        string  `json:"reset_by,omitempty"`
+	Midstream      bool    `json:"midstream"`
+	HandshakeRTTMs float64 `json:"handshake_rtt_ms,omitempty"`
+	Anomalies      int     `json:"anomalies"`
+	Evicted        string  `json:"flushed_early,omitempty"`
+}
+
+// SummaryRecord is the last line of `read --format json`.
+type SummaryRecord struct {
+	Type        string   `json:"type"`
+	File        string   `json:"file"`
+	Format      string   `json:"format"`
+	Gzip        bool     `json:"gzip"`
+	LinkTypes   []string `json:"link_types"`
+	Frames      int      `json:"frames"`
+	TCPPackets  int      `json:"tcp_packets"`
+	UDPPackets  int      `json:"udp_packets"`
+	OtherIP     int      `json:"other_ip_packets"`
+	NotIP       int      `json:"not_ip_frames"`
+	Malformed   int      `json:"malformed_frames"`
+	Truncated   int      `json:"truncated_frames"`
+	Fragments   int      `json:"ip_fragments"`
+	Rebuilt     int      `json:"datagrams_rebuilt"`
+	TCPStreams  int      `json:"tcp_streams"`
+	UDPFlows    int      `json:"udp_flows"`
+	Start       string   `json:"start,omitempty"`
+	End         string   `json:"end,omitempty"`
+	FlushedIdle int      `json:"flushed_idle"`
+	FlushedFull int      `json:"flushed_table_full"`
+	Damage      string   `json:"damage,omitempty"`
+}
+
+// NewStreamRecord converts a stream to its JSON record.
+func NewStreamRecord(s *reassembly.Stream) StreamRecord {
+	c, sv := &s.Dirs[0], &s.Dirs[1]
+	rec := StreamRecord{
+		Type: "stream", ID: s.Name(), Proto: s.Proto.String(), Client: s.Client.String(), Server: s.Server.String(),
+		ClientGuessed: s.ClientGuessed, GuessReason: s.GuessReason,
+		PacketsC2S: c.Packets, PacketsS2C: sv.Packets, BytesC2S: c.Bytes, BytesS2C: sv.Bytes,
+		MissingC2S: c.Missing, MissingS2C: sv.Missing, RetransC2S: c.Retrans, RetransS2C: sv.Retrans,
+		OutOfOrderC2S: c.OutOfOrd, OutOfOrderS2C: sv.OutOfOrd, TruncatedC2S: c.Truncated, TruncatedS2C: sv.Truncated,
+		FirstFrame: s.FirstFrame, LastFrame: s.LastFrame, Start: RFC3339(s.Start), End: RFC3339(s.End),
+		Duration: s.Duration().Seconds(), State: s.State.String(), StateText: s.Describe(), Midstream: s.Midstream,
+		Anomalies: s.AnomalyCount, Evicted: s.Evicted,
+	}
+	switch s.State {
+	case reassembly.StateClosed, reassembly.StateHalfClosed:
+		rec.ClosedBy = who(s.ClosedBy)
+	case reassembly.StateReset, reassembly.StateRefused:
+		rec.ResetBy = who(s.ResetBy)
+	}
+	if s.HandshakeRTT > 0 {
+		rec.HandshakeRTTMs = float64(s.HandshakeRTT) / 1e6
+	}
+	return rec
+}
+
+func who(d reassembly.Direction) string {
+	if d == reassembly.ClientToServer {
+		return "client"
+	}
+	return "server"
+}
+
+// ReadJSON writes one JSON object per stream, then the summary record.
+func ReadJSON(w io.Writer, r *ReadReport) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for _, s := range r.Streams {
+		if err := enc.Encode(NewStreamRecord(s)); err != nil {
+			return err
+		}
+	}
+	return enc.Encode(NewSummaryRecord(r))
+}
+
+// NewSummaryRecord builds the summary line.
+func NewSummaryRecord(r *ReadReport) SummaryRecord {
+	st := r.Stats
+	sum := SummaryRecord{Type: "summary", File: r.Info.Name, Format: r.Info.Format, Gzip: r.Info.Gzip,
+		Frames: st.Packets, TCPPackets: st.TCP, UDPPackets: st.UDP, OtherIP: st.Other, NotIP: st.NotIP,
+		Malformed: st.Malformed, Truncated: st.Truncated, Fragments: r.Defrag.Fragments, Rebuilt: r.Defrag.Reassembled,
+		TCPStreams: st.TCPStreams, UDPFlows: st.UDPFlows, FlushedIdle: st.FlushedIdle, FlushedFull: st.FlushedFull,
+		LinkTypes: []string{}}
+	for _, l := range r.Info.LinkTypes {
+		sum.LinkTypes = append(sum.LinkTypes, l.String())
+	}
+	if st.Packets > 0 {
+		sum.Start, sum.End = RFC3339(st.First), RFC3339(st.Last)
+	}
+	if r.Damage != nil {
+		sum.Damage = r.Damage.Error()
+	}
+	return sum
+}
+
+// RFC3339 formats a capture time in UTC with nanoseconds.
+func RFC3339(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000000Z07:00") }
+
+// Stamp formats a capture time for the text header.
+func Stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000 UTC") }
+
+// Dur formats a duration compactly: "0.021 ms", "12.3 ms", "1.204 s".
+func Dur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	case d < 100*time.Second:
+		return fmt.Sprintf("%.3f s", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) Write(p []byte) (int, error) {
+	if e.err != nil {
+		return 0, e.err
+	}
+	n, err := e.w.Write(p)
+	e.err = err
+	return n, err
+}

@@ -1,0 +1,379 @@
+package reassembly
+
+import (
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+)
+
+// aheadSeg is a piece of a direction's stream seen beyond the contiguous
+// prefix, waiting for the bytes before it.
+type aheadSeg struct {
+	r      ByteRange
+	capEnd int64 // bytes [capEnd, r.End) were not captured (snaplen)
+	frame  int
+	data   []byte // captured bytes [r.Start, capEnd), only when keeping data
+}
+
+// halfState is the reassembly state of one direction.
+type halfState struct {
+	h        *Half
+	baseSet  bool
+	isn      Seq   // relative sequence 0; offset 0 is isn+1
+	next     int64 // every offset below next is resolved (delivered or declared missing)
+	highest  int64 // highest end offset seen
+	highTime time.Time
+	ahead    []aheadSeg
+	aheadB   int64
+	keep     bool
+	finOff   int64 // offset of the FIN, -1 until seen
+	peerMSS  int   // MSS announced by the other side (segments above it are offload artifacts)
+	maxAhead int64 // cap on buffered out-of-order bytes (keep) or ranges*1024 (no keep)
+	reorder  time.Duration
+
+	rev         *halfState // the other direction
+	lastAck     uint32     // last ACK number this direction sent
+	lastWin     uint16
+	lastAckTime time.Time
+	dupAcks     int // duplicate ACKs in a row for lastAck
+}
+
+// ack tracks duplicate ACKs as Wireshark defines them: no payload, no
+// SYN/FIN/RST, same ACK number and window as the previous ACK.
+func (hs *halfState) ack(p *capture.Packet) {
+	if !p.Flags.Has(capture.ACK) {
+		return
+	}
+	if p.PayloadLen == 0 && p.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && p.Ack == hs.lastAck && p.Window == hs.lastWin {
+		hs.dupAcks++
+		hs.lastAckTime = p.Time
+		return
+	}
+	if p.Ack != hs.lastAck {
+		hs.dupAcks = 0
+		hs.lastAckTime = p.Time
+	}
+	hs.lastAck, hs.lastWin = p.Ack, p.Window
+}
+
+// maxAheadRanges bounds out-of-order ranges tracked for a stream whose data
+// is not kept; past it the lowest hole is declared missing.
+const maxAheadRanges = 4096
+
+// setBase fixes relative sequence 0 from the first packet of this direction.
+func (hs *halfState) setBase(p *capture.Packet) {
+	hs.baseSet = true
+	if p.Flags.Has(capture.SYN) {
+		hs.isn = Seq(p.Seq)
+	} else {
+		hs.isn = Seq(p.Seq - 1)
+	}
+	hs.h.ISN = uint32(hs.isn)
+	hs.finOff = -1
+}
+
+// Rel returns the relative sequence number of a raw one (as Wireshark shows it).
+func (hs *halfState) rel(seq uint32) int64 { return Seq(seq).Diff(hs.isn) }
+
+type anomalyFunc func(k AnomalyKind, reason string)
+
+// segment processes the payload of a TCP segment (PayloadLen > 0 or a probe).
+// zeroWin says the receiver last advertised a zero window.
+func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, report anomalyFunc) {
+	h := hs.h
+	dataSeq := p.Seq
+	if p.Flags.Has(capture.SYN) {
+		dataSeq++
+	}
+	a := hs.rel(dataSeq) - 1
+	L := int64(p.PayloadLen)
+	c := int64(len(p.Payload))
+	end := a + L
+	h.Wire += L
+	seg := Segment{Dir: dir, Frame: p.Frame, Time: p.Time, Seq: a + 1, Len: p.PayloadLen, Captured: len(p.Payload), Flags: p.Flags}
+	if p.Truncated && c < L {
+		h.Truncated++
+	}
+	if hs.peerMSS > 0 && L > int64(hs.peerMSS) {
+		h.Oversize++
+		report(AnomalyOversize, fmt.Sprintf("segment of %d bytes is larger than the MSS %d the receiver announced: captured before segmentation offload (TSO/GSO) or after receive offload (GRO), not as sent on the wire", L, hs.peerMSS))
+	}
+	switch {
+	case L <= 1 && a == hs.next-1 && hs.next > 0 && !p.Flags.Has(capture.FIN) && !p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.RST):
+		seg.Kind = KindKeepAlive
+		seg.Reason = "keep-alive: sequence number one below the next expected byte; not data"
+		report(AnomalyKeepAlive, seg.Reason)
+		hs.record(seg)
+		return
+	case end <= 0:
+		seg.Kind = KindBeforeStart
+		seg.Reason = fmt.Sprintf("bytes before the first byte this capture saw in this direction (relative seq %d)", a+1)
+		report(AnomalyBeforeStart, seg.Reason)
+		hs.record(seg)
+		return
+	}
+	payload := p.Payload
+	if a < 0 { // partly before the start of the capture
+		cut := -a
+		if cut < c {
+			payload = payload[cut:]
+		} else {
+			payload = nil
+		}
+		a = 0
+	}
+	capEnd := a + int64(len(payload))
+
+	// The new portions: [a,end) minus [0,next) minus the ahead ranges.
+	var portions [8]ByteRange
+	np := portions[:0]
+	var more []ByteRange
+	add := func(r ByteRange) {
+		if r.Start >= r.End {
+			return
+		}
+		if len(np) < cap(np) {
+			np = append(np, r)
+		} else {
+			more = append(more, r)
+		}
+	}
+	pos := max(a, hs.next)
+	i := sort.Search(len(hs.ahead), func(i int) bool { return hs.ahead[i].r.End > pos })
+	for ; i < len(hs.ahead) && pos < end; i++ {
+		as := hs.ahead[i].r
+		if as.Start >= end {
+			break
+		}
+		add(ByteRange{pos, min(as.Start, end)})
+		pos = max(pos, as.End)
+	}
+	add(ByteRange{pos, end})
+	np = append(np, more...)
+	var newBytes int64
+	for _, r := range np {
+		newBytes += r.Len()
+	}
+
+	if hs.keep {
+		hs.checkOverlap(a, payload, p.Frame, report, dir)
+	}
+	switch {
+	case newBytes == 0:
+		seg.Kind = KindRetransmission
+		seg.Reason = fmt.Sprintf("retransmission: bytes [%d,%d) already received%s", a, end, hs.firstFrameOf(a))
+	case newBytes < end-a:
+		seg.Kind = KindPartialRetransmission
+		seg.Reason = fmt.Sprintf("partial retransmission: %d of %d bytes already received%s; %d new", end-a-newBytes, end-a, hs.firstFrameOf(a), newBytes)
+	case a < hs.highest:
+		if rev := hs.rev; rev != nil && rev.dupAcks >= 2 && rev.lastAck == dataSeq && p.Time.Sub(rev.lastAckTime) < 20*time.Millisecond {
+			seg.Kind = KindRetransmission
+			seg.Reason = fmt.Sprintf("fast retransmission: bytes [%d,%d) sent again after %d duplicate ACKs", a, end, rev.dupAcks)
+		} else if p.Time.Sub(hs.highTime) < hs.reorder && end != hs.highest {
+			seg.Kind = KindOutOfOrder
+			seg.Reason = fmt.Sprintf("out-of-order: bytes [%d,%d) arrived %s after later bytes", a, end, fmtDur(p.Time.Sub(hs.highTime)))
+		} else {
+			seg.Kind = KindRetransmission
+			seg.Reason = fmt.Sprintf("retransmission: bytes [%d,%d) fill a gap left by a segment not captured (sent again %s after later bytes)", a, end, fmtDur(p.Time.Sub(hs.highTime)))
+		}
+	default:
+		seg.Kind = KindNew
+		if zeroWin && L == 1 && a == hs.next {
+			seg.Kind = KindZeroWindowProbe
+			seg.Reason = "zero-window probe: one byte sent while the receiver's window is zero"
+			report(AnomalyZeroWindowProbe, seg.Reason)
+		}
+	}
+	switch seg.Kind {
+	case KindRetransmission, KindPartialRetransmission:
+		h.Retrans++
+		report(AnomalyRetransmission, seg.Reason)
+	case KindOutOfOrder:
+		h.OutOfOrd++
+		report(AnomalyOutOfOrder, seg.Reason)
+	}
+	if newBytes > 0 {
+		seg.Added = ByteRange{np[0].Start, np[len(np)-1].End}
+		seg.NewBytes = newBytes
+	}
+	if end > hs.highest {
+		hs.highest = end
+		hs.highTime = p.Time
+	}
+	for _, r := range np {
+		var d []byte
+		if hs.keep && r.Start < capEnd {
+			d = payload[r.Start-a : min(r.End, capEnd)-a]
+		}
+		as := aheadSeg{r: r, capEnd: max(r.Start, min(r.End, capEnd)), frame: p.Frame, data: d}
+		if r.Start == hs.next {
+			hs.deliver(as)
+		} else {
+			if hs.keep && d != nil {
+				as.data = append([]byte(nil), d...)
+			}
+			hs.insertAhead(as, report)
+		}
+	}
+	hs.drain()
+	hs.record(seg)
+}
+
+func (hs *halfState) record(seg Segment) {
+	if hs.keep {
+		hs.h.Segments = append(hs.h.Segments, seg)
+	}
+}
+
+// firstFrameOf names the frame that first supplied offset off, when known.
+func (hs *halfState) firstFrameOf(off int64) string {
+	if !hs.keep {
+		return ""
+	}
+	ch := hs.h.Chunks
+	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > off })
+	if i < len(ch) && ch[i].Range.Start <= off {
+		return fmt.Sprintf(" in frame %d", ch[i].Frame)
+	}
+	for _, as := range hs.ahead {
+		if as.r.Start <= off && off < as.r.End {
+			return fmt.Sprintf(" in frame %d", as.frame)
+		}
+	}
+	return ""
+}
+
+// checkOverlap compares bytes a segment repeats with the copy already held
+// and reports a conflict (the first copy is kept, as Wireshark does).
+func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, report anomalyFunc, dir Direction) {
+	end := a + int64(len(payload))
+	h := hs.h
+	// Against delivered data.
+	if a < hs.next {
+		ch := h.Chunks
+		i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > a })
+		for ; i < len(ch) && ch[i].Range.Start < end; i++ {
+			s, e := max(a, ch[i].Range.Start), min(end, ch[i].Range.End)
+			old := h.Data[ch[i].Data+(s-ch[i].Range.Start) : ch[i].Data+(e-ch[i].Range.Start)]
+			if !bytesEqual(old, payload[s-a:e-a]) {
+				report(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, ch[i].Frame, ch[i].Frame))
+				return
+			}
+		}
+	}
+	for _, as := range hs.ahead {
+		if as.r.Start >= end || as.capEnd <= a {
+			continue
+		}
+		s, e := max(a, as.r.Start), min(end, as.capEnd)
+		if s < e && !bytesEqual(as.data[s-as.r.Start:e-as.r.Start], payload[s-a:e-a]) {
+			report(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, as.frame, as.frame))
+			return
+		}
+	}
+}
+
+func bytesEqual(a, b []byte) bool { return string(a) == string(b) }
+
+// deliver appends a piece that starts exactly at next.
+func (hs *halfState) deliver(as aheadSeg) {
+	h := hs.h
+	if as.capEnd > as.r.Start {
+		n := as.capEnd - as.r.Start
+		h.Captured += n
+		if hs.keep {
+			r := ByteRange{as.r.Start, as.capEnd}
+			if k := len(h.Chunks) - 1; k >= 0 && h.Chunks[k].Frame == as.frame && h.Chunks[k].Range.End == r.Start {
+				h.Chunks[k].Range.End = r.End
+			} else {
+				h.Chunks = append(h.Chunks, Chunk{Range: r, Frame: as.frame, Data: int64(len(h.Data))})
+			}
+			h.Data = append(h.Data, as.data[:n]...)
+		}
+	}
+	if as.capEnd < as.r.End {
+		hs.gap(ByteRange{as.capEnd, as.r.End}, GapSnaplen)
+	}
+	hs.next = as.r.End
+}
+
+func (hs *halfState) gap(r ByteRange, k GapKind) {
+	if !hs.keep || r.Len() <= 0 {
+		return
+	}
+	g := hs.h.Gaps
+	if n := len(g) - 1; n >= 0 && g[n].Kind == k && g[n].Range.End == r.Start {
+		g[n].Range.End = r.End
+		return
+	}
+	hs.h.Gaps = append(g, Gap{Range: r, Kind: k})
+}
+
+func (hs *halfState) insertAhead(as aheadSeg, report anomalyFunc) {
+	i := sort.Search(len(hs.ahead), func(i int) bool { return hs.ahead[i].r.Start > as.r.Start })
+	hs.ahead = append(hs.ahead, aheadSeg{})
+	copy(hs.ahead[i+1:], hs.ahead[i:])
+	hs.ahead[i] = as
+	if hs.keep {
+		hs.aheadB += int64(len(as.data))
+	}
+	for len(hs.ahead) > 0 && ((hs.keep && hs.aheadB > hs.maxAhead) || len(hs.ahead) > maxAheadRanges) {
+		first := hs.ahead[0].r.Start
+		report(AnomalyBufferCap, fmt.Sprintf("out-of-order buffer cap reached: bytes [%d,%d) declared missing so that buffered data can be delivered", hs.next, first))
+		hs.gap(ByteRange{hs.next, first}, GapBuffer)
+		hs.next = first
+		hs.drain()
+	}
+}
+
+// drain delivers ahead pieces that have become contiguous.
+func (hs *halfState) drain() {
+	for len(hs.ahead) > 0 && hs.ahead[0].r.Start <= hs.next {
+		as := hs.ahead[0]
+		hs.ahead = hs.ahead[1:]
+		if hs.keep {
+			hs.aheadB -= int64(len(as.data))
+		}
+		if as.r.End <= hs.next {
+			continue
+		}
+		hs.deliver(as)
+	}
+	if len(hs.ahead) == 0 {
+		hs.ahead = nil
+	}
+}
+
+// finish declares the remaining holes missing and computes the totals.
+func (hs *halfState) finish() {
+	h := hs.h
+	for len(hs.ahead) > 0 {
+		first := hs.ahead[0].r.Start
+		hs.gap(ByteRange{hs.next, first}, GapLost)
+		hs.next = first
+		hs.drain()
+	}
+	end := hs.highest
+	if hs.finOff > end {
+		end = hs.finOff
+	}
+	if end > hs.next {
+		hs.gap(ByteRange{hs.next, end}, GapLost)
+		hs.next = end
+	}
+	h.Bytes = end
+	h.End = end
+	h.Missing = end - h.Captured
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
+	case d < time.Second:
+		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
+	}
+	return fmt.Sprintf("%.3f s", d.Seconds())
+}

@@ -1,0 +1,300 @@
+package reassembly
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+)
+
+// FlowKey identifies a conversation: the same key for both directions
+// (A sorts before B).
+type FlowKey struct{ A, B netip.AddrPort }
+
+// KeyOf returns the canonical key of a packet's addresses.
+func KeyOf(src, dst netip.AddrPort) FlowKey {
+	if src.Compare(dst) <= 0 {
+		return FlowKey{src, dst}
+	}
+	return FlowKey{dst, src}
+}
+
+// State is how a TCP connection ended (or had got to) by the end of the capture.
+type State uint8
+
+const (
+	StateOpen       State = iota // data or handshake seen, no FIN or RST
+	StateClosed                  // FIN both ways
+	StateHalfClosed              // FIN one way only
+	StateReset                   // ended by RST
+	StateRefused                 // SYN answered by RST, no SYN-ACK
+	StateNoAnswer                // SYN(s) only
+	StateUDP                     // a UDP flow (no connection state)
+)
+
+// String returns the JSON token of the state.
+func (s State) String() string {
+	switch s {
+	case StateClosed:
+		return "closed"
+	case StateHalfClosed:
+		return "half_closed"
+	case StateReset:
+		return "reset"
+	case StateRefused:
+		return "refused"
+	case StateNoAnswer:
+		return "no_answer"
+	case StateUDP:
+		return "udp"
+	}
+	return "open"
+}
+
+// Kind classifies a TCP segment that carries payload (or probes).
+type Kind uint8
+
+const (
+	KindNew                   Kind = iota // bytes never seen before, at or beyond the highest so far
+	KindRetransmission                    // every byte already seen (or sent again after a loss)
+	KindPartialRetransmission             // some bytes already seen, some new
+	KindOutOfOrder                        // new bytes that arrived after later ones, within the reordering window
+	KindKeepAlive                         // seq one below the next expected byte, 0 or 1 byte: not data
+	KindZeroWindowProbe                   // one byte sent into a zero window
+	KindBeforeStart                       // bytes before the first byte the capture saw (mid-stream start)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindRetransmission:
+		return "retransmission"
+	case KindPartialRetransmission:
+		return "partial_retransmission"
+	case KindOutOfOrder:
+		return "out_of_order"
+	case KindKeepAlive:
+		return "keep_alive"
+	case KindZeroWindowProbe:
+		return "zero_window_probe"
+	case KindBeforeStart:
+		return "before_capture_start"
+	}
+	return "new"
+}
+
+// Segment is one entry of the segment map: a TCP segment with payload (or a
+// UDP datagram) and what it added to its direction's byte stream.
+type Segment struct {
+	Dir      Direction
+	Frame    int
+	Time     time.Time
+	Seq      int64 // relative sequence number of its first byte (1 = first byte after the SYN)
+	Len      int   // payload length on the wire
+	Captured int   // payload bytes captured (< Len when cut by the snaplen)
+	Flags    capture.TCPFlags
+	Kind     Kind
+	Added    ByteRange // stream offsets of the new bytes it supplied ([0,0) when none)
+	NewBytes int64     // how many new bytes (Added may contain bytes supplied by others)
+	Reason   string    // for anything but KindNew: why, in words
+}
+
+// Chunk says which frame supplied a run of delivered bytes. Chunks are in
+// stream order; consecutive bytes from the same frame form one chunk.
+type Chunk struct {
+	Range ByteRange
+	Frame int
+	Data  int64 // offset of these bytes in Half.Data
+}
+
+// GapKind says why bytes are missing.
+type GapKind uint8
+
+const (
+	GapLost    GapKind = iota // never captured (lost, or dropped by the capture)
+	GapSnaplen                // sent and seen, but cut by the snapshot length
+	GapBuffer                 // given up because the out-of-order buffer cap was reached
+)
+
+func (g GapKind) String() string {
+	switch g {
+	case GapSnaplen:
+		return "snaplen"
+	case GapBuffer:
+		return "buffer_cap"
+	}
+	return "not_captured"
+}
+
+// Gap is a missing range of a direction's byte stream.
+type Gap struct {
+	Range ByteRange
+	Kind  GapKind
+}
+
+// AnomalyKind names a thing worth pointing out about a stream.
+type AnomalyKind uint8
+
+const (
+	AnomalyRetransmission AnomalyKind = iota
+	AnomalyOutOfOrder
+	AnomalyOverlapConflict
+	AnomalyGap
+	AnomalySnaplen
+	AnomalyOversize
+	AnomalyKeepAlive
+	AnomalyZeroWindowProbe
+	AnomalyBufferCap
+	AnomalyBeforeStart
+	AnomalyMalformed
+)
+
+func (a AnomalyKind) String() string {
+	return [...]string{"retransmission", "out_of_order", "overlap_conflict", "gap", "snaplen", "oversize_segment",
+		"keep_alive", "zero_window_probe", "buffer_cap", "before_capture_start", "malformed"}[a]
+}
+
+// Anomaly is one noteworthy event, with its reason in words.
+type Anomaly struct {
+	Dir    Direction
+	Frame  int
+	Kind   AnomalyKind
+	Reason string
+}
+
+// Half is one direction of a stream.
+type Half struct {
+	Packets  int
+	Bytes    int64 // unique payload bytes sent, counted by sequence number
+	Missing  int64 // of Bytes, how many are absent from the capture
+	Captured int64 // Bytes - Missing
+	Wire     int64 // payload bytes on the wire, retransmissions included
+
+	ISN       uint32 // raw initial sequence number (SYN seq, or first seq - 1 mid-stream)
+	SYN       bool
+	FIN       bool
+	FINFrame  int
+	RST       bool
+	RSTFrame  int
+	MSS       int // from the SYN options, 0 when not seen
+	WScale    int // -1 when not seen
+	Retrans   int // segments classified as (partial) retransmissions
+	OutOfOrd  int
+	Oversize  int // segments larger than the MSS (TSO/GRO capture artifact)
+	Truncated int // segments cut by the snaplen
+
+	// Kept only for streams that keep data (follow):
+	Data     []byte    // reassembled captured bytes, gaps omitted
+	Chunks   []Chunk   // which frame supplied which bytes, in stream order
+	Gaps     []Gap     // missing ranges, in stream order
+	Segments []Segment // the segment map, in capture order
+	End      int64     // stream length (offset after the last byte)
+}
+
+// Stream is a TCP stream or UDP flow, as seen in the capture.
+type Stream struct {
+	ID            int // tcp.stream / udp.stream number, from 0 in order of first packet
+	Proto         capture.Proto
+	Client        netip.AddrPort
+	Server        netip.AddrPort
+	ClientGuessed bool   // no SYN: Client is a guess
+	GuessReason   string // why that guess
+	FirstFrame    int
+	LastFrame     int
+	Start, End    time.Time
+	Dirs          [2]Half
+	State         State
+	Midstream     bool          // no SYN seen: the capture started after the connection opened
+	HandshakeRTT  time.Duration // SYN to the ACK of the SYN-ACK (Wireshark's iRTT); 0 unknown
+	SYNACKRTT     time.Duration // SYN to SYN-ACK
+	SYNCount      int
+	ClosedBy      Direction // who sent the first FIN (valid when State is Closed or HalfClosed)
+	ResetBy       Direction // who sent the first RST (valid when State is Reset or Refused)
+	ResetAfter    int64     // payload bytes (both ways) before the reset
+	Anomalies     []Anomaly // the first MaxAnomalies, in capture order
+	AnomalyCount  int       // all of them
+	Evicted       string    // non-empty when the flow was flushed before the end of the capture, and why
+	KeptData      bool
+}
+
+// Key returns the stream's flow key.
+func (s *Stream) Key() FlowKey { return KeyOf(s.Client, s.Server) }
+
+// Name returns "tcp/N" or "udp/N".
+func (s *Stream) Name() string { return fmt.Sprintf("%s/%d", s.Proto, s.ID) }
+
+// Duration is the time from the first to the last packet.
+func (s *Stream) Duration() time.Duration { return s.End.Sub(s.Start) }
+
+// Peer returns the endpoint that sends in direction d.
+func (s *Stream) Peer(d Direction) netip.AddrPort {
+	if d == ClientToServer {
+		return s.Client
+	}
+	return s.Server
+}
+
+// Describe returns the state in plain words.
+func (s *Stream) Describe() string {
+	who := func(d Direction) string {
+		if d == ClientToServer {
+			return "client"
+		}
+		return "server"
+	}
+	var t string
+	switch s.State {
+	case StateUDP:
+		n := s.Dirs[0].Packets + s.Dirs[1].Packets
+		t = fmt.Sprintf("%d datagram%s", n, plural(n))
+	case StateRefused:
+		t = "refused (SYN answered by RST)"
+	case StateNoAnswer:
+		t = fmt.Sprintf("no answer (%d SYN%s)", s.SYNCount, plural(s.SYNCount))
+	case StateReset:
+		if s.Dirs[ClientToServer].SYN && !s.handshakeDone() {
+			t = "reset by " + who(s.ResetBy) + " during handshake"
+		} else {
+			t = fmt.Sprintf("reset by %s after %s", who(s.ResetBy), HumanBytes(s.ResetAfter))
+		}
+	case StateClosed:
+		t = "closed by " + who(s.ClosedBy) + " (FIN first)"
+	case StateHalfClosed:
+		t = "half-closed by " + who(s.ClosedBy) + ", still open the other way"
+	default:
+		if s.Dirs[ClientToServer].SYN && !s.handshakeDone() {
+			t = "handshake incomplete at end of capture"
+		} else {
+			t = "open at end of capture"
+		}
+	}
+	if s.Midstream && s.Proto == capture.ProtoTCP {
+		t += ", picked up mid-stream"
+	}
+	if s.Evicted != "" {
+		t += ", flushed early (" + s.Evicted + ")"
+	}
+	return t
+}
+
+func (s *Stream) handshakeDone() bool { return s.HandshakeRTT > 0 }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// HumanBytes formats a byte count as "812 B", "5.0 KiB", "1.2 MiB".
+func HumanBytes(n int64) string {
+	switch {
+	case n < 1024:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
+	case n < 1<<30:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	}
+	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+}

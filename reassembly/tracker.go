@@ -1,0 +1,549 @@
+package reassembly
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+)
+
+// Options configures a Tracker. The zero value is usable.
+type Options struct {
+	// Keep selects the streams whose payload bytes and segment map are kept
+	// (follow). nil keeps none: the summary view needs no payload.
+	Keep func(proto capture.Proto, id int) bool
+	// OnStream receives each stream once, when it is finished: closed and
+	// quiet for ClosedLinger, idle for IdleTimeout, evicted by MaxFlows, or at
+	// Finish. A stream whose flow was flushed early and then saw more packets
+	// is delivered again with the same ID (Evicted says so): merge with Merge.
+	OnStream func(*Stream)
+	// IdleTimeout flushes a flow with no packet for this long (capture time).
+	// Default 10 minutes.
+	IdleTimeout time.Duration
+	// ClosedLinger flushes a closed (FIN both ways, or RST) flow after this
+	// much quiet capture time. Default 30 seconds.
+	ClosedLinger time.Duration
+	// MaxFlows bounds the flows held at once; past it the least recently active
+	// is flushed (and counted). Default 1,000,000.
+	MaxFlows int
+	// MaxBuffered bounds the out-of-order bytes buffered per kept stream.
+	// Default 64 MiB.
+	MaxBuffered int64
+	// ReorderWindow: a segment filling a hole within this time of the later
+	// bytes is "out-of-order", after it a "retransmission". As Wireshark, the
+	// handshake RTT replaces it once known. Default 3 ms.
+	ReorderWindow time.Duration
+	// MaxAnomalies bounds the anomalies kept per stream (all are counted). Default 1000.
+	MaxAnomalies int
+}
+
+// Stats counts what the tracker saw and what it had to flush.
+type Stats struct {
+	Packets     int
+	TCP         int // TCP packets
+	UDP         int // UDP datagrams (rebuilt from fragments counted once)
+	Other       int // IP packets that are neither (ICMP, ...)
+	NotIP       int // frames that are not IP (ARP, ...)
+	Malformed   int // frames that could not be decoded
+	Truncated   int // frames cut short by the snapshot length
+	Fragments   int // IP fragment frames (the one completing a datagram included)
+	TCPStreams  int
+	UDPFlows    int
+	FlushedIdle int // flows flushed by IdleTimeout while still open
+	FlushedFull int // flows flushed because MaxFlows was reached
+	Resumed     int // flushed flows that later saw more packets
+	PeakFlows   int // most flows held at once
+	First, Last time.Time
+}
+
+// Tracker follows every TCP stream and UDP flow of a capture. Packets must be
+// given in capture order. It is not safe for concurrent use.
+type Tracker struct {
+	opts   Options
+	flows  map[flowID]*conn
+	tombs  map[flowID]tomb
+	ids    [2]int // next tcp, udp id
+	open   lru    // flows not closed
+	done   lru    // closed flows waiting out ClosedLinger
+	pinned lru    // kept streams: flushed only at Finish
+	Stats  Stats
+}
+
+type flowID struct {
+	key   FlowKey
+	proto capture.Proto
+}
+
+// tomb remembers a flushed flow so its stream number stays stable.
+type tomb struct {
+	id  int
+	isn [2]uint32 // SYN ISN of the side at key.A / key.B
+	set [2]bool
+}
+
+type conn struct {
+	s          *Stream
+	id         flowID
+	hs         [2]halfState
+	zeroWin    [2]bool // direction d last advertised a zero window
+	synTime    time.Time
+	synAckSeen bool
+	synAckTime time.Time
+	closed     bool
+	firstFIN   bool
+	firstRST   bool
+	prev, next *conn
+	list       *lru
+	last       time.Time
+}
+
+type lru struct{ head, tail *conn } // head = most recent
+
+func (l *lru) remove(c *conn) {
+	if c.prev != nil {
+		c.prev.next = c.next
+	} else {
+		l.head = c.next
+	}
+	if c.next != nil {
+		c.next.prev = c.prev
+	} else {
+		l.tail = c.prev
+	}
+	c.prev, c.next, c.list = nil, nil, nil
+}
+
+func (l *lru) pushFront(c *conn) {
+	c.list = l
+	c.prev, c.next = nil, l.head
+	if l.head != nil {
+		l.head.prev = c
+	}
+	l.head = c
+	if l.tail == nil {
+		l.tail = c
+	}
+}
+
+// NewTracker returns a tracker with o's settings (defaults for zero fields).
+func NewTracker(o Options) *Tracker {
+	if o.IdleTimeout <= 0 {
+		o.IdleTimeout = 10 * time.Minute
+	}
+	if o.ClosedLinger <= 0 {
+		o.ClosedLinger = 30 * time.Second
+	}
+	if o.MaxFlows <= 0 {
+		o.MaxFlows = 1_000_000
+	}
+	if o.MaxBuffered <= 0 {
+		o.MaxBuffered = 64 << 20
+	}
+	if o.ReorderWindow <= 0 {
+		o.ReorderWindow = 3 * time.Millisecond
+	}
+	if o.MaxAnomalies <= 0 {
+		o.MaxAnomalies = 1000
+	}
+	return &Tracker{opts: o, flows: make(map[flowID]*conn), tombs: make(map[flowID]tomb)}
+}
+
+// Add processes one packet.
+func (t *Tracker) Add(p *capture.Packet) {
+	st := &t.Stats
+	st.Packets++
+	if st.First.IsZero() || p.Time.Before(st.First) {
+		st.First = p.Time
+	}
+	if p.Time.After(st.Last) {
+		st.Last = p.Time
+	}
+	if p.Truncated {
+		st.Truncated++
+	}
+	if p.Fragment || p.Reassembled {
+		st.Fragments++
+	}
+	switch {
+	case p.NotIP:
+		st.NotIP++
+		return
+	case p.Proto == capture.ProtoTCP:
+		st.TCP++
+	case p.Proto == capture.ProtoUDP:
+		st.UDP++
+	case p.Issue != "":
+		st.Malformed++
+		return
+	case p.Fragment:
+		return // counted in Fragments; the datagram counts when rebuilt
+	default:
+		st.Other++
+		return
+	}
+	if p.Issue != "" {
+		st.Malformed++
+	}
+	t.expire(p.Time)
+	id := flowID{KeyOf(p.Src, p.Dst), p.Proto}
+	c := t.flows[id]
+	if p.Proto == capture.ProtoTCP && c != nil && p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
+		// Wireshark's rule: a SYN whose sequence number differs from the base
+		// of its direction starts a new conversation on the same 4-tuple.
+		d := c.dirOf(p.Src)
+		if hs := &c.hs[d]; hs.baseSet && uint32(hs.isn) != p.Seq {
+			t.finalize(c, "")
+			delete(t.tombs, id) // a new connection, not a resumed one
+			c = nil
+		}
+	}
+	if c == nil {
+		c = t.newConn(id, p)
+	}
+	c.last = p.Time
+	c.list.remove(c)
+	switch {
+	case c.s.KeptData:
+		t.pinned.pushFront(c)
+	case c.closed:
+		t.done.pushFront(c)
+	default:
+		t.open.pushFront(c)
+	}
+	if p.Proto == capture.ProtoTCP {
+		t.tcp(c, p)
+	} else {
+		t.udp(c, p)
+	}
+}
+
+func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
+	s := &Stream{Proto: p.Proto, FirstFrame: p.Frame, Start: p.Time}
+	tb, resumed := t.tombs[id]
+	if resumed && p.Proto == capture.ProtoTCP && p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
+		side := 0
+		if p.Src != id.key.A {
+			side = 1
+		}
+		if tb.set[side] && tb.isn[side] != p.Seq {
+			resumed = false // a new connection on a reused 4-tuple
+		}
+	}
+	if resumed {
+		s.ID = tb.id
+		s.Evicted = "resumed after an earlier flush"
+		t.Stats.Resumed++
+	} else {
+		pi := 0
+		if p.Proto == capture.ProtoUDP {
+			pi = 1
+		}
+		s.ID = t.ids[pi]
+		t.ids[pi]++
+		if pi == 0 {
+			t.Stats.TCPStreams++
+		} else {
+			t.Stats.UDPFlows++
+		}
+	}
+	s.Client, s.Server = p.Src, p.Dst
+	if p.Proto == capture.ProtoTCP {
+		switch {
+		case p.Flags&(capture.SYN|capture.ACK) == capture.SYN:
+		case p.Flags.Has(capture.SYN | capture.ACK):
+			s.Client, s.Server = p.Dst, p.Src
+		default:
+			s.Midstream = true
+			s.ClientGuessed = true
+			s.Client, s.Server, s.GuessReason = guessClient(p.Src, p.Dst)
+		}
+	}
+	if t.opts.Keep != nil && t.opts.Keep(p.Proto, s.ID) {
+		s.KeptData = true
+	}
+	c := &conn{s: s, id: id}
+	for d := range c.hs {
+		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow}
+		s.Dirs[d].WScale = -1
+	}
+	c.hs[0].rev, c.hs[1].rev = &c.hs[1], &c.hs[0]
+	t.flows[id] = c
+	if s.KeptData {
+		t.pinned.pushFront(c)
+	} else {
+		t.open.pushFront(c)
+	}
+	if n := len(t.flows); n > t.Stats.PeakFlows {
+		t.Stats.PeakFlows = n
+	}
+	for len(t.flows) > t.opts.MaxFlows {
+		victim := t.done.tail
+		if victim == nil {
+			victim = t.open.tail
+		}
+		if victim == c || victim == nil {
+			break
+		}
+		t.Stats.FlushedFull++
+		t.finalize(victim, fmt.Sprintf("flow table full: more than %d flows at once", t.opts.MaxFlows))
+	}
+	return c
+}
+
+// guessClient picks the client of a connection whose SYN was not captured.
+func guessClient(src, dst netip.AddrPort) (client, server netip.AddrPort, why string) {
+	sp, dp := src.Port(), dst.Port()
+	switch {
+	case dp < 1024 && sp >= 1024:
+		return src, dst, fmt.Sprintf("no SYN seen; port %d is a well-known service port", dp)
+	case sp < 1024 && dp >= 1024:
+		return dst, src, fmt.Sprintf("no SYN seen; port %d is a well-known service port", sp)
+	case sp >= 32768 && dp < 32768:
+		return src, dst, fmt.Sprintf("no SYN seen; port %d is in the ephemeral range", sp)
+	case dp >= 32768 && sp < 32768:
+		return dst, src, fmt.Sprintf("no SYN seen; port %d is in the ephemeral range", dp)
+	}
+	return src, dst, "no SYN seen; the sender of the first packet"
+}
+
+func (c *conn) dirOf(src netip.AddrPort) Direction {
+	if src == c.s.Client {
+		return ClientToServer
+	}
+	return ServerToClient
+}
+
+func (t *Tracker) report(c *conn, d Direction, frame int) anomalyFunc {
+	return func(k AnomalyKind, reason string) {
+		s := c.s
+		s.AnomalyCount++
+		if len(s.Anomalies) < t.opts.MaxAnomalies {
+			s.Anomalies = append(s.Anomalies, Anomaly{Dir: d, Frame: frame, Kind: k, Reason: reason})
+		}
+	}
+}
+
+func (t *Tracker) tcp(c *conn, p *capture.Packet) {
+	s := c.s
+	d := c.dirOf(p.Src)
+	hs := &c.hs[d]
+	h := hs.h
+	h.Packets++
+	s.LastFrame = p.Frame
+	if p.Time.After(s.End) {
+		s.End = p.Time
+	}
+	if !hs.baseSet {
+		hs.setBase(p)
+	}
+	rep := t.report(c, d, p.Frame)
+	if p.Issue != "" {
+		rep(AnomalyMalformed, p.Issue)
+	}
+	if p.Truncated && p.Missing() > 0 && h.Truncated == 0 {
+		rep(AnomalySnaplen, fmt.Sprintf("frame cut by the snapshot length: %d of %d payload bytes captured", len(p.Payload), p.PayloadLen))
+	}
+	f := p.Flags
+	if f.Has(capture.SYN) {
+		h.SYN = true
+		if p.Opts.HasMSS {
+			h.MSS = int(p.Opts.MSS)
+			c.hs[d.Reverse()].peerMSS = int(p.Opts.MSS)
+		}
+		if p.Opts.HasWScale {
+			h.WScale = int(p.Opts.WScale)
+		}
+		if !f.Has(capture.ACK) {
+			s.SYNCount++
+			if c.synTime.IsZero() {
+				c.synTime = p.Time
+			}
+		} else if !c.synAckSeen {
+			c.synAckSeen = true
+			c.synAckTime = p.Time
+			if !c.synTime.IsZero() {
+				s.SYNACKRTT = p.Time.Sub(c.synTime)
+			}
+		}
+	} else if f.Has(capture.ACK) && d == ClientToServer && c.synAckSeen && s.HandshakeRTT == 0 && !c.synTime.IsZero() {
+		s.HandshakeRTT = p.Time.Sub(c.synTime)
+		if s.HandshakeRTT > 0 {
+			// Wireshark's reordering threshold: the initial RTT once known.
+			c.hs[0].reorder, c.hs[1].reorder = s.HandshakeRTT, s.HandshakeRTT
+		}
+	}
+	hs.ack(p)
+	c.zeroWin[d] = p.Window == 0 && !f.Has(capture.RST) && !f.Has(capture.SYN)
+	if p.PayloadLen > 0 {
+		hs.segment(p, d, c.zeroWin[d.Reverse()], rep)
+	}
+	if f.Has(capture.FIN) {
+		if !h.FIN {
+			h.FIN, h.FINFrame = true, p.Frame
+			dataSeq := p.Seq
+			if f.Has(capture.SYN) {
+				dataSeq++
+			}
+			hs.finOff = hs.rel(dataSeq) - 1 + int64(p.PayloadLen)
+			if !c.firstFIN {
+				c.firstFIN = true
+				s.ClosedBy = d
+			}
+		}
+	}
+	if f.Has(capture.RST) && !h.RST {
+		h.RST, h.RSTFrame = true, p.Frame
+		if !c.firstRST {
+			c.firstRST = true
+			s.ResetBy = d
+			s.ResetAfter = c.hs[0].highest + c.hs[1].highest
+		}
+	}
+	if !c.closed && (c.firstRST || (s.Dirs[0].FIN && s.Dirs[1].FIN)) {
+		c.closed = true
+		if !s.KeptData {
+			c.list.remove(c)
+			t.done.pushFront(c)
+		}
+	}
+}
+
+func (t *Tracker) udp(c *conn, p *capture.Packet) {
+	s := c.s
+	d := c.dirOf(p.Src)
+	h := &s.Dirs[d]
+	h.Packets++
+	s.LastFrame = p.Frame
+	if p.Time.After(s.End) {
+		s.End = p.Time
+	}
+	n := int64(p.PayloadLen)
+	capn := int64(len(p.Payload))
+	start := h.Bytes
+	h.Bytes += n
+	h.Wire += n
+	h.Captured += capn
+	h.Missing += n - capn
+	if p.Truncated && capn < n {
+		h.Truncated++
+		t.report(c, d, p.Frame)(AnomalySnaplen, fmt.Sprintf("datagram cut by the snapshot length: %d of %d bytes captured", capn, n))
+	}
+	if s.KeptData {
+		seg := Segment{Dir: d, Frame: p.Frame, Time: p.Time, Seq: start + 1, Len: p.PayloadLen, Captured: int(capn), Added: ByteRange{start, start + n}, NewBytes: n}
+		h.Segments = append(h.Segments, seg)
+		if capn > 0 {
+			h.Chunks = append(h.Chunks, Chunk{Range: ByteRange{start, start + capn}, Frame: p.Frame, Data: int64(len(h.Data))})
+			h.Data = append(h.Data, p.Payload...)
+		}
+		if capn < n {
+			h.Gaps = append(h.Gaps, Gap{Range: ByteRange{start + capn, start + n}, Kind: GapSnaplen})
+		}
+		h.End = h.Bytes
+	}
+}
+
+// expire flushes flows that have been quiet long enough.
+func (t *Tracker) expire(now time.Time) {
+	for c := t.done.tail; c != nil && now.Sub(c.last) > t.opts.ClosedLinger; c = t.done.tail {
+		t.finalize(c, "")
+	}
+	for c := t.open.tail; c != nil && now.Sub(c.last) > t.opts.IdleTimeout; c = t.open.tail {
+		t.Stats.FlushedIdle++
+		t.finalize(c, fmt.Sprintf("idle for more than %s", t.opts.IdleTimeout))
+	}
+}
+
+func (t *Tracker) finalize(c *conn, evicted string) {
+	c.list.remove(c)
+	delete(t.flows, c.id)
+	s := c.s
+	if evicted != "" && s.Evicted == "" {
+		s.Evicted = evicted
+	}
+	tb := tomb{id: s.ID}
+	if c.id.proto == capture.ProtoTCP {
+		for d := range c.hs {
+			c.hs[d].finish()
+			side := 0
+			if s.Peer(Direction(d)) != c.id.key.A {
+				side = 1
+			}
+			if c.hs[d].baseSet && s.Dirs[d].SYN {
+				tb.isn[side], tb.set[side] = c.hs[d].h.ISN, true
+			}
+		}
+		s.State = tcpState(c)
+	} else {
+		s.State = StateUDP
+	}
+	t.tombs[c.id] = tb
+	if t.opts.OnStream != nil {
+		t.opts.OnStream(s)
+	}
+}
+
+func tcpState(c *conn) State {
+	s := c.s
+	cs, sc := &s.Dirs[ClientToServer], &s.Dirs[ServerToClient]
+	switch {
+	case c.firstRST && s.ResetBy == ServerToClient && !c.synAckSeen && cs.SYN && cs.Bytes == 0:
+		return StateRefused
+	case c.firstRST:
+		return StateReset
+	case cs.FIN && sc.FIN:
+		return StateClosed
+	case cs.FIN || sc.FIN:
+		return StateHalfClosed
+	case cs.SYN && sc.Packets == 0 && cs.Bytes == 0:
+		return StateNoAnswer
+	}
+	return StateOpen
+}
+
+// Finish flushes every flow still held, in stream-ID order (TCP first).
+func (t *Tracker) Finish() {
+	all := make([]*conn, 0, len(t.flows))
+	for _, c := range t.flows {
+		all = append(all, c)
+	}
+	slices.SortFunc(all, func(a, b *conn) int {
+		return cmp.Or(cmp.Compare(a.s.Proto, b.s.Proto), cmp.Compare(a.s.ID, b.s.ID))
+	})
+	for _, c := range all {
+		t.finalize(c, "")
+	}
+}
+
+// Active returns how many flows are held now.
+func (t *Tracker) Active() int { return len(t.flows) }
+
+// Merge folds a later delivery of the same stream (after an early flush) into s.
+func (s *Stream) Merge(o *Stream) {
+	for d := range s.Dirs {
+		a, b := &s.Dirs[d], &o.Dirs[d]
+		a.Packets += b.Packets
+		a.Bytes += b.Bytes
+		a.Missing += b.Missing
+		a.Captured += b.Captured
+		a.Wire += b.Wire
+		a.Retrans += b.Retrans
+		a.OutOfOrd += b.OutOfOrd
+		a.FIN = a.FIN || b.FIN
+		a.RST = a.RST || b.RST
+	}
+	if o.End.After(s.End) {
+		s.End = o.End
+	}
+	s.LastFrame = max(s.LastFrame, o.LastFrame)
+	s.AnomalyCount += o.AnomalyCount
+	if o.State != StateOpen {
+		s.State = o.State
+		s.ClosedBy, s.ResetBy = o.ClosedBy, o.ResetBy
+	}
+	if s.Evicted == "" {
+		s.Evicted = o.Evicted
+	}
+}
