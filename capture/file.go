@@ -56,6 +56,12 @@ type FileSource struct {
 
 	// pcapng
 	ifaces []ngIface
+
+	// Filter, when set, is asked about every frame before it is decoded;
+	// frames it rejects are skipped (frame numbers still count them, as in
+	// Wireshark and tcpdump -r) and counted in Filtered.
+	Filter   func(link LinkType, frame []byte) bool
+	Filtered int
 }
 
 type ngIface struct {
@@ -204,36 +210,42 @@ func (s *FileSource) damage(start int64, format string, args ...any) error {
 }
 
 func (s *FileSource) nextPcap(p *Packet) error {
-	start := s.off
-	h, err := s.readFull(16)
-	if err == io.EOF {
-		return io.EOF
+	for {
+		start := s.off
+		h, err := s.readFull(16)
+		if err == io.EOF {
+			return io.EOF
+		}
+		if err != nil {
+			return s.damage(start, "file ends inside a record header (%d of 16 bytes)", len(h))
+		}
+		sec := s.order.Uint32(h[0:])
+		frac := s.order.Uint32(h[4:])
+		incl := s.order.Uint32(h[8:])
+		orig := s.order.Uint32(h[12:])
+		limit := uint32(max(s.info.Snaplen, 262144))
+		if incl > limit || incl > MaxFrame {
+			return s.damage(start, "record claims %d bytes, more than the snapshot length (%d): the file is corrupt here", incl, limit)
+		}
+		data, err := s.readFull(int(incl))
+		if err != nil {
+			return s.damage(start, "file ends in the middle of a packet: record says %d bytes, only %d present", incl, len(data))
+		}
+		var nsec int64
+		if s.nanos {
+			nsec = int64(frac)
+		} else {
+			nsec = int64(frac) * 1000
+		}
+		s.frame++
+		if s.Filter != nil && !s.Filter(s.link, data) {
+			s.Filtered++
+			continue
+		}
+		*p = Packet{Frame: s.frame, Time: time.Unix(int64(sec), 0).Add(time.Duration(nsec)), Link: s.link, CapLen: int(incl), WireLen: int(max(orig, incl))}
+		DecodeFrame(s.link, data, p)
+		return nil
 	}
-	if err != nil {
-		return s.damage(start, "file ends inside a record header (%d of 16 bytes)", len(h))
-	}
-	sec := s.order.Uint32(h[0:])
-	frac := s.order.Uint32(h[4:])
-	incl := s.order.Uint32(h[8:])
-	orig := s.order.Uint32(h[12:])
-	limit := uint32(max(s.info.Snaplen, 262144))
-	if incl > limit || incl > MaxFrame {
-		return s.damage(start, "record claims %d bytes, more than the snapshot length (%d): the file is corrupt here", incl, limit)
-	}
-	data, err := s.readFull(int(incl))
-	if err != nil {
-		return s.damage(start, "file ends in the middle of a packet: record says %d bytes, only %d present", incl, len(data))
-	}
-	var nsec int64
-	if s.nanos {
-		nsec = int64(frac)
-	} else {
-		nsec = int64(frac) * 1000
-	}
-	s.frame++
-	*p = Packet{Frame: s.frame, Time: time.Unix(int64(sec), 0).Add(time.Duration(nsec)), Link: s.link, CapLen: int(incl), WireLen: int(max(orig, incl))}
-	DecodeFrame(s.link, data, p)
-	return nil
 }
 
 // pcapng block types.
@@ -350,6 +362,10 @@ func (s *FileSource) nextNG(p *Packet) error {
 			}
 			ifc := s.ifaces[id]
 			s.frame++
+			if s.Filter != nil && !s.Filter(ifc.link, body[20:20+capl]) {
+				s.Filtered++
+				continue
+			}
 			*p = Packet{Frame: s.frame, Time: ngTime(tsHi, tsLo, ifc), Iface: int(id), Link: ifc.link, CapLen: int(capl), WireLen: int(max(orig, capl))}
 			DecodeFrame(ifc.link, body[20:20+capl], p)
 			return nil
@@ -366,6 +382,10 @@ func (s *FileSource) nextNG(p *Packet) error {
 				capl = min(capl, uint64(sl))
 			}
 			s.frame++
+			if s.Filter != nil && !s.Filter(s.ifaces[0].link, body[4:4+capl]) {
+				s.Filtered++
+				continue
+			}
 			*p = Packet{Frame: s.frame, Link: s.ifaces[0].link, CapLen: int(capl), WireLen: int(max(uint64(orig), capl))}
 			DecodeFrame(s.ifaces[0].link, body[4:4+capl], p)
 			return nil

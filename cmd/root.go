@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
@@ -95,7 +96,7 @@ looked wrong. Stream numbers match Wireshark's tcp.stream / udp.stream.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newReadCmd(io), newVersionCmd(io))
+	root.AddCommand(newReadCmd(io), newFollowCmd(io), newVersionCmd(io))
 	return root
 }
 
@@ -145,4 +146,12 @@ func isTerminal(w io.Writer) bool {
 	}
 	fi, err := f.Stat()
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// terminalWidth returns $COLUMNS when set, else def.
+func terminalWidth(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 20 {
+		return n
+	}
+	return def
 }

@@ -53,8 +53,13 @@ type Decoder interface {
 
 // Resyncer is implemented by decoders that can find where the next message
 // starts after a gap in the stream or a framing error.
+//
+// Some decoders keep progress across ErrNeedMore calls, relying on the next
+// call for that direction to get the same unconsumed bytes, extended. A driver
+// that skips or drops bytes must call Resync, which also clears that state.
 type Resyncer interface {
-	// Resync returns the offset in b of the first plausible message start, or -1.
+	// Resync returns the offset in b of the first plausible message start, or
+	// -1. Offset 0 counts: after a framing error, call it on b[1:].
 	Resync(dir reassembly.Direction, b []byte) int
 }
 

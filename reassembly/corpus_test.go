@@ -51,6 +51,7 @@ func corpusFiles(t *testing.T) map[string]string {
 		}
 	}
 	add("../testdata/corpus")
+	add("../testdata/captures")
 	if d := os.Getenv("SOCKSCOPE_CORPUS"); d != "" {
 		add(d)
 	}

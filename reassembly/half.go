@@ -38,6 +38,8 @@ type halfState struct {
 	lastWin     uint16
 	lastAckTime time.Time
 	dupAcks     int // duplicate ACKs in a row for lastAck
+
+	onData func(r ByteRange, b []byte, frame int) // Options.OnData for this direction
 }
 
 // ack tracks duplicate ACKs as Wireshark defines them: no payload, no
@@ -77,11 +79,9 @@ func (hs *halfState) setBase(p *capture.Packet) {
 // Rel returns the relative sequence number of a raw one (as Wireshark shows it).
 func (hs *halfState) rel(seq uint32) int64 { return Seq(seq).Diff(hs.isn) }
 
-type anomalyFunc func(k AnomalyKind, reason string)
-
 // segment processes the payload of a TCP segment (PayloadLen > 0 or a probe).
 // zeroWin says the receiver last advertised a zero window.
-func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, report anomalyFunc) {
+func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep *reporter) Segment {
 	h := hs.h
 	dataSeq := p.Seq
 	if p.Flags.Has(capture.SYN) {
@@ -98,21 +98,21 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 	}
 	if hs.peerMSS > 0 && L > int64(hs.peerMSS) {
 		h.Oversize++
-		report(AnomalyOversize, fmt.Sprintf("segment of %d bytes is larger than the MSS %d the receiver announced: captured before segmentation offload (TSO/GSO) or after receive offload (GRO), not as sent on the wire", L, hs.peerMSS))
+		rep.add(AnomalyOversize, fmt.Sprintf("segment of %d bytes is larger than the MSS %d the receiver announced: captured before segmentation offload (TSO/GSO) or after receive offload (GRO), not as sent on the wire", L, hs.peerMSS))
 	}
 	switch {
 	case L <= 1 && a == hs.next-1 && hs.next > 0 && !p.Flags.Has(capture.FIN) && !p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.RST):
 		seg.Kind = KindKeepAlive
 		seg.Reason = "keep-alive: sequence number one below the next expected byte; not data"
-		report(AnomalyKeepAlive, seg.Reason)
+		rep.add(AnomalyKeepAlive, seg.Reason)
 		hs.record(seg)
-		return
+		return seg
 	case end <= 0:
 		seg.Kind = KindBeforeStart
 		seg.Reason = fmt.Sprintf("bytes before the first byte this capture saw in this direction (relative seq %d)", a+1)
-		report(AnomalyBeforeStart, seg.Reason)
+		rep.add(AnomalyBeforeStart, seg.Reason)
 		hs.record(seg)
-		return
+		return seg
 	}
 	payload := p.Payload
 	if a < 0 { // partly before the start of the capture
@@ -158,7 +158,7 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 	}
 
 	if hs.keep {
-		hs.checkOverlap(a, payload, p.Frame, report, dir)
+		hs.checkOverlap(a, payload, p.Frame, rep, dir)
 	}
 	switch {
 	case newBytes == 0:
@@ -183,16 +183,16 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 		if zeroWin && L == 1 && a == hs.next {
 			seg.Kind = KindZeroWindowProbe
 			seg.Reason = "zero-window probe: one byte sent while the receiver's window is zero"
-			report(AnomalyZeroWindowProbe, seg.Reason)
+			rep.add(AnomalyZeroWindowProbe, seg.Reason)
 		}
 	}
 	switch seg.Kind {
 	case KindRetransmission, KindPartialRetransmission:
 		h.Retrans++
-		report(AnomalyRetransmission, seg.Reason)
+		rep.add(AnomalyRetransmission, seg.Reason)
 	case KindOutOfOrder:
 		h.OutOfOrd++
-		report(AnomalyOutOfOrder, seg.Reason)
+		rep.add(AnomalyOutOfOrder, seg.Reason)
 	}
 	if newBytes > 0 {
 		seg.Added = ByteRange{np[0].Start, np[len(np)-1].End}
@@ -204,21 +204,22 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 	}
 	for _, r := range np {
 		var d []byte
-		if hs.keep && r.Start < capEnd {
+		if (hs.keep || hs.onData != nil) && r.Start < capEnd {
 			d = payload[r.Start-a : min(r.End, capEnd)-a]
 		}
 		as := aheadSeg{r: r, capEnd: max(r.Start, min(r.End, capEnd)), frame: p.Frame, data: d}
 		if r.Start == hs.next {
 			hs.deliver(as)
 		} else {
-			if hs.keep && d != nil {
+			if (hs.keep || hs.onData != nil) && d != nil {
 				as.data = append([]byte(nil), d...)
 			}
-			hs.insertAhead(as, report)
+			hs.insertAhead(as, rep)
 		}
 	}
 	hs.drain()
 	hs.record(seg)
+	return seg
 }
 
 func (hs *halfState) record(seg Segment) {
@@ -247,7 +248,7 @@ func (hs *halfState) firstFrameOf(off int64) string {
 
 // checkOverlap compares bytes a segment repeats with the copy already held
 // and reports a conflict (the first copy is kept, as Wireshark does).
-func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, report anomalyFunc, dir Direction) {
+func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, rep *reporter, dir Direction) {
 	end := a + int64(len(payload))
 	h := hs.h
 	// Against delivered data.
@@ -258,7 +259,7 @@ func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, report ano
 			s, e := max(a, ch[i].Range.Start), min(end, ch[i].Range.End)
 			old := h.Data[ch[i].Data+(s-ch[i].Range.Start) : ch[i].Data+(e-ch[i].Range.Start)]
 			if !bytesEqual(old, payload[s-a:e-a]) {
-				report(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, ch[i].Frame, ch[i].Frame))
+				rep.add(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, ch[i].Frame, ch[i].Frame))
 				return
 			}
 		}
@@ -269,7 +270,7 @@ func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, report ano
 		}
 		s, e := max(a, as.r.Start), min(end, as.capEnd)
 		if s < e && !bytesEqual(as.data[s-as.r.Start:e-as.r.Start], payload[s-a:e-a]) {
-			report(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, as.frame, as.frame))
+			rep.add(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, as.frame, as.frame))
 			return
 		}
 	}
@@ -283,6 +284,9 @@ func (hs *halfState) deliver(as aheadSeg) {
 	if as.capEnd > as.r.Start {
 		n := as.capEnd - as.r.Start
 		h.Captured += n
+		if hs.onData != nil {
+			hs.onData(ByteRange{as.r.Start, as.capEnd}, as.data[:n], as.frame)
+		}
 		if hs.keep {
 			r := ByteRange{as.r.Start, as.capEnd}
 			if k := len(h.Chunks) - 1; k >= 0 && h.Chunks[k].Frame == as.frame && h.Chunks[k].Range.End == r.Start {
@@ -300,7 +304,13 @@ func (hs *halfState) deliver(as aheadSeg) {
 }
 
 func (hs *halfState) gap(r ByteRange, k GapKind) {
-	if !hs.keep || r.Len() <= 0 {
+	if r.Len() <= 0 {
+		return
+	}
+	if hs.onData != nil {
+		hs.onData(r, nil, 0)
+	}
+	if !hs.keep {
 		return
 	}
 	g := hs.h.Gaps
@@ -311,17 +321,15 @@ func (hs *halfState) gap(r ByteRange, k GapKind) {
 	hs.h.Gaps = append(g, Gap{Range: r, Kind: k})
 }
 
-func (hs *halfState) insertAhead(as aheadSeg, report anomalyFunc) {
+func (hs *halfState) insertAhead(as aheadSeg, rep *reporter) {
 	i := sort.Search(len(hs.ahead), func(i int) bool { return hs.ahead[i].r.Start > as.r.Start })
 	hs.ahead = append(hs.ahead, aheadSeg{})
 	copy(hs.ahead[i+1:], hs.ahead[i:])
 	hs.ahead[i] = as
-	if hs.keep {
-		hs.aheadB += int64(len(as.data))
-	}
-	for len(hs.ahead) > 0 && ((hs.keep && hs.aheadB > hs.maxAhead) || len(hs.ahead) > maxAheadRanges) {
+	hs.aheadB += int64(len(as.data))
+	for len(hs.ahead) > 0 && (hs.aheadB > hs.maxAhead || len(hs.ahead) > maxAheadRanges) {
 		first := hs.ahead[0].r.Start
-		report(AnomalyBufferCap, fmt.Sprintf("out-of-order buffer cap reached: bytes [%d,%d) declared missing so that buffered data can be delivered", hs.next, first))
+		rep.add(AnomalyBufferCap, fmt.Sprintf("out-of-order buffer cap reached: bytes [%d,%d) declared missing so that buffered data can be delivered", hs.next, first))
 		hs.gap(ByteRange{hs.next, first}, GapBuffer)
 		hs.next = first
 		hs.drain()
@@ -333,9 +341,7 @@ func (hs *halfState) drain() {
 	for len(hs.ahead) > 0 && hs.ahead[0].r.Start <= hs.next {
 		as := hs.ahead[0]
 		hs.ahead = hs.ahead[1:]
-		if hs.keep {
-			hs.aheadB -= int64(len(as.data))
-		}
+		hs.aheadB -= int64(len(as.data))
 		if as.r.End <= hs.next {
 			continue
 		}

@@ -215,6 +215,9 @@ type Stream struct {
 	AnomalyCount  int       // all of them
 	Evicted       string    // non-empty when the flow was flushed before the end of the capture, and why
 	KeptData      bool
+	// Packets lists every packet of a kept stream, in capture order, with
+	// relative numbers and annotations (for ladder diagrams).
+	Packets []PacketRecord
 }
 
 // Key returns the stream's flow key.

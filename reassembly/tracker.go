@@ -38,6 +38,17 @@ type Options struct {
 	ReorderWindow time.Duration
 	// MaxAnomalies bounds the anomalies kept per stream (all are counted). Default 1000.
 	MaxAnomalies int
+	// OnEvent, when set, receives connection events as packets arrive (live).
+	OnEvent func(Event)
+	// OnData, when set, receives every stream's bytes as they become
+	// contiguous, in stream order, for any stream (kept or not): b holds the
+	// captured bytes of r, or is nil when r is missing (a gap). b is valid
+	// only during the call.
+	OnData func(s *Stream, d Direction, r ByteRange, b []byte, frame int)
+	// OnPacket, when set, receives the record of every TCP packet of every
+	// stream (kept or not), as the timeline would show it; r is valid only
+	// during the call.
+	OnPacket func(s *Stream, r *PacketRecord)
 }
 
 // Stats counts what the tracker saw and what it had to flush.
@@ -95,6 +106,10 @@ type conn struct {
 	closed     bool
 	firstFIN   bool
 	firstRST   bool
+	recZero    [2]bool // packet records: direction d last advertised a zero window
+	recHS      bool    // packet records: handshake-complete note written
+	finNoted   bool
+	evOpened   bool
 	prev, next *conn
 	list       *lru
 	last       time.Time
@@ -268,6 +283,10 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 	for d := range c.hs {
 		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow}
 		s.Dirs[d].WScale = -1
+		if t.opts.OnData != nil {
+			dir := Direction(d)
+			c.hs[d].onData = func(r ByteRange, b []byte, frame int) { t.opts.OnData(s, dir, r, b, frame) }
+		}
 	}
 	c.hs[0].rev, c.hs[1].rev = &c.hs[1], &c.hs[0]
 	t.flows[id] = c
@@ -316,13 +335,19 @@ func (c *conn) dirOf(src netip.AddrPort) Direction {
 	return ServerToClient
 }
 
-func (t *Tracker) report(c *conn, d Direction, frame int) anomalyFunc {
-	return func(k AnomalyKind, reason string) {
-		s := c.s
-		s.AnomalyCount++
-		if len(s.Anomalies) < t.opts.MaxAnomalies {
-			s.Anomalies = append(s.Anomalies, Anomaly{Dir: d, Frame: frame, Kind: k, Reason: reason})
-		}
+// reporter records anomalies of one packet. It is a value, not a closure,
+// so that the per-packet path does not allocate.
+type reporter struct {
+	max   int
+	s     *Stream
+	d     Direction
+	frame int
+}
+
+func (r *reporter) add(k AnomalyKind, reason string) {
+	r.s.AnomalyCount++
+	if len(r.s.Anomalies) < r.max {
+		r.s.Anomalies = append(r.s.Anomalies, Anomaly{Dir: r.d, Frame: r.frame, Kind: k, Reason: reason})
 	}
 }
 
@@ -339,12 +364,12 @@ func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	if !hs.baseSet {
 		hs.setBase(p)
 	}
-	rep := t.report(c, d, p.Frame)
+	rep := &reporter{max: t.opts.MaxAnomalies, s: s, d: d, frame: p.Frame}
 	if p.Issue != "" {
-		rep(AnomalyMalformed, p.Issue)
+		rep.add(AnomalyMalformed, p.Issue)
 	}
 	if p.Truncated && p.Missing() > 0 && h.Truncated == 0 {
-		rep(AnomalySnaplen, fmt.Sprintf("frame cut by the snapshot length: %d of %d payload bytes captured", len(p.Payload), p.PayloadLen))
+		rep.add(AnomalySnaplen, fmt.Sprintf("frame cut by the snapshot length: %d of %d payload bytes captured", len(p.Payload), p.PayloadLen))
 	}
 	f := p.Flags
 	if f.Has(capture.SYN) {
@@ -377,9 +402,20 @@ func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	}
 	hs.ack(p)
 	c.zeroWin[d] = p.Window == 0 && !f.Has(capture.RST) && !f.Has(capture.SYN)
+	var segv Segment
+	var seg *Segment
 	if p.PayloadLen > 0 {
-		hs.segment(p, d, c.zeroWin[d.Reverse()], rep)
+		segv = hs.segment(p, d, c.zeroWin[d.Reverse()], rep)
+		seg = &segv
 	}
+	newFIN := f.Has(capture.FIN) && !h.FIN
+	newRST := f.Has(capture.RST) && !h.RST
+	defer func() {
+		if s.KeptData || t.opts.OnPacket != nil {
+			c.recordPacket(p, d, seg, newFIN, newRST, t.opts.OnPacket)
+		}
+		t.event(c, p, d, newFIN, newRST)
+	}()
 	if f.Has(capture.FIN) {
 		if !h.FIN {
 			h.FIN, h.FINFrame = true, p.Frame
@@ -429,9 +465,14 @@ func (t *Tracker) udp(c *conn, p *capture.Packet) {
 	h.Missing += n - capn
 	if p.Truncated && capn < n {
 		h.Truncated++
-		t.report(c, d, p.Frame)(AnomalySnaplen, fmt.Sprintf("datagram cut by the snapshot length: %d of %d bytes captured", capn, n))
+		(&reporter{max: t.opts.MaxAnomalies, s: s, d: d, frame: p.Frame}).add(AnomalySnaplen, fmt.Sprintf("datagram cut by the snapshot length: %d of %d bytes captured", capn, n))
 	}
+	if t.opts.OnData != nil {
+		t.opts.OnData(s, d, ByteRange{start, start + capn}, p.Payload, p.Frame)
+	}
+	t.event(c, p, d, false, false)
 	if s.KeptData {
+		s.Packets = append(s.Packets, PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Seq: start + 1, Len: p.PayloadLen, WinScaled: -1})
 		seg := Segment{Dir: d, Frame: p.Frame, Time: p.Time, Seq: start + 1, Len: p.PayloadLen, Captured: int(capn), Added: ByteRange{start, start + n}, NewBytes: n}
 		h.Segments = append(h.Segments, seg)
 		if capn > 0 {

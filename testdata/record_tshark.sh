@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Re-records tshark's Follow TCP Stream answers for every capture in corpus/
-# into tshark/<capture>.json (format described in README.md). Needs tshark.
+# and captures/ into tshark/<capture>.json (format described in README.md).
+# Needs tshark. Arguments (paths relative to testdata/) limit it to those files.
 set -euo pipefail
 cd "$(dirname "$0")"
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-for f in corpus/*; do
+files=("$@")
+[ ${#files[@]} -gt 0 ] || files=(corpus/*.pcap* captures/*.pcap*)
+for f in "${files[@]}"; do
   base=$(basename "$f" .gz)
   in="$f"
   if [[ $f == *.gz ]]; then gunzip -c "$f" > "$tmp/$base"; in="$tmp/$base"; fi

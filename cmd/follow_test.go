@@ -1,0 +1,130 @@
+package cmd
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sockscope/sockscope/internal/golden"
+	"github.com/sockscope/sockscope/internal/pcapgen"
+)
+
+func TestFollowGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"lines_split_coalesced", []string{corpus + "09_lines_odd_chunks_nodelay.pcap", "tcp/0", "--framing", "line"}},
+		{"u32be", []string{corpus + "10_lenprefix_u32be_split_coalesced.pcap.gz", "0", "--framing", "len:u32be"}},
+		{"http_keepalive_auto", []string{corpus + "04_http11_keepalive_curl.pcap", "0"}},
+		{"http_pipelining", []string{corpus + "05_http11_pipelined_10req.pcapng", "0"}},
+		{"redis_pipeline", []string{corpus + "08_redis_benchmark_pipeline_P16.pcap.gz", "tcp/1", "--dir", "c2s"}},
+		{"tls13", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0"}},
+		{"tls_split_records", []string{"../testdata/captures/tls13_records_split_mtu1500.pcap", "0", "--dir", "s2c"}},
+		{"dns_tcp", []string{corpus + "14_dns_tcp_keepopen_u16be.pcap", "0"}},
+		{"websocket", []string{corpus + "18_websocket_echo.pcap.gz", "0"}},
+		{"loss_elided", []string{corpus + "28_routed_http_loss_retransmit.pcap", "0", "--dir", "s2c"}},
+		{"snaplen_gaps", []string{corpus + "23_veth_http_1MiB_snaplen64.pcap", "0", "--dir", "c2s"}},
+		{"udp_fragments", []string{corpus + "22_veth_udp_ip_fragments.pcap", "udp/0"}},
+		{"dns_udp", []string{corpus + "13_dns_udp_dnsmasq_sll2.pcap", "udp/5"}},
+		{"json_lines", []string{corpus + "09_lines_odd_chunks_nodelay.pcap", "0", "--framing", "line", "--format", "json"}},
+		{"transcript", []string{corpus + "01_tcp_handshake_hello_fin.pcap", "0", "--transcript"}},
+		{"framing_error", []string{corpus + "04_http11_keepalive_curl.pcap", "0", "--framing", "tls", "--dir", "c2s"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, append([]string{"follow", "--width", "100"}, tt.args...)...)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden.Check(t, []byte(out))
+		})
+	}
+}
+
+// TestFollowRaw: --format raw writes exactly tshark's Follow TCP Stream bytes.
+func TestFollowRaw(t *testing.T) {
+	raw, err := os.ReadFile("../testdata/tshark/04_http11_keepalive_curl.pcap.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want struct {
+		TCP []struct {
+			Sides []struct {
+				Endpoint, SHA256 string
+			}
+		}
+	}
+	json.Unmarshal(raw, &want)
+	for i, dir := range []string{"c2s", "s2c"} {
+		out, _, code := runCLI(t, nil, "follow", corpus+"04_http11_keepalive_curl.pcap", "tcp/0", "--format", "raw", "--dir", dir)
+		sum := sha256.Sum256([]byte(out))
+		if code != 0 || hex.EncodeToString(sum[:]) != want.TCP[0].Sides[i].SHA256 {
+			t.Errorf("%s: exit %d, sha256 %x, tshark %s", dir, code, sum, want.TCP[0].Sides[i].SHA256)
+		}
+	}
+}
+
+// TestFollowEscapes: a payload full of terminal attacks prints as visible
+// escapes in every text view; only --format raw passes bytes through.
+func TestFollowEscapes(t *testing.T) {
+	attack := "\x1b[2J\x1b[H\x1b]52;c;cm0gLXJmIH4K\x07\u202eevil\u2066\x9b31m\x00\x7f\r\n"
+	var c pcapgen.Capture
+	k := pcapgen.NewConn(&c, netip.MustParseAddrPort("10.0.0.1:40000"), netip.MustParseAddrPort("10.0.0.2:80"), 1, 2)
+	k.Handshake()
+	k.Send(0, []byte("GET /"+attack+" HTTP/1.1\r\nHost: "+attack+"\r\n\r\n"))
+	k.Send(1, []byte(attack+"line two\n"))
+	k.Fin(0)
+	k.Fin(1)
+	path := filepath.Join(t.TempDir(), "attack.pcap")
+	if err := os.WriteFile(path, c.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"follow", path, "0"},
+		{"follow", path, "0", "--transcript"},
+		{"follow", path, "0", "--framing", "line"},
+		{"follow", path, "0", "--framing", "raw"},
+		{"read", path},
+	} {
+		out, errOut, code := runCLI(t, nil, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d %s", args, code, errOut)
+		}
+		for _, bad := range []string{"\x1b", "\x07", "\u202e", "\u2066", "\u009b", "\x00", "\x7f", "\r"} {
+			if strings.Contains(out, bad) {
+				t.Errorf("%v: output contains raw %q", args, bad)
+			}
+		}
+	}
+	out, _, _ := runCLI(t, nil, "follow", path, "0", "--format", "raw", "--dir", "s2c")
+	if out != attack+"line two\n" {
+		t.Errorf("raw output changed the bytes: %q", out)
+	}
+}
+
+func TestFollowErrors(t *testing.T) {
+	f := corpus + "01_tcp_handshake_hello_fin.pcap"
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"follow", f, "tcp/9"}, 2, "has no tcp/9: it has 1 TCP streams"},
+		{[]string{"follow", f, "http/0"}, 2, "want tcp/N, udp/N or N"},
+		{[]string{"follow", f, "0", "--format", "raw"}, 2, "needs --dir"},
+		{[]string{"follow", f, "0", "--framing", "len:u24"}, 2, "--framing"},
+		{[]string{"follow", f}, 2, "needs a capture file and a stream"},
+	}
+	for _, tt := range tests {
+		_, errOut, code := runCLI(t, nil, tt.args...)
+		if code != tt.code || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d %q, want %d %q", tt.args, code, errOut, tt.code, tt.want)
+		}
+	}
+}

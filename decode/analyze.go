@@ -1,0 +1,484 @@
+package decode
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// New returns the decoder for spec on transport t. "auto" and "raw" have no
+// decoder: Analyze resolves auto with Detect and frames raw by segment, so
+// New returns (nil, nil) for them.
+func New(spec Spec, t Transport) (Decoder, error) {
+	switch spec.Name {
+	case "auto", "raw":
+		return nil, nil
+	case "line":
+		return newLine(spec, t), nil
+	case "len":
+		return newLength(spec, t), nil
+	case "fixed":
+		return newFixed(spec, t), nil
+	case "http1":
+		return newHTTP1(t), nil
+	case "ws":
+		return newWS(t), nil
+	case "tls":
+		return newTLS(t), nil
+	case "dns":
+		return newDNS(t), nil
+	case "resp":
+		return newRESP(t), nil
+	case "h2":
+		return newH2(t), nil
+	}
+	return nil, fmt.Errorf("unknown framing %q", spec.Name)
+}
+
+// FramingError is a place where the bytes could not be framed.
+type FramingError struct {
+	Dir      reassembly.Direction
+	Offset   int64 // stream offset
+	Protocol string
+	Reason   string
+}
+
+// Stats summarize how messages fell across segments in one direction.
+type Stats struct {
+	Messages int // messages (partial ones included)
+	Segments int // segments (datagrams) that supplied new bytes
+	Split    int // messages whose bytes came from more than one segment
+	Multi    int // segments that carried bytes of two or more messages
+	Exact    int // segments that carried exactly one whole message and nothing else
+	Partial  int // messages cut short by a gap or the end of the capture
+	Errors   int // framing errors
+}
+
+// SegmentMessages says which messages one segment carried: the indexes (into
+// Analysis.Messages[dir]) of the messages its new bytes belong to, or, for a
+// segment that added nothing, the ones it re-sent.
+type SegmentMessages struct {
+	Carries []int
+	Resends []int
+}
+
+// Analysis is the framing of one stream: messages per direction mapped onto
+// the segment map.
+type Analysis struct {
+	Stream   *reassembly.Stream
+	Framing  string // the framing used, e.g. "http1", "len:u32be"
+	Reason   string // why: the user asked, or what auto-detection saw
+	Messages [2][]Message
+	Errors   [2][]FramingError
+	Stats    [2]Stats
+	// BySegment[dir][i] describes Stream.Dirs[dir].Segments[i].
+	BySegment [2][]SegmentMessages
+}
+
+// Analyze frames a stream whose data was kept (reassembly.Options.Keep).
+// spec is a --framing value; "auto" picks by content and port and says why.
+func Analyze(s *reassembly.Stream, spec string) (*Analysis, error) {
+	sp, err := ParseSpec(spec)
+	if err != nil {
+		return nil, err
+	}
+	a := &Analysis{Stream: s, Framing: sp.String(), Reason: "chosen with --framing"}
+	t := Stream
+	if s.Proto == capture.ProtoUDP {
+		t = Datagram
+	}
+	if sp.Name == "auto" {
+		name, why := Detect(DetectInput{Transport: t, ClientPort: s.Client.Port(), ServerPort: s.Server.Port(),
+			C2S: firstBytes(&s.Dirs[0], 1024), S2C: firstBytes(&s.Dirs[1], 1024)})
+		if sp, err = ParseSpec(name); err != nil {
+			return nil, fmt.Errorf("auto-detection chose %q: %w", name, err)
+		}
+		a.Framing, a.Reason = sp.String(), name+": "+why
+		if name == sp.String() {
+			a.Reason = why
+		}
+	}
+	dec, err := New(sp, t)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case sp.Name == "raw":
+		for d := range s.Dirs {
+			a.rawMessages(reassembly.Direction(d))
+		}
+	case t == Datagram:
+		for d := range s.Dirs {
+			a.datagrams(reassembly.Direction(d), dec)
+		}
+	default:
+		a.stream(dec)
+	}
+	for d := range s.Dirs {
+		a.mapSegments(reassembly.Direction(d))
+	}
+	return a, nil
+}
+
+func firstBytes(h *reassembly.Half, n int) []byte {
+	if len(h.Chunks) == 0 {
+		return nil
+	}
+	// Only the first contiguous run: bytes after a gap are not "the start".
+	end := h.Chunks[0].Range.End
+	for _, c := range h.Chunks[1:] {
+		if c.Range.Start != end {
+			break
+		}
+		end = c.Range.End
+	}
+	return h.Data[:min(int(end-h.Chunks[0].Range.Start), n)]
+}
+
+// run is a contiguous captured range of a direction.
+type run struct {
+	r   reassembly.ByteRange
+	off int64 // offset in Half.Data
+}
+
+func runs(h *reassembly.Half) []run {
+	var out []run
+	for _, c := range h.Chunks {
+		if n := len(out); n > 0 && out[n-1].r.End == c.Range.Start {
+			out[n-1].r.End = c.Range.End
+			continue
+		}
+		out = append(out, run{r: c.Range, off: c.Data})
+	}
+	return out
+}
+
+// dirCursor walks one direction's runs.
+type dirCursor struct {
+	h    *reassembly.Half
+	runs []run
+	ri   int
+	pos  int64
+	done bool
+	eof  bool // the direction was closed (FIN or RST): the last run ends it
+}
+
+func (c *dirCursor) bytes() []byte {
+	r := c.runs[c.ri]
+	return c.h.Data[r.off+(c.pos-r.r.Start) : r.off+r.r.Len()]
+}
+
+func (c *dirCursor) last() bool { return c.ri == len(c.runs)-1 }
+
+// seek moves to offset pos, or to the start of the next run when pos falls in
+// a gap; it reports whether bytes were skipped (a gap).
+func (c *dirCursor) seek(pos int64) {
+	for c.ri < len(c.runs) && c.runs[c.ri].r.End <= pos {
+		c.ri++
+	}
+	if c.ri >= len(c.runs) {
+		c.done = true
+		return
+	}
+	c.pos = max(pos, c.runs[c.ri].r.Start)
+}
+
+// frameAt returns the frame that supplied the byte at pos.
+func frameAt(h *reassembly.Half, pos int64) int {
+	ch := h.Chunks
+	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > pos })
+	if i < len(ch) {
+		return ch[i].Frame
+	}
+	return 1 << 62
+}
+
+// stream frames both directions of a TCP stream, taking messages in the
+// order their first bytes were captured, so that state one direction sets
+// (an HTTP upgrade, a HEAD request) is known when the other needs it.
+func (a *Analysis) stream(dec Decoder) {
+	var cur [2]dirCursor
+	for d := range cur {
+		h := &a.Stream.Dirs[d]
+		cur[d] = dirCursor{h: h, runs: runs(h), eof: h.FIN || h.RST}
+		if len(cur[d].runs) == 0 {
+			cur[d].done = true
+		} else {
+			cur[d].pos = cur[d].runs[0].r.Start
+		}
+	}
+	for steps := 0; steps < 1<<26; steps++ {
+		d := -1
+		for i := range cur {
+			if cur[i].done {
+				continue
+			}
+			if d < 0 || frameAt(cur[i].h, cur[i].pos) < frameAt(cur[d].h, cur[d].pos) {
+				d = i
+			}
+		}
+		if d < 0 {
+			return
+		}
+		a.step(reassembly.Direction(d), &cur[d], dec)
+	}
+}
+
+// step decodes one message (or handles one error) in direction d.
+func (a *Analysis) step(d reassembly.Direction, c *dirCursor, dec Decoder) {
+	b := c.bytes()
+	runEnd := c.runs[c.ri].r.End
+	atEOF := c.last() && c.eof
+	msg, n, err := safeNext(dec, d, b, atEOF)
+	var fe *Error
+	switch {
+	case err == nil && n > 0 && n <= len(b):
+		a.add(d, msg, reassembly.ByteRange{Start: c.pos, End: c.pos + int64(n)}, false)
+		c.seek(c.pos + int64(n))
+	case errors.Is(err, ErrNeedMore):
+		if c.last() {
+			m := Message{Protocol: protoOf(a.Framing), Summary: fmt.Sprintf("incomplete: %d bytes at the end of the capture", len(b))}
+			if n > len(b) {
+				m.Summary = fmt.Sprintf("incomplete: %d of %d bytes before the end of the capture", len(b), n)
+			}
+			a.add(d, m, reassembly.ByteRange{Start: c.pos, End: runEnd}, true)
+			c.done = true
+			return
+		}
+		next := c.runs[c.ri+1].r.Start
+		if n > len(b) {
+			// The decoder knows the message's length: it spans the gap.
+			end := c.pos + int64(n)
+			m := Message{Protocol: protoOf(a.Framing), Summary: fmt.Sprintf("%d-byte message with bytes [%d,%d) missing", n, runEnd, min(next, end))}
+			a.add(d, m, reassembly.ByteRange{Start: c.pos, End: end}, true)
+			c.seek(end)
+			// The decoder may hold progress on bytes it will not see again.
+			a.resync(d, c, dec, "after a gap")
+			return
+		}
+		m := Message{Protocol: protoOf(a.Framing), Summary: fmt.Sprintf("incomplete: %d bytes before a gap of %d bytes", len(b), next-runEnd)}
+		a.add(d, m, reassembly.ByteRange{Start: c.pos, End: runEnd}, true)
+		c.seek(next)
+		a.resync(d, c, dec, "after a gap")
+	case errors.As(err, &fe):
+		at := c.pos + int64(max(fe.Offset, 0))
+		a.Errors[d] = append(a.Errors[d], FramingError{Dir: d, Offset: at, Protocol: fe.Protocol, Reason: fe.Reason})
+		a.Stats[d].Errors++
+		a.resyncFrom(d, c, dec, "framing error: "+fe.Reason)
+	default:
+		reason := "decoder returned an impossible length"
+		if err != nil {
+			reason = err.Error()
+		}
+		a.Errors[d] = append(a.Errors[d], FramingError{Dir: d, Offset: c.pos, Protocol: protoOf(a.Framing), Reason: reason})
+		a.Stats[d].Errors++
+		a.unframed(d, c, runEnd, reason)
+	}
+}
+
+// resyncFrom skips from the cursor to the next plausible message start in
+// this run (one byte on at least), showing the skipped bytes as unframed.
+func (a *Analysis) resyncFrom(d reassembly.Direction, c *dirCursor, dec Decoder, reason string) {
+	b := c.bytes()
+	runEnd := c.runs[c.ri].r.End
+	if rs, ok := dec.(Resyncer); ok && len(b) > 1 {
+		if off := rs.Resync(d, b[1:]); off >= 0 && off+1 < len(b) {
+			end := c.pos + 1 + int64(off)
+			a.add(d, Message{Protocol: "unframed", Summary: reason}, reassembly.ByteRange{Start: c.pos, End: end}, false)
+			c.seek(end)
+			return
+		}
+	}
+	a.unframed(d, c, runEnd, reason)
+}
+
+// resync, after a gap, skips to a plausible message start when the decoder
+// can find one; otherwise decoding simply carries on.
+func (a *Analysis) resync(d reassembly.Direction, c *dirCursor, dec Decoder, reason string) {
+	if c.done {
+		return
+	}
+	rs, ok := dec.(Resyncer)
+	if !ok {
+		return
+	}
+	b := c.bytes()
+	off := rs.Resync(d, b)
+	switch {
+	case off == 0:
+	case off > 0:
+		end := c.pos + int64(off)
+		a.add(d, Message{Protocol: "unframed", Summary: "bytes " + reason + " before the next message start"}, reassembly.ByteRange{Start: c.pos, End: end}, true)
+		c.seek(end)
+	default:
+		a.unframed(d, c, c.runs[c.ri].r.End, "no message start found "+reason)
+	}
+}
+
+func (a *Analysis) unframed(d reassembly.Direction, c *dirCursor, end int64, reason string) {
+	a.add(d, Message{Protocol: "unframed", Summary: reason}, reassembly.ByteRange{Start: c.pos, End: end}, false)
+	c.seek(end)
+}
+
+// safeNext contains a decoder panic to this stream: it becomes a framing error.
+func safeNext(dec Decoder, d reassembly.Direction, b []byte, atEOF bool) (m Message, n int, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			m, n, err = Message{}, 0, &Error{Protocol: "decoder", Offset: 0, Reason: fmt.Sprintf("decoder failed: %v", r)}
+		}
+	}()
+	return dec.Next(d, b, atEOF)
+}
+
+func protoOf(framing string) string {
+	for i := 0; i < len(framing); i++ {
+		if framing[i] == ':' {
+			return framing[:i]
+		}
+	}
+	return framing
+}
+
+// add appends a message, filling the driver's fields.
+func (a *Analysis) add(d reassembly.Direction, m Message, r reassembly.ByteRange, partial bool) {
+	h := &a.Stream.Dirs[d]
+	m.Stream = a.Stream.Name()
+	m.Dir = d
+	m.Index = len(a.Messages[d]) + 1
+	m.Range = r
+	m.Partial = partial || r.End > h.End
+	m.Frames = framesIn(h, r)
+	if m.Partial {
+		a.Stats[d].Partial++
+	}
+	a.Messages[d] = append(a.Messages[d], m)
+}
+
+// framesIn lists, ascending, the frames that supplied bytes of r.
+func framesIn(h *reassembly.Half, r reassembly.ByteRange) []int {
+	ch := h.Chunks
+	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > r.Start })
+	var out []int
+	for ; i < len(ch) && ch[i].Range.Start < r.End; i++ {
+		out = append(out, ch[i].Frame)
+	}
+	sort.Ints(out)
+	k := 0
+	for j, f := range out {
+		if j == 0 || f != out[k-1] {
+			out[k] = f
+			k++
+		}
+	}
+	return out[:k]
+}
+
+// rawMessages makes one message per segment (per datagram for UDP).
+func (a *Analysis) rawMessages(d reassembly.Direction) {
+	h := &a.Stream.Dirs[d]
+	for _, seg := range h.Segments {
+		if seg.NewBytes == 0 {
+			continue
+		}
+		r := seg.Added
+		if a.Stream.Proto == capture.ProtoUDP {
+			r = reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)}
+		}
+		m := Message{Protocol: "raw", Summary: fmt.Sprintf("%d byte%s", r.Len(), plural(r.Len()))}
+		if seg.Captured < seg.Len {
+			m.Summary += fmt.Sprintf(" (%d captured: snaplen)", seg.Captured)
+		}
+		a.add(d, m, r, seg.Captured < seg.Len)
+	}
+}
+
+// datagrams frames each UDP datagram on its own: one datagram can hold
+// several messages of a generic framing, never part of one.
+func (a *Analysis) datagrams(d reassembly.Direction, dec Decoder) {
+	h := &a.Stream.Dirs[d]
+	for _, seg := range h.Segments {
+		start := seg.Seq - 1
+		end := start + int64(seg.Captured)
+		if seg.Captured < seg.Len {
+			a.add(d, Message{Protocol: protoOf(a.Framing), Summary: fmt.Sprintf("datagram cut by the snaplen: %d of %d bytes", seg.Captured, seg.Len)},
+				reassembly.ByteRange{Start: start, End: start + int64(seg.Len)}, true)
+			continue
+		}
+		data := datagramBytes(h, start, end)
+		for pos := 0; pos < len(data); {
+			msg, n, err := safeNext(dec, d, data[pos:], true)
+			if err != nil || n <= 0 || n > len(data)-pos {
+				reason := "incomplete message in a datagram"
+				var fe *Error
+				if errors.As(err, &fe) {
+					reason = "framing error: " + fe.Reason
+				}
+				a.Errors[d] = append(a.Errors[d], FramingError{Dir: d, Offset: start + int64(pos), Protocol: protoOf(a.Framing), Reason: reason})
+				a.Stats[d].Errors++
+				a.add(d, Message{Protocol: "unframed", Summary: reason}, reassembly.ByteRange{Start: start + int64(pos), End: end}, false)
+				break
+			}
+			a.add(d, msg, reassembly.ByteRange{Start: start + int64(pos), End: start + int64(pos+n)}, false)
+			pos += n
+		}
+	}
+}
+
+func datagramBytes(h *reassembly.Half, start, end int64) []byte {
+	ch := h.Chunks
+	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > start })
+	if i == len(ch) || ch[i].Range.Start > start {
+		return nil
+	}
+	off := ch[i].Data + (start - ch[i].Range.Start)
+	return h.Data[off : off+(end-start)]
+}
+
+// mapSegments relates segments and messages and computes the statistics.
+func (a *Analysis) mapSegments(d reassembly.Direction) {
+	h := &a.Stream.Dirs[d]
+	msgs := a.Messages[d]
+	st := &a.Stats[d]
+	st.Messages = len(msgs)
+	for _, m := range msgs {
+		if len(m.Frames) > 1 {
+			st.Split++
+		}
+	}
+	overlapping := func(r reassembly.ByteRange) []int {
+		i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Range.End > r.Start })
+		var out []int
+		for ; i < len(msgs) && msgs[i].Range.Start < r.End; i++ {
+			out = append(out, i)
+		}
+		return out
+	}
+	a.BySegment[d] = make([]SegmentMessages, len(h.Segments))
+	for i, seg := range h.Segments {
+		var sm SegmentMessages
+		if seg.NewBytes > 0 {
+			// The bytes this segment added to the stream (captured or not).
+			sm.Carries = overlapping(seg.Added)
+			st.Segments++
+			if len(sm.Carries) > 1 {
+				st.Multi++
+			}
+			if len(sm.Carries) == 1 && msgs[sm.Carries[0]].Range == seg.Added && seg.NewBytes == seg.Added.Len() {
+				st.Exact++
+			}
+		} else if seg.Len > 0 && a.Stream.Proto == capture.ProtoTCP {
+			sm.Resends = overlapping(reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)})
+		}
+		a.BySegment[d][i] = sm
+	}
+}
+
+func plural(n int64) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

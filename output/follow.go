@@ -1,0 +1,567 @@
+package output
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/internal/textsafe"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// FollowOptions shapes the follow text view.
+type FollowOptions struct {
+	Width int  // columns available (0: 100)
+	All   bool // no elision of long runs, every message listed
+	Dirs  []reassembly.Direction
+}
+
+// maxRuler is the largest direction (in bytes and segments) drawn as a ruler.
+const (
+	maxRulerBytes = 1 << 16
+	maxRulerSegs  = 40
+	elideRun      = 8  // runs of similar segments longer than this are elided
+	maxMessages   = 60 // messages listed per direction before eliding
+)
+
+// FollowText renders the framing view of one stream: header, per-direction
+// summary, segment table, message table and, for small streams, a ruler.
+func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
+	ew := &errWriter{w: w}
+	s := a.Stream
+	if o.Width <= 0 {
+		o.Width = 100
+	}
+	client := s.Client.String()
+	if s.ClientGuessed {
+		client += "?"
+	}
+	fmt.Fprintf(ew, "%s  %s → %s  framing %s\n", s.Name(), client, s.Server, a.Framing)
+	fmt.Fprintf(ew, "why      %s\n", textsafe.Escape(a.Reason))
+	fmt.Fprintf(ew, "state    %s · %s · frames %d–%d\n", s.Describe(), Dur(s.Duration()), s.FirstFrame, s.LastFrame)
+	dirs := o.Dirs
+	if len(dirs) == 0 {
+		dirs = []reassembly.Direction{reassembly.ClientToServer, reassembly.ServerToClient}
+	}
+	for _, d := range dirs {
+		fmt.Fprintf(ew, "%s      %s\n", d.Arrow(), framingSummary(a, d))
+	}
+	for _, d := range dirs {
+		if ew.err != nil {
+			return ew.err
+		}
+		h := &s.Dirs[d]
+		if len(h.Segments) == 0 && len(a.Messages[d]) == 0 {
+			continue
+		}
+		fmt.Fprintf(ew, "\n%s segments\n", d.Arrow())
+		if err := segmentTable(ew, a, d, o); err != nil {
+			return err
+		}
+		fmt.Fprintf(ew, "\n%s messages\n", d.Arrow())
+		if err := messageTable(ew, a, d, o); err != nil {
+			return err
+		}
+		if h.End > 0 && h.End <= maxRulerBytes && len(h.Segments) <= maxRulerSegs && len(a.Messages[d]) > 0 {
+			fmt.Fprintln(ew)
+			ruler(ew, a, d, o.Width)
+		}
+		problems(ew, a, d)
+	}
+	return ew.err
+}
+
+func framingSummary(a *decode.Analysis, d reassembly.Direction) string {
+	st := a.Stats[d]
+	unit := "segment"
+	if a.Stream.Proto.String() == "udp" {
+		unit = "datagram"
+	}
+	parts := []string{fmt.Sprintf("%d message%s in %d %s%s", st.Messages, plural(st.Messages), st.Segments, unit, plural(st.Segments))}
+	if st.Split > 0 {
+		parts = append(parts, fmt.Sprintf("%d message%s split across %ss", st.Split, plural(st.Split), unit))
+	}
+	if st.Multi > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s%s carried 2+ messages", st.Multi, unit, plural(st.Multi)))
+	}
+	if st.Exact > 0 {
+		parts = append(parts, fmt.Sprintf("%d %s%s carried exactly one message", st.Exact, unit, plural(st.Exact)))
+	}
+	if st.Partial > 0 {
+		parts = append(parts, fmt.Sprintf("%d partial (gap or end of capture)", st.Partial))
+	}
+	if st.Errors > 0 {
+		parts = append(parts, fmt.Sprintf("%d framing error%s", st.Errors, plural(st.Errors)))
+	}
+	h := &a.Stream.Dirs[d]
+	if h.Missing > 0 {
+		parts = append(parts, fmt.Sprintf("%s missing", reassembly.HumanBytes(h.Missing)))
+	}
+	return strings.Join(parts, " · ")
+}
+
+// carries describes what a segment's new bytes hold of each message.
+func carries(a *decode.Analysis, d reassembly.Direction, seg reassembly.Segment, sm decode.SegmentMessages) string {
+	msgs := a.Messages[d]
+	if len(sm.Carries) == 0 {
+		if len(sm.Resends) > 0 {
+			var ids []string
+			for _, mi := range sm.Resends {
+				ids = append(ids, fmt.Sprintf("#%d", msgs[mi].Index))
+			}
+			return "re-sends " + strings.Join(ids, ", ")
+		}
+		return ""
+	}
+	var parts []string
+	for _, mi := range sm.Carries {
+		m := msgs[mi]
+		lo, hi := max(m.Range.Start, seg.Added.Start), min(m.Range.End, seg.Added.End)
+		n := hi - lo
+		switch {
+		case lo == m.Range.Start && hi == m.Range.End:
+			parts = append(parts, fmt.Sprintf("#%d whole (%d B)", m.Index, n))
+		case lo == m.Range.Start:
+			parts = append(parts, fmt.Sprintf("#%d start (%d of %d B)", m.Index, n, m.Range.Len()))
+		case hi == m.Range.End:
+			parts = append(parts, fmt.Sprintf("#%d end (%d B)", m.Index, n))
+		default:
+			parts = append(parts, fmt.Sprintf("#%d middle (%d B)", m.Index, n))
+		}
+	}
+	return strings.Join(parts, " · ")
+}
+
+func segmentTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o FollowOptions) error {
+	h := &a.Stream.Dirs[d]
+	t := newTable(w, []string{"seg", "frame", "time", "seq", "len", "bytes", "kind", "carries"}, "rrlrrlll")
+	start := a.Stream.Start
+	type row struct {
+		cells []string
+		shape string
+	}
+	var rows []row
+	for i, seg := range h.Segments {
+		sm := a.BySegment[d][i]
+		added := ""
+		if seg.NewBytes > 0 {
+			added = seg.Added.String()
+		}
+		c := carries(a, d, seg, sm)
+		kind := seg.Kind.String()
+		if seg.Captured < seg.Len {
+			kind += fmt.Sprintf(" (%d B captured)", seg.Captured)
+		}
+		shape := kind + "|" + shapeOf(c)
+		rows = append(rows, row{[]string{fmt.Sprint(i + 1), fmt.Sprint(seg.Frame), "+" + secs(seg.Time.Sub(start)), fmt.Sprint(seg.Seq), fmt.Sprint(seg.Len), added, kind, c}, shape})
+	}
+	for i := 0; i < len(rows); {
+		j := i
+		for j < len(rows) && rows[j].shape == rows[i].shape {
+			j++
+		}
+		if !o.All && j-i > elideRun {
+			for _, r := range rows[i : i+3] {
+				t.Append(r.cells)
+			}
+			t.Append([]string{"…", "", "", "", "", "", fmt.Sprintf("%d more like these", j-i-5), fmt.Sprintf("(segments %d–%d, frames %s–%s; --all shows them)", i+4, j-2, rows[i+3].cells[1], rows[j-3].cells[1])})
+			for _, r := range rows[j-2 : j] {
+				t.Append(r.cells)
+			}
+		} else {
+			for _, r := range rows[i:j] {
+				t.Append(r.cells)
+			}
+		}
+		i = j
+	}
+	return t.Render()
+}
+
+// shapeOf turns "#12 middle (1448 B)" into "middle (1448 B)" so that runs of
+// segments that each carry a slice of one big message compare equal.
+func shapeOf(c string) string {
+	if strings.Contains(c, "·") || !strings.HasPrefix(c, "#") {
+		return c
+	}
+	if i := strings.IndexByte(c, ' '); i > 0 {
+		return c[i:]
+	}
+	return c
+}
+
+func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o FollowOptions) error {
+	msgs := a.Messages[d]
+	if len(msgs) == 0 {
+		_, err := fmt.Fprintf(w, "(none)\n")
+		return err
+	}
+	t := newTable(w, []string{"msg", "bytes", "len", "segments", "protocol", "summary", "note"}, "rlrllll")
+	segsOf := make([][]int, len(msgs)) // message -> segment numbers that carried its bytes
+	for i, sm := range a.BySegment[d] {
+		for _, mi := range sm.Carries {
+			segsOf[mi] = append(segsOf[mi], i+1)
+		}
+	}
+	sumWidth := max(24, o.Width-60)
+	show := func(m decode.Message) {
+		segs := segsOf[m.Index-1]
+		sort.Ints(segs)
+		span := ""
+		switch len(segs) {
+		case 0:
+		case 1:
+			span = fmt.Sprint(segs[0])
+		default:
+			span = fmt.Sprintf("%d–%d", segs[0], segs[len(segs)-1])
+		}
+		note := ""
+		switch {
+		case m.Partial:
+			note = "partial"
+		case len(segs) > 1:
+			note = fmt.Sprintf("split across %d segments", len(segs))
+		}
+		t.Append([]string{fmt.Sprintf("#%d", m.Index), m.Range.String(), fmt.Sprint(m.Range.Len()), span, m.Protocol, clip(textsafe.Escape(m.Summary), sumWidth), note})
+	}
+	if o.All || len(msgs) <= maxMessages {
+		for _, m := range msgs {
+			show(m)
+		}
+	} else {
+		for _, m := range msgs[:maxMessages-10] {
+			show(m)
+		}
+		t.Append([]string{"…", "", "", "", "", fmt.Sprintf("%d more messages (--all shows them)", len(msgs)-maxMessages), ""})
+		for _, m := range msgs[len(msgs)-10:] {
+			show(m)
+		}
+	}
+	return t.Render()
+}
+
+// clip shortens an (escaped) string to n runes.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
+
+func problems(w io.Writer, a *decode.Analysis, d reassembly.Direction) {
+	h := &a.Stream.Dirs[d]
+	var lines []string
+	for _, g := range h.Gaps {
+		why := "never captured"
+		switch g.Kind {
+		case reassembly.GapSnaplen:
+			why = "cut by the snapshot length"
+		case reassembly.GapBuffer:
+			why = "given up: out-of-order buffer cap"
+		}
+		lines = append(lines, fmt.Sprintf("gap %s: %d bytes %s", g.Range, g.Range.Len(), why))
+	}
+	for _, e := range a.Errors[d] {
+		lines = append(lines, fmt.Sprintf("framing error at offset %d: %s", e.Offset, textsafe.Escape(e.Reason)))
+	}
+	for _, an := range a.Stream.Anomalies {
+		if an.Dir == d && an.Kind != reassembly.AnomalyRetransmission && an.Kind != reassembly.AnomalyOutOfOrder {
+			lines = append(lines, fmt.Sprintf("frame %d: %s", an.Frame, an.Reason))
+		}
+	}
+	if len(lines) == 0 {
+		return
+	}
+	if len(lines) > 20 {
+		lines = append(lines[:18], fmt.Sprintf("… %d more", len(lines)-18))
+	}
+	fmt.Fprintf(w, "\n%s notes\n", d.Arrow())
+	for _, l := range lines {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+}
+
+// ruler draws segment boundaries above message boundaries. Each interval
+// between two boundaries gets at least 3 columns, the rest of the width is
+// shared in proportion to the bytes, so 1-byte segments stay visible next to a
+// 100 KB message.
+func ruler(w io.Writer, a *decode.Analysis, d reassembly.Direction, width int) {
+	h := &a.Stream.Dirs[d]
+	cols := max(20, width-9)
+	bset := map[int64]bool{0: true, h.End: true}
+	var segs []reassembly.ByteRange
+	for _, seg := range h.Segments {
+		if seg.NewBytes > 0 {
+			segs = append(segs, seg.Added)
+			bset[seg.Added.Start], bset[seg.Added.End] = true, true
+		}
+	}
+	for _, g := range h.Gaps {
+		bset[g.Range.Start], bset[g.Range.End] = true, true
+	}
+	for _, m := range a.Messages[d] {
+		bset[m.Range.Start], bset[m.Range.End] = true, true
+	}
+	var bs []int64
+	for b := range bset {
+		if b >= 0 && b <= h.End {
+			bs = append(bs, b)
+		}
+	}
+	sort.Slice(bs, func(i, j int) bool { return bs[i] < bs[j] })
+	n := len(bs) - 1
+	if n < 1 || n*3 > cols {
+		fmt.Fprintf(w, " (ruler omitted: %d boundaries do not fit in %d columns)\n", n+1, cols)
+		return
+	}
+	spare := cols - 3*n
+	total := max(h.End, 1)
+	pos := make(map[int64]int, len(bs))
+	c := 0
+	for i, b := range bs {
+		pos[b] = c
+		if i < n {
+			c += 3 + int((bs[i+1]-b)*int64(spare)/total)
+		}
+	}
+	line := func() []rune { return []rune(strings.Repeat(" ", c+1)) }
+	segLine, msgLine, bytesLine := line(), line(), []rune(strings.Repeat(" ", c+12))
+	draw := func(l []rune, r reassembly.ByteRange, label string, fill rune) {
+		a, b := pos[r.Start], pos[r.End]
+		for i := a + 1; i < b; i++ {
+			l[i] = fill
+		}
+		l[a], l[b] = '|', '|'
+		lr := []rune(label)
+		if b-a-1 >= len(lr) {
+			copy(l[a+1+(b-a-1-len(lr))/2:], lr)
+		}
+	}
+	k := 0
+	for _, r := range segs {
+		k++
+		draw(segLine, r, fmt.Sprint(k), '-')
+	}
+	for _, g := range h.Gaps {
+		draw(segLine, g.Range, "gap", '.')
+	}
+	for _, m := range a.Messages[d] {
+		draw(msgLine, m.Range, fmt.Sprintf("#%d", m.Index), '=')
+	}
+	next := 0
+	for _, b := range bs {
+		label := []rune(fmt.Sprint(b))
+		p := pos[b]
+		if p < next || p+len(label) > len(bytesLine) {
+			continue
+		}
+		copy(bytesLine[p:], label)
+		next = p + len(label) + 1
+	}
+	fmt.Fprintf(w, " bytes  %s\n", strings.TrimRight(string(bytesLine), " "))
+	fmt.Fprintf(w, " segs   %s\n", strings.TrimRight(string(segLine), " "))
+	fmt.Fprintf(w, " msgs   %s\n", strings.TrimRight(string(msgLine), " "))
+}
+
+func secs(d interface{ Seconds() float64 }) string { return fmt.Sprintf("%.6f", d.Seconds()) }
+
+// FollowTranscript shows both directions interleaved in capture order, each
+// chunk tagged with its frame, length and the messages that start in it;
+// payload escaped.
+func FollowTranscript(w io.Writer, a *decode.Analysis, o FollowOptions) error {
+	ew := &errWriter{w: w}
+	s := a.Stream
+	type piece struct {
+		d     reassembly.Direction
+		c     reassembly.Chunk
+		frame int
+	}
+	var ps []piece
+	for _, d := range []reassembly.Direction{0, 1} {
+		for _, c := range s.Dirs[d].Chunks {
+			ps = append(ps, piece{d, c, c.Frame})
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].frame < ps[j].frame })
+	width := max(40, o.Width)
+	fmt.Fprintf(ew, "%s  %s → %s  framing %s\n", s.Name(), s.Client, s.Server, a.Framing)
+	for _, p := range ps {
+		h := &s.Dirs[p.d]
+		msgs := a.Messages[p.d]
+		var starts []string
+		for _, m := range msgs {
+			if m.Range.Start >= p.c.Range.Start && m.Range.Start < p.c.Range.End {
+				starts = append(starts, fmt.Sprintf("#%d", m.Index))
+			}
+		}
+		tag := ""
+		if len(starts) > 0 {
+			tag = "  starts " + strings.Join(starts, " ")
+		}
+		fmt.Fprintf(ew, "\n── frame %d  %s  %s  %d B%s\n", p.frame, p.d.Arrow(), p.c.Range, p.c.Range.Len(), tag)
+		data := h.Data[p.c.Data : p.c.Data+p.c.Range.Len()]
+		// Split the chunk at message starts and mark them.
+		pos := p.c.Range.Start
+		var b strings.Builder
+		for _, m := range msgs {
+			if m.Range.Start > pos && m.Range.Start < p.c.Range.End {
+				b.WriteString(textsafe.Escape(string(data[pos-p.c.Range.Start : m.Range.Start-p.c.Range.Start])))
+				fmt.Fprintf(&b, "⟦#%d⟧", m.Index)
+				pos = m.Range.Start
+			} else if m.Range.Start == p.c.Range.Start && pos == p.c.Range.Start {
+				fmt.Fprintf(&b, "⟦#%d⟧", m.Index)
+			}
+		}
+		b.WriteString(textsafe.Escape(string(data[pos-p.c.Range.Start:])))
+		text := b.String()
+		for _, line := range wrapRunes(text, width-4) {
+			fmt.Fprintf(ew, "    %s\n", line)
+		}
+	}
+	return ew.err
+}
+
+func wrapRunes(s string, n int) []string {
+	r := []rune(s)
+	var out []string
+	for len(r) > n {
+		out = append(out, string(r[:n]))
+		r = r[n:]
+	}
+	return append(out, string(r))
+}
+
+// Follow JSON records.
+type followHeader struct {
+	Type    string         `json:"type"`
+	ID      string         `json:"id"`
+	Client  string         `json:"client"`
+	Server  string         `json:"server"`
+	Framing string         `json:"framing"`
+	Reason  string         `json:"reason"`
+	State   string         `json:"state"`
+	Stats   map[string]any `json:"stats"`
+}
+
+type segmentRecord struct {
+	Type     string `json:"type"`
+	Dir      string `json:"dir"`
+	Frame    int    `json:"frame"`
+	Time     string `json:"time"`
+	RelTime  string `json:"rel_time"`
+	Seq      int64  `json:"seq"`
+	Len      int    `json:"len"`
+	Captured int    `json:"captured"`
+	Start    int64  `json:"start"`
+	End      int64  `json:"end"`
+	New      int64  `json:"new_bytes"`
+	Flags    string `json:"flags,omitempty"`
+	Kind     string `json:"kind"`
+	Reason   string `json:"reason,omitempty"`
+	Messages []int  `json:"messages"`
+}
+
+type messageRecord struct {
+	Type     string            `json:"type"`
+	Dir      string            `json:"dir"`
+	Index    int               `json:"index"`
+	Start    int64             `json:"start"`
+	End      int64             `json:"end"`
+	Frames   []int             `json:"frames"`
+	Protocol string            `json:"protocol"`
+	Summary  string            `json:"summary"`
+	Partial  bool              `json:"partial"`
+	Fields   map[string]string `json:"fields,omitempty"`
+}
+
+type gapRecord struct {
+	Type  string `json:"type"`
+	Dir   string `json:"dir"`
+	Start int64  `json:"start"`
+	End   int64  `json:"end"`
+	Kind  string `json:"kind"`
+}
+
+type anomalyRecord struct {
+	Type   string `json:"type"`
+	Dir    string `json:"dir"`
+	Frame  int    `json:"frame,omitempty"`
+	Offset *int64 `json:"offset,omitempty"`
+	Kind   string `json:"kind"`
+	Reason string `json:"reason"`
+}
+
+// FollowJSON writes the follow view as JSON lines: a "follow" header, then
+// per direction its segments, messages, gaps, and the anomalies.
+func FollowJSON(w io.Writer, a *decode.Analysis) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	s := a.Stream
+	stats := map[string]any{}
+	for d := range s.Dirs {
+		st := a.Stats[d]
+		stats[reassembly.Direction(d).String()] = map[string]int{"messages": st.Messages, "segments": st.Segments, "split": st.Split,
+			"multi": st.Multi, "exact": st.Exact, "partial": st.Partial, "errors": st.Errors}
+	}
+	if err := enc.Encode(followHeader{Type: "follow", ID: s.Name(), Client: s.Client.String(), Server: s.Server.String(),
+		Framing: a.Framing, Reason: a.Reason, State: s.State.String(), Stats: stats}); err != nil {
+		return err
+	}
+	for d := range s.Dirs {
+		dir := reassembly.Direction(d)
+		h := &s.Dirs[d]
+		for i, seg := range h.Segments {
+			sm := a.BySegment[d][i]
+			idx := []int{}
+			for _, mi := range sm.Carries {
+				idx = append(idx, a.Messages[d][mi].Index)
+			}
+			rec := segmentRecord{Type: "segment", Dir: dir.String(), Frame: seg.Frame, Time: RFC3339(seg.Time), RelTime: secs(seg.Time.Sub(s.Start)),
+				Seq: seg.Seq, Len: seg.Len, Captured: seg.Captured, Start: seg.Added.Start, End: seg.Added.End, New: seg.NewBytes,
+				Kind: seg.Kind.String(), Reason: seg.Reason, Messages: idx}
+			if s.Proto.String() == "tcp" {
+				rec.Flags = seg.Flags.String()
+			}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+		for _, m := range a.Messages[d] {
+			rec := messageRecord{Type: "message", Dir: dir.String(), Index: m.Index, Start: m.Range.Start, End: m.Range.End,
+				Frames: m.Frames, Protocol: m.Protocol, Summary: m.Summary, Partial: m.Partial}
+			if rec.Frames == nil {
+				rec.Frames = []int{}
+			}
+			if len(m.Fields) > 0 {
+				rec.Fields = map[string]string{}
+				for _, f := range m.Fields {
+					rec.Fields[f.Name] = f.Value
+				}
+			}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+		for _, g := range h.Gaps {
+			if err := enc.Encode(gapRecord{Type: "gap", Dir: dir.String(), Start: g.Range.Start, End: g.Range.End, Kind: g.Kind.String()}); err != nil {
+				return err
+			}
+		}
+		for _, e := range a.Errors[d] {
+			off := e.Offset
+			if err := enc.Encode(anomalyRecord{Type: "anomaly", Dir: dir.String(), Offset: &off, Kind: "framing_error", Reason: e.Reason}); err != nil {
+				return err
+			}
+		}
+	}
+	for _, an := range s.Anomalies {
+		if err := enc.Encode(anomalyRecord{Type: "anomaly", Dir: an.Dir.String(), Frame: an.Frame, Kind: an.Kind.String(), Reason: an.Reason}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
