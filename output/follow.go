@@ -117,13 +117,32 @@ func carries(a *decode.Analysis, d reassembly.Direction, seg reassembly.Segment,
 		return ""
 	}
 	var parts []string
+	var run []decode.Message // consecutive messages carried whole
+	flush := func() {
+		switch {
+		case len(run) >= 3:
+			var n int64
+			for _, m := range run {
+				n += m.Range.Len()
+			}
+			parts = append(parts, fmt.Sprintf("#%d–#%d whole (%d messages, %d B)", run[0].Index, run[len(run)-1].Index, len(run), n))
+		default:
+			for _, m := range run {
+				parts = append(parts, fmt.Sprintf("#%d whole (%d B)", m.Index, m.Range.Len()))
+			}
+		}
+		run = run[:0]
+	}
 	for _, mi := range sm.Carries {
 		m := msgs[mi]
 		lo, hi := max(m.Range.Start, seg.Added.Start), min(m.Range.End, seg.Added.End)
 		n := hi - lo
+		if lo == m.Range.Start && hi == m.Range.End {
+			run = append(run, m)
+			continue
+		}
+		flush()
 		switch {
-		case lo == m.Range.Start && hi == m.Range.End:
-			parts = append(parts, fmt.Sprintf("#%d whole (%d B)", m.Index, n))
 		case lo == m.Range.Start:
 			parts = append(parts, fmt.Sprintf("#%d start (%d of %d B)", m.Index, n, m.Range.Len()))
 		case hi == m.Range.End:
@@ -132,6 +151,7 @@ func carries(a *decode.Analysis, d reassembly.Direction, seg reassembly.Segment,
 			parts = append(parts, fmt.Sprintf("#%d middle (%d B)", m.Index, n))
 		}
 	}
+	flush()
 	return strings.Join(parts, " · ")
 }
 
