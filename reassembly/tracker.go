@@ -24,7 +24,9 @@ type Options struct {
 	// Default 10 minutes.
 	IdleTimeout time.Duration
 	// ClosedLinger flushes a closed (FIN both ways, or RST) flow after this
-	// much quiet capture time. Default 30 seconds.
+	// much quiet capture time. Default 2 seconds: a late packet (the last
+	// ACK, a retransmitted FIN) after that is still counted in the stream,
+	// through Merge.
 	ClosedLinger time.Duration
 	// MaxFlows bounds the flows held at once; past it the least recently active
 	// is flushed (and counted). Default 1,000,000.
@@ -90,9 +92,12 @@ type flowID struct {
 
 // tomb remembers a flushed flow so its stream number stays stable.
 type tomb struct {
-	id  int
-	isn [2]uint32 // SYN ISN of the side at key.A / key.B
-	set [2]bool
+	id      int
+	evicted bool      // flushed while open (idle or table full), not closed
+	clientA bool      // the client was key.A
+	guessed bool      // ... and that was a guess
+	isn     [2]uint32 // SYN ISN of the side at key.A / key.B
+	set     [2]bool
 }
 
 type conn struct {
@@ -149,7 +154,7 @@ func NewTracker(o Options) *Tracker {
 		o.IdleTimeout = 10 * time.Minute
 	}
 	if o.ClosedLinger <= 0 {
-		o.ClosedLinger = 30 * time.Second
+		o.ClosedLinger = 2 * time.Second
 	}
 	if o.MaxFlows <= 0 {
 		o.MaxFlows = 1_000_000
@@ -249,7 +254,11 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 	}
 	if resumed {
 		s.ID = tb.id
-		s.Evicted = "resumed after an earlier flush"
+		if tb.evicted {
+			// Flushed while still open: say so. A late packet on a cleanly
+			// closed flow (the last ACK) is merged silently.
+			s.Evicted = "resumed after an earlier flush"
+		}
 		t.Stats.Resumed++
 	} else {
 		pi := 0
@@ -275,6 +284,14 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 			s.ClientGuessed = true
 			s.Client, s.Server, s.GuessReason = guessClient(p.Src, p.Dst)
 		}
+	}
+	if resumed {
+		// Keep the orientation the stream had before it was flushed.
+		s.Client, s.Server = id.key.B, id.key.A
+		if tb.clientA {
+			s.Client, s.Server = id.key.A, id.key.B
+		}
+		s.ClientGuessed, s.Midstream, s.GuessReason = tb.guessed, false, ""
 	}
 	if t.opts.Keep != nil && t.opts.Keep(p.Proto, s.ID) {
 		s.KeptData = true
@@ -504,7 +521,7 @@ func (t *Tracker) finalize(c *conn, evicted string) {
 	if evicted != "" && s.Evicted == "" {
 		s.Evicted = evicted
 	}
-	tb := tomb{id: s.ID}
+	tb := tomb{id: s.ID, evicted: !c.closed, clientA: s.Client == c.id.key.A, guessed: s.ClientGuessed}
 	if c.id.proto == capture.ProtoTCP {
 		for d := range c.hs {
 			c.hs[d].finish()
