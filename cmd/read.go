@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -18,6 +19,8 @@ type readOptions struct {
 	Limit  int
 	All    bool
 	Sort   string
+	In     inputOptions // -i (live instead of FILE), -f
+	Find   findingsOptions
 }
 
 func newReadCmd(io *streams) *cobra.Command {
@@ -29,16 +32,18 @@ func newReadCmd(io *streams) *cobra.Command {
   sockscope read trace.pcapng --sort bytes --limit 20
   tcpdump -w - -i lo | sockscope read -
   sockscope read trace.pcap --format json | jq 'select(.state=="reset")'`,
-		Args: exactArgs(1, "one capture file (or - for standard input)"),
+		Args: fileOrIface(func() string { return o.In.Iface }),
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return []cobra.Completion{"pcap", "pcapng", "gz"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Path = args[0]
+			if len(args) == 1 {
+				o.Path = args[0]
+			}
 			if !c.Flags().Changed("limit") && !io.OutTTY {
 				o.Limit = 0 // piped: everything
 			}
-			return runRead(io, o)
+			return runRead(c.Context(), io, o)
 		},
 	}
 	f := c.Flags()
@@ -46,6 +51,8 @@ func newReadCmd(io *streams) *cobra.Command {
 	f.IntVar(&o.Limit, "limit", 100, "show at most N streams in the text view (0: all; all when piped)")
 	f.BoolVar(&o.All, "all", false, "show every stream (same as --limit 0)")
 	f.StringVar(&o.Sort, "sort", "id", "text view order: "+strings.Join(output.SortKeys, ", "))
+	o.In.addFlags(f, true)
+	o.Find.addFlags(f)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("sort", fixedCompletion(output.SortKeys...))
 	return c
@@ -57,7 +64,7 @@ func fixedCompletion(vals ...string) func(*cobra.Command, []string, string) ([]c
 	}
 }
 
-func runRead(io *streams, o *readOptions) error {
+func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	if o.Format != "text" && o.Format != "json" {
 		return usagef("--format %q: want text or json", o.Format)
 	}
@@ -67,16 +74,31 @@ func runRead(io *streams, o *readOptions) error {
 	if o.All {
 		o.Limit = 0
 	}
-	src, err := openSource(io, o.Path)
+	eng, err := o.Find.engine()
+	if err != nil {
+		return err
+	}
+	src, err := openInput(ctx, io, o.Path, &o.In)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	if src.Live != nil {
+		announceLive(io, src, o.In.Filter)
+	}
 	var col reassembly.Collector
-	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add})
+	topts := reassembly.Options{OnStream: col.Add}
+	if eng != nil {
+		topts = eng.Hooks(topts)
+	}
+	tr := reassembly.NewTracker(topts)
 	damage := tr.Consume(src)
-	src.Defrag().Finish()
-	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag().Stats, Streams: col.Streams(), Damage: damage}
+	src.Defrag.Finish()
+	if src.Live != nil {
+		reportKernel(io, src.Live)
+	}
+	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Streams: col.Streams(), Damage: damage,
+		Findings: finishFindings(eng, src, tr.Stats)}
 	if o.Format == "json" {
 		err = output.ReadJSON(io.Out, rep)
 	} else {

@@ -96,7 +96,7 @@ looked wrong. Stream numbers match Wireshark's tcp.stream / udp.stream.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newReadCmd(io), newFollowCmd(io), newVersionCmd(io))
+	root.AddCommand(newReadCmd(io), newFollowCmd(io), newTimelineCmd(io), newDemoCmd(io), newLiveCmd(io), newInterfacesCmd(io), newVersionCmd(io))
 	return root
 }
 

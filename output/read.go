@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/findings"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -21,6 +22,9 @@ type ReadReport struct {
 	Defrag  capture.DefragStats
 	Streams []*reassembly.Stream // sorted: TCP by ID, then UDP by ID
 	Damage  error                // why the file stopped early, or nil
+	// Findings, most important first; nil when they were not run
+	// (--no-findings), empty when none applied.
+	Findings []findings.Finding
 }
 
 // ReadOptions shapes the text view.
@@ -83,6 +87,9 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 	}
 	if len(rows) == 0 {
 		fmt.Fprintf(ew, "\nno TCP streams or UDP flows\n")
+		if ew.err == nil && r.Findings != nil {
+			return FindingsText(w, r.Findings)
+		}
 		return ew.err
 	}
 	fmt.Fprintln(ew)
@@ -119,6 +126,9 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 		for _, n := range notes {
 			fmt.Fprintf(ew, "  %s\n", n)
 		}
+	}
+	if ew.err == nil && r.Findings != nil {
+		return FindingsText(w, r.Findings)
 	}
 	return ew.err
 }
@@ -305,6 +315,9 @@ func ReadJSON(w io.Writer, r *ReadReport) error {
 		if err := enc.Encode(NewStreamRecord(s)); err != nil {
 			return err
 		}
+	}
+	if err := FindingsJSON(w, r.Findings); err != nil {
+		return err
 	}
 	return enc.Encode(NewSummaryRecord(r))
 }

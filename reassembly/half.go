@@ -14,8 +14,14 @@ type aheadSeg struct {
 	r      ByteRange
 	capEnd int64 // bytes [capEnd, r.End) were not captured (snaplen)
 	frame  int
-	data   []byte // captured bytes [r.Start, capEnd), only when keeping data
+	data   []byte // captured bytes [r.Start, capEnd), when keeping data or feeding OnData
+	noData bool   // captured, but the bytes were dropped to bound memory (OnData sees nil)
 }
+
+// maxAheadOnData bounds the out-of-order payload buffered only to feed
+// Options.OnData (streams whose data is not kept). Past it the buffered
+// bytes are dropped, their ranges kept: counts stay exact, OnData sees a gap.
+const maxAheadOnData = 1 << 20
 
 // halfState is the reassembly state of one direction.
 type halfState struct {
@@ -60,9 +66,11 @@ func (hs *halfState) ack(p *capture.Packet) {
 	hs.lastAck, hs.lastWin = p.Ack, p.Window
 }
 
-// maxAheadRanges bounds out-of-order ranges tracked for a stream whose data
-// is not kept; past it the lowest hole is declared missing.
-const maxAheadRanges = 4096
+// maxAheadRanges bounds the out-of-order ranges held for a stream; past it
+// the lowest hole is declared missing (and reported). Real loss leaves a
+// handful of holes; the bound keeps a flood of scattered tiny segments from
+// costing more than O(maxAheadRanges) per segment.
+const maxAheadRanges = 1024
 
 // setBase fixes relative sequence 0 from the first packet of this direction.
 func (hs *halfState) setBase(p *capture.Packet) {
@@ -285,7 +293,11 @@ func (hs *halfState) deliver(as aheadSeg) {
 		n := as.capEnd - as.r.Start
 		h.Captured += n
 		if hs.onData != nil {
-			hs.onData(ByteRange{as.r.Start, as.capEnd}, as.data[:n], as.frame)
+			var b []byte
+			if !as.noData {
+				b = as.data[:n]
+			}
+			hs.onData(ByteRange{as.r.Start, as.capEnd}, b, as.frame)
 		}
 		if hs.keep {
 			r := ByteRange{as.r.Start, as.capEnd}
@@ -323,10 +335,35 @@ func (hs *halfState) gap(r ByteRange, k GapKind) {
 
 func (hs *halfState) insertAhead(as aheadSeg, rep *reporter) {
 	i := sort.Search(len(hs.ahead), func(i int) bool { return hs.ahead[i].r.Start > as.r.Start })
+	if as.data == nil && !hs.keep && as.capEnd == as.r.End && hs.onData == nil {
+		// No bytes kept: a range touching its neighbour merges with it, so
+		// in-order runs beyond a hole (and reverse-order floods) stay one entry.
+		if i > 0 && hs.ahead[i-1].data == nil && hs.ahead[i-1].capEnd == hs.ahead[i-1].r.End && hs.ahead[i-1].r.End == as.r.Start {
+			hs.ahead[i-1].r.End, hs.ahead[i-1].capEnd = as.r.End, as.r.End
+			if i < len(hs.ahead) && hs.ahead[i].data == nil && hs.ahead[i].capEnd == hs.ahead[i].r.End && hs.ahead[i].r.Start == as.r.End {
+				hs.ahead[i-1].r.End, hs.ahead[i-1].capEnd = hs.ahead[i].r.End, hs.ahead[i].r.End
+				hs.ahead = append(hs.ahead[:i], hs.ahead[i+1:]...)
+			}
+			return
+		}
+		if i < len(hs.ahead) && hs.ahead[i].data == nil && hs.ahead[i].capEnd == hs.ahead[i].r.End && hs.ahead[i].r.Start == as.r.End {
+			hs.ahead[i].r.Start = as.r.Start
+			return
+		}
+	}
 	hs.ahead = append(hs.ahead, aheadSeg{})
 	copy(hs.ahead[i+1:], hs.ahead[i:])
 	hs.ahead[i] = as
 	hs.aheadB += int64(len(as.data))
+	if !hs.keep && hs.aheadB > maxAheadOnData {
+		for i := range hs.ahead {
+			if hs.ahead[i].data != nil {
+				hs.ahead[i].data, hs.ahead[i].noData = nil, true
+			}
+		}
+		hs.aheadB = 0
+		rep.add(AnomalyBufferCap, fmt.Sprintf("out-of-order bytes beyond %d buffered: their contents were not kept for analysis (counts are unaffected)", maxAheadOnData))
+	}
 	for len(hs.ahead) > 0 && (hs.aheadB > hs.maxAhead || len(hs.ahead) > maxAheadRanges) {
 		first := hs.ahead[0].r.Start
 		rep.add(AnomalyBufferCap, fmt.Sprintf("out-of-order buffer cap reached: bytes [%d,%d) declared missing so that buffered data can be delivered", hs.next, first))

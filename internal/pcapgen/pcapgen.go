@@ -266,3 +266,12 @@ func (k *Conn) Rst(side int) { k.Raw(side, k.seq[side], RST|ACK, nil) }
 
 // Skip advances side's sequence number as if n bytes were sent but not captured.
 func (k *Conn) Skip(side int, n int) { k.seq[side] += uint32(n) }
+
+// Emit writes a segment from side exactly as given (Seq, Ack, Flags, Window,
+// ZeroWindow, Options, Payload), filling in only the addresses and the time;
+// it does not advance the connection's sequence numbers. Scenarios that need
+// explicit ACK numbers or windows (loss, zero window, crossing FINs) use it.
+func (k *Conn) Emit(side int, s Segment) {
+	s.Src, s.Dst = k.ends(side)
+	k.C.TCP(k.tick(), s)
+}

@@ -1,0 +1,307 @@
+package cmd
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/output"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// timelineOptions are the flags of timeline (and of demo, which draws the same view).
+type timelineOptions struct {
+	Path    string
+	Streams []streamRef // empty: every stream, up to Limit
+	Format  string      // text, json, mermaid
+	Explain bool
+	Width   int    // 0: $COLUMNS, the terminal's width, else 80
+	ASCII   bool   // ASCII arrows
+	Color   string // auto, always, never
+	Limit   int    // streams drawn at most without a stream argument (0: all)
+	All     bool
+	Framing string // framing spec for message labels
+}
+
+// streamRef names a stream on the command line: tcp/3, udp/0, or 3 (tcp).
+type streamRef struct {
+	Proto capture.Proto
+	ID    int
+}
+
+func (r streamRef) String() string { return fmt.Sprintf("%s/%d", r.Proto, r.ID) }
+
+// parseStreamRef parses "tcp/3", "udp/0" or "3".
+func parseStreamRef(s string) (streamRef, error) {
+	proto, num := capture.ProtoTCP, s
+	if p, n, ok := strings.Cut(s, "/"); ok {
+		switch strings.ToLower(p) {
+		case "tcp":
+		case "udp":
+			proto = capture.ProtoUDP
+		default:
+			return streamRef{}, usagef("stream %q: want tcp/N, udp/N or N", s)
+		}
+		num = n
+	}
+	id, err := strconv.Atoi(num)
+	if err != nil || id < 0 {
+		return streamRef{}, usagef("stream %q: want tcp/N, udp/N or N (N a stream number from 0, as Wireshark's tcp.stream)", s)
+	}
+	return streamRef{proto, id}, nil
+}
+
+var timelineFormats = []string{"text", "json", "mermaid"}
+
+func newTimelineCmd(io *streams) *cobra.Command {
+	o := &timelineOptions{}
+	c := &cobra.Command{
+		Use:   "timeline FILE [STREAM...]",
+		Short: "Draw a ladder diagram of TCP streams and UDP flows: every packet, with notes",
+		Long: `timeline draws each stream as a ladder diagram: the client on the left, the
+server on the right, one arrow per packet in capture order with its relative
+time, flags, relative seq/ack (as Wireshark shows them), payload length, window
+and, on SYN and SYN-ACK, the options. Annotations in the margin point out the
+handshake, retransmissions, duplicate ACKs, zero windows, closes and resets.
+--explain adds a plain-language note after every packet and a closing summary.
+
+STREAM is tcp/N, udp/N or N (= tcp/N), numbered as Wireshark's tcp.stream and
+udp.stream. Without one, the first 10 streams are drawn (--limit, --all).`,
+		Example: `  sockscope timeline trace.pcap tcp/0 --explain
+  sockscope timeline trace.pcap 3 udp/0 --width 120
+  sockscope timeline trace.pcap tcp/0 --format mermaid > handshake.mmd
+  sockscope timeline trace.pcap --format json | jq 'select(.notes != [])'`,
+		Args: func(c *cobra.Command, args []string) error {
+			if len(args) < 1 {
+				return usagef("%s needs a capture file (or - for standard input)", c.CommandPath())
+			}
+			return nil
+		},
+		RunE: func(c *cobra.Command, args []string) error {
+			o.Path = args[0]
+			for _, a := range args[1:] {
+				r, err := parseStreamRef(a)
+				if err != nil {
+					return err
+				}
+				o.Streams = append(o.Streams, r)
+			}
+			return runTimeline(io, o)
+		},
+	}
+	addTimelineFlags(c, o)
+	f := c.Flags()
+	f.IntVar(&o.Limit, "limit", 10, "without a STREAM argument, draw at most N streams (0: all)")
+	f.BoolVar(&o.All, "all", false, "without a STREAM argument, draw every stream (same as --limit 0)")
+	return c
+}
+
+// addTimelineFlags registers the flags timeline and demo share.
+func addTimelineFlags(c *cobra.Command, o *timelineOptions) {
+	f := c.Flags()
+	f.StringVar(&o.Format, "format", "text", "output format: text (ladder), json (one object per packet) or mermaid (sequenceDiagram)")
+	f.BoolVar(&o.Explain, "explain", false, "add a plain-language note after each packet and a summary of the connection")
+	f.IntVar(&o.Width, "width", 0, "columns to fit (default: $COLUMNS, else the terminal's width, else 80)")
+	f.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII (--> instead of ──▶)")
+	f.StringVar(&o.Color, "color", "auto", "colour: auto (on a terminal, unless NO_COLOR is set), always or never")
+	f.StringVar(&o.Framing, "framing", "auto", "how to find messages for the arrows' labels: auto, none, or a framing spec as for follow (len:u32be, line, http1, ...)")
+	c.RegisterFlagCompletionFunc("format", fixedCompletion(timelineFormats...))
+	c.RegisterFlagCompletionFunc("color", fixedCompletion("auto", "always", "never"))
+}
+
+// renderOptions turns the flags into the renderer's options: cmd decides the
+// width and colour, the renderer never probes the terminal.
+func (o *timelineOptions) renderOptions(io *streams) (output.TimelineOptions, error) {
+	r := output.TimelineOptions{Width: o.Width, ASCII: o.ASCII, Explain: o.Explain}
+	switch o.Format {
+	case "text", "json", "mermaid":
+	default:
+		return r, usagef("--format %q: want text, json or mermaid", o.Format)
+	}
+	switch o.Color {
+	case "auto":
+		_, noColor := os.LookupEnv("NO_COLOR")
+		r.Color = io.OutTTY && !noColor && os.Getenv("TERM") != "dumb"
+	case "always":
+		r.Color = true
+	case "never":
+	default:
+		return r, usagef("--color %q: want auto, always or never", o.Color)
+	}
+	if o.Width < 0 {
+		return r, usagef("--width %d: want a positive number of columns", o.Width)
+	}
+	if r.Width == 0 {
+		r.Width = outputWidth(io)
+	}
+	return r, nil
+}
+
+// outputWidth is $COLUMNS, else the terminal's width, else 80.
+func outputWidth(io *streams) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if io.OutTTY {
+		if f, ok := io.Out.(*os.File); ok {
+			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
+				return int(ws.Col)
+			}
+		}
+	}
+	return 80
+}
+
+func runTimeline(io *streams, o *timelineOptions) error {
+	ro, err := o.renderOptions(io)
+	if err != nil {
+		return err
+	}
+	if o.All {
+		o.Limit = 0
+	}
+	if o.Limit < 0 {
+		return usagef("--limit %d: want 0 (all) or more", o.Limit)
+	}
+	src, err := openSource(io, o.Path)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	return drawTimeline(io, src, o, ro)
+}
+
+// drawTimeline tracks the streams of src that o selects and renders them.
+func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro output.TimelineOptions) error {
+	want := map[streamRef]bool{}
+	for _, r := range o.Streams {
+		want[r] = true
+	}
+	keep := func(p capture.Proto, id int) bool {
+		if len(want) > 0 {
+			return want[streamRef{p, id}]
+		}
+		return o.Limit == 0 || id < o.Limit
+	}
+	var col reassembly.Collector
+	tr := reassembly.NewTracker(reassembly.Options{Keep: keep, OnStream: col.Add})
+	damage := tr.Consume(src)
+	src.Defrag().Finish()
+
+	var picked []*reassembly.Stream
+	for _, s := range col.Streams() {
+		if s.KeptData && (len(want) > 0 || o.Limit == 0 || len(picked) < o.Limit) {
+			picked = append(picked, s)
+		}
+	}
+	if len(want) > 0 {
+		// Draw in the order asked for; name the ones that do not exist.
+		byRef := map[streamRef]*reassembly.Stream{}
+		for _, s := range picked {
+			byRef[streamRef{s.Proto, s.ID}] = s
+		}
+		picked = picked[:0]
+		var missing []string
+		for _, r := range o.Streams {
+			if s := byRef[r]; s != nil {
+				picked = append(picked, s)
+				delete(byRef, r)
+			} else if !containsStream(picked, r) {
+				missing = append(missing, r.String())
+			}
+		}
+		if len(missing) > 0 {
+			return fmt.Errorf("%s: no such stream (the capture has %s and %s)", strings.Join(missing, ", "),
+				countStreams(tr.Stats.TCPStreams, "TCP stream", "tcp"), countStreams(tr.Stats.UDPFlows, "UDP flow", "udp"))
+		}
+	} else {
+		ro.Omitted = tr.Stats.TCPStreams + tr.Stats.UDPFlows - len(picked)
+	}
+	tls := make([]output.TimelineStream, len(picked))
+	for i, s := range picked {
+		tls[i] = output.TimelineStream{Stream: s}
+		tls[i].Labels, tls[i].Framing = messageLabels(s, o.Framing)
+	}
+	var err error
+	switch o.Format {
+	case "json":
+		err = output.TimelineJSON(io.Out, tls, ro)
+	case "mermaid":
+		err = output.TimelineMermaid(io.Out, tls, ro)
+	default:
+		err = output.TimelineText(io.Out, tls, ro)
+	}
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if damage != nil {
+		return fmt.Errorf("%w (every frame before it was drawn)", damage)
+	}
+	return nil
+}
+
+func containsStream(list []*reassembly.Stream, r streamRef) bool {
+	for _, s := range list {
+		if s.Proto == r.Proto && s.ID == r.ID {
+			return true
+		}
+	}
+	return false
+}
+
+// countStreams says "3 TCP streams (tcp/0 to tcp/2)" or "no UDP flows".
+func countStreams(n int, noun, proto string) string {
+	switch n {
+	case 0:
+		return "no " + noun + "s"
+	case 1:
+		return fmt.Sprintf("1 %s (%s/0)", noun, proto)
+	}
+	return fmt.Sprintf("%d %ss (%s/0 to %s/%d)", n, noun, proto, proto, n-1)
+}
+
+// messageLabels frames s with spec (decode.Analyze) and returns the message
+// summaries by frame, and how the framing was chosen. A message is labelled on
+// the frame that carried its first byte ("#2 len=12 …"); frames that carry
+// its later bytes get "#2 continued" or "#2 ends", so a message split across
+// segments is visible on every arrow it spans. spec "none" (or a framing that
+// fails) gives no labels.
+func messageLabels(s *reassembly.Stream, spec string) (map[int][]string, string) {
+	if spec == "" || spec == "none" || s.Dirs[0].Bytes+s.Dirs[1].Bytes == 0 {
+		return nil, "" // nothing to frame
+	}
+	a, err := decode.Analyze(s, spec)
+	if err != nil || a == nil {
+		return nil, ""
+	}
+	labels := map[int][]string{}
+	for d := range a.Messages {
+		for _, m := range a.Messages[d] {
+			if len(m.Frames) == 0 {
+				continue
+			}
+			text := fmt.Sprintf("#%d %s", m.Index, m.Summary)
+			if m.Partial {
+				text += " (partial)"
+			}
+			if n := len(m.Frames); n > 1 {
+				text += fmt.Sprintf(" (continues to frame %d)", m.Frames[n-1])
+			}
+			labels[m.Frames[0]] = append(labels[m.Frames[0]], text)
+			for i, f := range m.Frames[1:] {
+				cont := fmt.Sprintf("#%d continued", m.Index)
+				if i == len(m.Frames)-2 {
+					cont = fmt.Sprintf("#%d ends", m.Index)
+				}
+				labels[f] = append(labels[f], cont)
+			}
+		}
+	}
+	return labels, a.Framing + " (" + a.Reason + ")"
+}

@@ -1,0 +1,27 @@
+// Package findings points out what a careful network engineer would notice
+// in a capture: port scans, slow senders, cleartext protocols, exposed and
+// refused services, connections left open or reset, receivers not reading,
+// stalls and loss, capture artifacts, and framing hazards.
+//
+// In: the tracker's hooks (reassembly.Options OnPacket, OnData, OnStream;
+// Engine.Hooks chains them with other consumers), then a Summary of the
+// capture. Out: []Finding, each with a kind, a severity (info or warning),
+// the streams and frames that show it, and a one-sentence message, sorted
+// most important first (Sort).
+//
+// Each detector is small and has its rule and thresholds documented beside
+// its code (scan.go, slow.go, content.go, framer.go, ends.go, stall.go,
+// artifacts.go); Config holds the thresholds, with the flag names that tune
+// them.
+//
+// What it never does: keep stream payloads (only the first SniffBytes per
+// direction until the framing is picked, and bounded framer buffers for the
+// framing-hazard check), grow without bound (every map and list is capped,
+// and a reached cap is reported as an analysis_limit finding), read clocks,
+// or print: rendering is output's job.
+//
+// Per-stream findings (slow_sender, zero_window, retransmission,
+// delayed_ack, framing_hazard) are certain once their stream is delivered:
+// Pop returns them as they come, for live views. The others need the whole
+// capture and come from Finish.
+package findings

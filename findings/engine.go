@@ -1,0 +1,201 @@
+package findings
+
+import (
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// Engine runs every detector over one capture. Feed it through the tracker's
+// hooks (Hooks), then call Finish once the tracker has finished. It keeps no
+// payload beyond SniffBytes per direction and the bounded framer buffers, and
+// forgets a stream's state once the stream is delivered. Like the tracker, it
+// is not safe for concurrent use.
+type Engine struct {
+	cfg     Config
+	streams map[StreamRef]*streamState
+	perStr  []Finding // per-stream findings so far
+	popped  int       // how many of perStr Pop has returned
+
+	buffered int64 // bytes held by all framers
+	limits   limits
+
+	scan     scanDetector
+	services serviceDetector
+	content  contentDetector
+	ends     endDetector
+	arts     artifactDetector
+}
+
+// limits counts analysis given up because of a memory cap.
+type limits struct {
+	framerCap   int // directions whose framing-hazard check stopped: per-direction buffer cap
+	framerTotal int // ... stopped: total buffer cap
+	tracked     int // scan targets / services / reset / unclosed entries not remembered
+	firstStream []StreamRef
+}
+
+// New returns an engine with cfg's thresholds (defaults for zero fields).
+func New(cfg Config) *Engine {
+	cfg = cfg.withDefaults()
+	e := &Engine{cfg: cfg, streams: make(map[StreamRef]*streamState)}
+	e.scan.init(&e.cfg)
+	e.services.init(&e.cfg)
+	e.content.init(&e.cfg)
+	e.ends.cfg = &e.cfg
+	e.arts.cfg = &e.cfg
+	return e
+}
+
+// Config returns the thresholds in use (defaults filled in).
+func (e *Engine) Config() Config { return e.cfg }
+
+// Hooks returns o with the engine's hooks added: each of OnStream, OnPacket
+// and OnData calls o's own function first (when set), then the engine's, so
+// the engine composes with other consumers (a Collector, a live printer).
+func (e *Engine) Hooks(o reassembly.Options) reassembly.Options {
+	onStream, onPacket, onData := o.OnStream, o.OnPacket, o.OnData
+	o.OnStream = func(s *reassembly.Stream) {
+		if onStream != nil {
+			onStream(s)
+		}
+		e.Stream(s)
+	}
+	o.OnPacket = func(s *reassembly.Stream, r *reassembly.PacketRecord) {
+		if onPacket != nil {
+			onPacket(s, r)
+		}
+		e.Packet(s, r)
+	}
+	o.OnData = func(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+		if onData != nil {
+			onData(s, d, r, b, frame)
+		}
+		e.Data(s, d, r, b, frame)
+	}
+	return o
+}
+
+func (e *Engine) state(s *reassembly.Stream) *streamState {
+	ref := RefOf(s)
+	st := e.streams[ref]
+	if st == nil {
+		st = newStreamState(e, s)
+		e.streams[ref] = st
+	}
+	return st
+}
+
+// Packet takes one TCP packet record (reassembly.Options.OnPacket).
+func (e *Engine) Packet(s *reassembly.Stream, r *reassembly.PacketRecord) {
+	if s.Proto != capture.ProtoTCP {
+		return
+	}
+	e.state(s).packet(s, r)
+}
+
+// Data takes bytes as they become contiguous (reassembly.Options.OnData).
+func (e *Engine) Data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+	if s.Proto != capture.ProtoTCP {
+		return
+	}
+	e.state(s).data(s, d, r, b, frame)
+}
+
+// Stream takes a finished stream (reassembly.Options.OnStream): its
+// per-stream findings become available to Pop, and its state is released.
+func (e *Engine) Stream(s *reassembly.Stream) {
+	ref := RefOf(s)
+	st := e.streams[ref]
+	if s.Proto == capture.ProtoTCP {
+		if st == nil {
+			st = newStreamState(e, s)
+		}
+		st.finish(s)
+		e.perStr = append(e.perStr, st.findings(s)...)
+	}
+	delete(e.streams, ref)
+	e.scan.stream(s)
+	e.services.stream(s)
+	e.ends.stream(s, &e.limits)
+	e.arts.stream(s)
+}
+
+// Pop returns the per-stream findings (slow sender, zero window,
+// retransmission, delayed ACK, framing hazard) that became certain since the
+// last call, when their streams were delivered. Live views print these as
+// they come; Finish returns them again with the capture-wide ones.
+func (e *Engine) Pop() []Finding {
+	out := e.perStr[e.popped:]
+	e.popped = len(e.perStr)
+	return out
+}
+
+// Summary is what Finish needs to know about the capture as a whole.
+type Summary struct {
+	Info  capture.Info
+	Stats reassembly.Stats
+	// DropsKnown says Dropped is the capturing kernel's count (live
+	// capture); files do not record it.
+	DropsKnown bool
+	Dropped    uint64
+	Received   uint64
+}
+
+// Finish returns every finding, sorted most important first (see Sort). Call
+// it after the tracker's Finish, so that every stream has been delivered.
+func (e *Engine) Finish(sum Summary) []Finding {
+	for _, st := range e.streams { // streams never delivered (should not happen after Tracker.Finish)
+		e.perStr = append(e.perStr, st.findings(nil)...)
+	}
+	clear(e.streams)
+	out := append([]Finding(nil), e.perStr...)
+	scanners := e.scan.findings(&out)
+	e.services.findings(&out)
+	e.content.findings(&out)
+	e.ends.findings(&out, scanners, sum.Stats.Last)
+	e.arts.findings(&out, sum)
+	e.limitFindings(&out)
+	Sort(out)
+	return out
+}
+
+func (e *Engine) limitFindings(out *[]Finding) {
+	l := &e.limits
+	l.tracked += e.scan.dropped + e.services.dropped
+	if l.framerCap+l.framerTotal+l.tracked == 0 {
+		return
+	}
+	f := Finding{Kind: KindLimit, Severity: Info,
+		Message: "Some analysis was skipped to keep memory bounded; the findings above may be incomplete."}
+	if l.framerCap > 0 {
+		f.Details = append(f.Details, plural(l.framerCap, "direction", "directions")+" stopped framing-hazard checks: a message outgrew the per-direction buffer ("+bytesText(int64(e.cfg.FramerBuffer))+")")
+	}
+	if l.framerTotal > 0 {
+		f.Details = append(f.Details, plural(l.framerTotal, "direction", "directions")+" skipped framing-hazard checks: all framers together held "+bytesText(e.cfg.MaxBuffered))
+	}
+	if l.tracked > 0 {
+		f.Details = append(f.Details, plural(l.tracked, "entry", "entries")+" (scan targets, services, resets, open connections) not remembered: more than the cap of "+itoa(e.cfg.MaxTracked))
+	}
+	ev := evidence{max: e.cfg.MaxEvidence}
+	for _, r := range l.firstStream {
+		ev.stream(r)
+	}
+	ev.finish(&f)
+	*out = append(*out, f)
+}
+
+func (l *limits) note(r StreamRef, max int) {
+	if len(l.firstStream) < max {
+		l.firstStream = append(l.firstStream, r)
+	}
+}
+
+// idleAtEnd is how long s had been quiet when the capture ended at last.
+func idleAtEnd(s *reassembly.Stream, last time.Time) time.Duration {
+	if last.IsZero() || last.Before(s.End) {
+		return 0
+	}
+	return last.Sub(s.End)
+}

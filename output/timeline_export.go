@@ -1,0 +1,146 @@
+package output
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/textsafe"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// TimelineRecord is one packet of the timeline in JSON: one object per line.
+type TimelineRecord struct {
+	Type   string  `json:"type"`   // "packet"
+	Stream string  `json:"stream"` // "tcp/0"
+	Frame  int     `json:"frame"`  // 1-based frame number (frame.number)
+	Time   Seconds `json:"time"`   // seconds since the stream's first packet
+	Dir    string  `json:"dir"`    // "c2s" or "s2c"
+	Flags  string  `json:"flags"`  // "SYN,ACK" (Wireshark's order); "" for UDP
+	Seq    int64   `json:"seq"`    // relative sequence number (tcp.seq); UDP: 1 + bytes sent before
+	Ack    int64   `json:"ack"`    // relative acknowledgement number (tcp.ack); 0 without ACK
+	Len    int     `json:"len"`    // payload length (tcp.len, UDP payload)
+	Win    int     `json:"win"`    // window field as sent (tcp.window_size_value)
+	// WinBytes is the window in bytes, scaled when the scale is known; -1 when not.
+	WinBytes int64 `json:"win_bytes"`
+	// Label is the message summary of the messages starting in this frame
+	// (joined with " · "), or "".
+	Label   string   `json:"label"`
+	Notes   []string `json:"notes"`             // annotations, in full
+	Explain string   `json:"explain,omitempty"` // with --explain
+}
+
+// Seconds marshals a duration as decimal seconds with up to nanosecond
+// precision, never in exponent form.
+type Seconds time.Duration
+
+// MarshalJSON writes s as "0.000412".
+func (s Seconds) MarshalJSON() ([]byte, error) {
+	d := time.Duration(s)
+	sign := ""
+	if d < 0 {
+		sign, d = "-", -d
+	}
+	frac := strings.TrimRight(fmt.Sprintf("%09d", d%time.Second), "0")
+	if frac == "" {
+		frac = "0"
+	}
+	return []byte(fmt.Sprintf("%s%d.%s", sign, d/time.Second, frac)), nil
+}
+
+// TimelineJSON writes one TimelineRecord per packet, stream by stream.
+func TimelineJSON(w io.Writer, streams []TimelineStream, o TimelineOptions) error {
+	ew := &errWriter{w: w}
+	enc := json.NewEncoder(ew)
+	enc.SetEscapeHTML(false)
+	for _, ts := range streams {
+		steps, _ := buildSteps(ts, o.Explain)
+		for _, st := range steps {
+			r := st.rec
+			rec := TimelineRecord{Type: "packet", Stream: ts.Stream.Name(), Frame: r.Frame, Time: Seconds(st.rel), Dir: r.Dir.String(),
+				Seq: r.Seq, Ack: r.Ack, Len: r.Len, Win: r.Win, WinBytes: r.WinScaled, Notes: st.details, Explain: st.explain}
+			if ts.Stream.Proto == capture.ProtoTCP {
+				rec.Flags = r.Flags.String()
+			}
+			rec.Label = strings.Join(ts.Labels[r.Frame], " · ")
+			if rec.Notes == nil {
+				rec.Notes = []string{}
+			}
+			if err := enc.Encode(rec); err != nil {
+				return err
+			}
+		}
+	}
+	return ew.err
+}
+
+// TimelineMermaid writes one Mermaid sequenceDiagram with a client and a
+// server participant per stream: solid arrows (->>) for packets that carry
+// data, SYN, FIN or RST, dashed arrows (-->>) for pure ACKs, and notes for the
+// annotations (and, with Explain, the plain-language notes).
+func TimelineMermaid(w io.Writer, streams []TimelineStream, o TimelineOptions) error {
+	ew := &errWriter{w: w}
+	fmt.Fprintln(ew, "sequenceDiagram")
+	for i, ts := range streams {
+		s := ts.Stream
+		c, sv := "C"+strconv.Itoa(i), "S"+strconv.Itoa(i)
+		cn, sn := "client", "server"
+		if s.ClientGuessed {
+			cn = "client?"
+		}
+		fmt.Fprintf(ew, "    participant %s as %s\n", c, MermaidEscape(fmt.Sprintf("%s %s %s", s.Name(), cn, s.Client)))
+		fmt.Fprintf(ew, "    participant %s as %s\n", sv, MermaidEscape(fmt.Sprintf("%s %s %s", s.Name(), sn, s.Server)))
+		fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(s.Name()+": "+s.Describe()))
+		steps, summary := buildSteps(ts, o.Explain)
+		for _, st := range steps {
+			r := st.rec
+			from, to := c, sv
+			if r.Dir == reassembly.ServerToClient {
+				from, to = sv, c
+			}
+			arrow := "->>"
+			if s.Proto == capture.ProtoTCP && r.Len == 0 && r.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 {
+				arrow = "-->>"
+			}
+			text := fmt.Sprintf("%d %s %s", r.Frame, relTime(st.rel), strings.Join(st.words, " "))
+			if len(st.labels) > 0 {
+				text += " · " + strings.Join(st.labels, " · ")
+			}
+			fmt.Fprintf(ew, "    %s%s%s: %s\n", from, arrow, to, MermaidEscape(text))
+			for _, n := range st.notes {
+				fmt.Fprintf(ew, "    Note right of %s: %s\n", sv, MermaidEscape(n))
+			}
+			if st.explain != "" {
+				fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(st.explain))
+			}
+		}
+		if summary != "" {
+			fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(summary))
+		}
+	}
+	return ew.err
+}
+
+// MermaidEscape makes s safe as Mermaid text (a message, note or participant
+// label): it escapes control characters and invisible direction marks as
+// textsafe does, then replaces the characters Mermaid's parser or its HTML
+// rendering treats specially with Mermaid entity codes ("#35;"): # starts an
+// entity, ; ends a statement, < > & would be HTML, and % { } could form a
+// %%{init}%% directive.
+func MermaidEscape(s string) string {
+	s = textsafe.Escape(s)
+	var b strings.Builder
+	for _, r := range s {
+		switch r {
+		case '#', ';', '<', '>', '&', '%', '{', '}':
+			fmt.Fprintf(&b, "#%d;", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
