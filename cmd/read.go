@@ -1,10 +1,12 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -86,8 +88,18 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	if src.Live != nil {
 		announceLive(io, src, o.In.Filter)
 	}
-	var col reassembly.Collector
+	// JSON streams its stream records in ID order as the capture is read
+	// (memory bounded by the streams still open); text needs them all to
+	// size and sort its table, in compact form.
+	out := bufio.NewWriterSize(io.Out, 64<<10)
+	defer out.Flush()
+	jw := output.NewReadJSONWriter(out)
+	var col reassembly.Summaries
+	ord := &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second}
 	topts := reassembly.Options{OnStream: col.Add}
+	if o.Format == "json" {
+		topts.OnStream = ord.Add
+	}
 	if eng != nil {
 		topts = eng.Hooks(topts)
 	}
@@ -97,12 +109,19 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	if src.Live != nil {
 		reportKernel(io, src.Live)
 	}
-	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Streams: col.Streams(), Damage: damage,
+	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Damage: damage,
 		Findings: finishFindings(eng, src, tr.Stats)}
 	if o.Format == "json" {
-		err = output.ReadJSON(io.Out, rep)
+		if err = ord.Finish(); err == nil {
+			rep.Late = ord.Late
+			err = jw.Finish(rep)
+		}
 	} else {
-		err = output.ReadText(io.Out, rep, output.ReadOptions{Limit: o.Limit, Sort: o.Sort})
+		rep.Rows = col.Sorted()
+		err = output.ReadText(out, rep, output.ReadOptions{Limit: o.Limit, Sort: o.Sort})
+	}
+	if err == nil {
+		err = out.Flush()
 	}
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)

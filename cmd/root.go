@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/textsafe"
 )
 
 // Exit codes (see README, "Exit status").
@@ -23,6 +24,10 @@ const (
 	exitError = 1 // the run failed or the input was damaged
 	exitUsage = 2 // bad flags or arguments
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless GOMEMLIMIT
+// is set (see README, "Memory").
+const defaultMemoryLimit = 256 << 20
 
 // usageError marks errors that are the user's invocation, not the input.
 type usageError struct{ err error }
@@ -47,6 +52,12 @@ type streams struct {
 
 // Main runs sockscope with args and returns the exit status.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit: the garbage collector works harder instead of letting
+		// the heap double past what is live. Huge captures stay within a
+		// laptop's means; GOMEMLIMIT overrides it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	io := &streams{In: stdin, Out: stdout, Err: stderr, OutTTY: isTerminal(stdout)}
 	root := newRootCmd(io)
 	root.SetArgs(args)
@@ -63,15 +74,21 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	case errors.As(err, &se):
 		return exitError
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "sockscope: %s\nRun 'sockscope --help' for usage.\n", err)
+		fmt.Fprintf(stderr, "sockscope: %s\nRun 'sockscope --help' for usage.\n", errorText(err))
 		return exitUsage
 	}
-	fmt.Fprintf(stderr, "sockscope: %s\n", err)
+	fmt.Fprintf(stderr, "sockscope: %s\n", errorText(err))
 	if hint := hintFor(err); hint != "" {
 		fmt.Fprintf(stderr, "hint: %s\n", hint)
 	}
 	return exitError
 }
+
+// errorText is err's message made safe for a terminal: file names, stream
+// arguments and damage reasons can hold any bytes (a file called
+// "\x1b]52;c;...\a.pcap" must not write the clipboard, and a newline in it
+// must not forge a line of its own), so every control byte is escaped.
+func errorText(err error) string { return textsafe.Escape(err.Error()) }
 
 func hintFor(err error) string {
 	switch {
@@ -96,7 +113,7 @@ looked wrong. Stream numbers match Wireshark's tcp.stream / udp.stream.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newReadCmd(io), newFollowCmd(io), newTimelineCmd(io), newDemoCmd(io), newLiveCmd(io), newInterfacesCmd(io), newVersionCmd(io))
+	root.AddCommand(newReadCmd(io), newFollowCmd(io), newTimelineCmd(io), newDemoCmd(io), newLiveCmd(io), newInterfacesCmd(io), newReportCmd(io), newVersionCmd(io))
 	return root
 }
 

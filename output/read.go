@@ -17,11 +17,17 @@ import (
 
 // ReadReport is everything the read view shows.
 type ReadReport struct {
-	Info    capture.Info
-	Stats   reassembly.Stats
-	Defrag  capture.DefragStats
-	Streams []*reassembly.Stream // sorted: TCP by ID, then UDP by ID
-	Damage  error                // why the file stopped early, or nil
+	Info   capture.Info
+	Stats  reassembly.Stats
+	Defrag capture.DefragStats
+	// Rows are the streams to show, sorted: TCP by ID, then UDP by ID.
+	// Callers that hold full streams may set Streams instead.
+	Rows    []reassembly.Summary
+	Streams []*reassembly.Stream
+	Damage  error // why the file stopped early, or nil
+	// Late counts packets that reached a stream after its JSON record was
+	// written (read streams its records; see reassembly.Ordered).
+	Late int
 	// Findings, most important first; nil when they were not run
 	// (--no-findings), empty when none applied.
 	Findings []findings.Finding
@@ -79,7 +85,7 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 	if r.Damage != nil {
 		fmt.Fprintf(ew, "damaged  %s\n", textsafe.Escape(r.Damage.Error()))
 	}
-	rows := slices.Clone(r.Streams)
+	rows := slices.Clone(r.rows())
 	sortStreams(rows, o.Sort)
 	shown := rows
 	if o.Limit > 0 && len(rows) > o.Limit {
@@ -98,15 +104,16 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 	}
 	t := newTable(w, []string{"stream", "client → server", "state", "duration", "c→s", "s→c"}, "llllrr")
 	guessed := false
-	for _, s := range shown {
-		client := s.Client.String()
-		if s.ClientGuessed {
+	for i := range shown {
+		s := &shown[i]
+		client := s.Client().String()
+		if s.ClientGuessed() {
 			client += "?"
 			guessed = true
 		}
 		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
-		if err := t.Append([]string{s.Name(), client + " → " + s.Server.String(), s.Describe(), Dur(s.Duration()),
-			bytesCell(c2s), bytesCell(s2c)}); err != nil {
+		if err := t.Append([]string{s.Name(), client + " → " + s.Server().String(), s.Describe(), Dur(s.Duration()),
+			bytesCellSum(c2s), bytesCellSum(s2c)}); err != nil {
 			return err
 		}
 	}
@@ -135,38 +142,43 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 
 // bytesCell shows one direction: payload bytes, missing bytes, packets.
 func bytesCell(h *reassembly.Half) string {
+	return bytesCellSum(&reassembly.HalfSummary{Packets: uint32(h.Packets), Bytes: h.Bytes, Missing: h.Missing})
+}
+
+func bytesCellSum(h *reassembly.HalfSummary) string {
 	s := reassembly.HumanBytes(h.Bytes)
 	if h.Missing > 0 {
 		s += fmt.Sprintf(" (%s missing)", reassembly.HumanBytes(h.Missing))
 	}
-	return fmt.Sprintf("%s / %d pkt%s", s, h.Packets, plural(h.Packets))
+	return fmt.Sprintf("%s / %d pkt%s", s, h.Packets, plural(int(h.Packets)))
 }
 
-func streamNotes(streams []*reassembly.Stream) []string {
+func streamNotes(streams []reassembly.Summary) []string {
 	var out []string
-	for _, s := range streams {
+	for i := range streams {
+		s := &streams[i]
 		var parts []string
 		for d := range s.Dirs {
 			h := &s.Dirs[d]
 			dir := reassembly.Direction(d).Arrow()
 			if h.Retrans > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d retransmitted segment%s", dir, h.Retrans, plural(h.Retrans)))
+				parts = append(parts, fmt.Sprintf("%s %d retransmitted segment%s", dir, h.Retrans, plural(int(h.Retrans))))
 			}
 			if h.OutOfOrd > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d out-of-order", dir, h.OutOfOrd))
 			}
 			if h.Truncated > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d segment%s cut by the snaplen", dir, h.Truncated, plural(h.Truncated)))
+				parts = append(parts, fmt.Sprintf("%s %d segment%s cut by the snaplen", dir, h.Truncated, plural(int(h.Truncated))))
 			}
 			if lost := h.Missing; lost > 0 && h.Truncated == 0 {
 				parts = append(parts, fmt.Sprintf("%s %s never captured", dir, reassembly.HumanBytes(lost)))
 			}
 			if h.Oversize > 0 {
-				parts = append(parts, fmt.Sprintf("%s %d segment%s larger than the MSS (offload)", dir, h.Oversize, plural(h.Oversize)))
+				parts = append(parts, fmt.Sprintf("%s %d segment%s larger than the MSS (offload)", dir, h.Oversize, plural(int(h.Oversize))))
 			}
 		}
-		if s.ClientGuessed {
-			parts = append(parts, "client guessed: "+s.GuessReason)
+		if s.ClientGuessed() {
+			parts = append(parts, "client guessed: "+s.GuessReason())
 		}
 		if len(parts) > 0 {
 			out = append(out, s.Name()+": "+strings.Join(parts, "; "))
@@ -182,36 +194,46 @@ func plural(n int) string {
 	return "s"
 }
 
-func sortStreams(rows []*reassembly.Stream, key string) {
-	total := func(s *reassembly.Stream, f func(h *reassembly.Half) int64) int64 {
+func sortStreams(rows []reassembly.Summary, key string) {
+	total := func(s *reassembly.Summary, f func(h *reassembly.HalfSummary) int64) int64 {
 		return f(&s.Dirs[0]) + f(&s.Dirs[1])
 	}
-	byID := func(a, b *reassembly.Stream) int {
+	byID := func(a, b *reassembly.Summary) int {
 		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
 	}
-	var f func(a, b *reassembly.Stream) int
+	bytesOf := func(h *reassembly.HalfSummary) int64 { return h.Bytes }
+	pktsOf := func(h *reassembly.HalfSummary) int64 { return int64(h.Packets) }
+	var f func(a, b *reassembly.Summary) int
 	switch key {
 	case "bytes":
-		f = func(a, b *reassembly.Stream) int {
-			return cmp.Compare(total(b, func(h *reassembly.Half) int64 { return h.Bytes }), total(a, func(h *reassembly.Half) int64 { return h.Bytes }))
-		}
+		f = func(a, b *reassembly.Summary) int { return cmp.Compare(total(b, bytesOf), total(a, bytesOf)) }
 	case "packets":
-		f = func(a, b *reassembly.Stream) int {
-			return cmp.Compare(total(b, func(h *reassembly.Half) int64 { return int64(h.Packets) }), total(a, func(h *reassembly.Half) int64 { return int64(h.Packets) }))
-		}
+		f = func(a, b *reassembly.Summary) int { return cmp.Compare(total(b, pktsOf), total(a, pktsOf)) }
 	case "duration":
-		f = func(a, b *reassembly.Stream) int { return cmp.Compare(b.Duration(), a.Duration()) }
+		f = func(a, b *reassembly.Summary) int { return cmp.Compare(b.Duration(), a.Duration()) }
 	case "start":
-		f = func(a, b *reassembly.Stream) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) }
+		f = func(a, b *reassembly.Summary) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) }
 	}
-	slices.SortStableFunc(rows, func(a, b *reassembly.Stream) int {
+	slices.SortStableFunc(rows, func(a, b reassembly.Summary) int {
 		if f != nil {
-			if c := f(a, b); c != 0 {
+			if c := f(&a, &b); c != 0 {
 				return c
 			}
 		}
-		return byID(a, b)
+		return byID(&a, &b)
 	})
+}
+
+// rows returns the streams as summaries (converting Streams when set).
+func (r *ReadReport) rows() []reassembly.Summary {
+	if r.Rows != nil || r.Streams == nil {
+		return r.Rows
+	}
+	out := make([]reassembly.Summary, len(r.Streams))
+	for i, s := range r.Streams {
+		out[i] = s.Summary()
+	}
+	return out
 }
 
 // StreamRecord is the JSON form of a stream in `read --format json`.
@@ -272,27 +294,34 @@ type SummaryRecord struct {
 	End         string   `json:"end,omitempty"`
 	FlushedIdle int      `json:"flushed_idle"`
 	FlushedFull int      `json:"flushed_table_full"`
+	Late        int      `json:"late_after_report"`
 	Damage      string   `json:"damage,omitempty"`
 }
 
 // NewStreamRecord converts a stream to its JSON record.
-func NewStreamRecord(s *reassembly.Stream) StreamRecord {
+func NewStreamRecord(st *reassembly.Stream) StreamRecord {
+	sm := st.Summary()
+	return NewSummaryStreamRecord(&sm)
+}
+
+// NewSummaryStreamRecord converts a summary to its JSON record.
+func NewSummaryStreamRecord(s *reassembly.Summary) StreamRecord {
 	c, sv := &s.Dirs[0], &s.Dirs[1]
 	rec := StreamRecord{
-		Type: "stream", ID: s.Name(), Proto: s.Proto.String(), Client: s.Client.String(), Server: s.Server.String(),
-		ClientGuessed: s.ClientGuessed, GuessReason: s.GuessReason,
-		PacketsC2S: c.Packets, PacketsS2C: sv.Packets, BytesC2S: c.Bytes, BytesS2C: sv.Bytes,
-		MissingC2S: c.Missing, MissingS2C: sv.Missing, RetransC2S: c.Retrans, RetransS2C: sv.Retrans,
-		OutOfOrderC2S: c.OutOfOrd, OutOfOrderS2C: sv.OutOfOrd, TruncatedC2S: c.Truncated, TruncatedS2C: sv.Truncated,
-		FirstFrame: s.FirstFrame, LastFrame: s.LastFrame, Start: RFC3339(s.Start), End: RFC3339(s.End),
-		Duration: s.Duration().Seconds(), State: s.State.String(), StateText: s.Describe(), Midstream: s.Midstream,
-		Anomalies: s.AnomalyCount, Evicted: s.Evicted,
+		Type: "stream", ID: s.Name(), Proto: s.Proto.String(), Client: s.Client().String(), Server: s.Server().String(),
+		ClientGuessed: s.ClientGuessed(), GuessReason: s.GuessReason(),
+		PacketsC2S: int(c.Packets), PacketsS2C: int(sv.Packets), BytesC2S: c.Bytes, BytesS2C: sv.Bytes,
+		MissingC2S: c.Missing, MissingS2C: sv.Missing, RetransC2S: int(c.Retrans), RetransS2C: int(sv.Retrans),
+		OutOfOrderC2S: int(c.OutOfOrd), OutOfOrderS2C: int(sv.OutOfOrd), TruncatedC2S: int(c.Truncated), TruncatedS2C: int(sv.Truncated),
+		FirstFrame: int(s.FirstFrame), LastFrame: int(s.LastFrame), Start: RFC3339(s.Start()), End: RFC3339(s.End()),
+		Duration: s.Duration().Seconds(), State: s.State.String(), StateText: s.Describe(), Midstream: s.Midstream(),
+		Anomalies: int(s.AnomalyCount), Evicted: s.Evicted(),
 	}
 	switch s.State {
 	case reassembly.StateClosed, reassembly.StateHalfClosed:
-		rec.ClosedBy = who(s.ClosedBy)
+		rec.ClosedBy = who(s.ClosedBy())
 	case reassembly.StateReset, reassembly.StateRefused:
-		rec.ResetBy = who(s.ResetBy)
+		rec.ResetBy = who(s.ResetBy())
 	}
 	if s.HandshakeRTT > 0 {
 		rec.HandshakeRTTMs = float64(s.HandshakeRTT) / 1e6
@@ -307,19 +336,46 @@ func who(d reassembly.Direction) string {
 	return "server"
 }
 
-// ReadJSON writes one JSON object per stream, then the summary record.
+// ReadJSON writes one JSON object per stream, then the findings and the
+// summary record.
 func ReadJSON(w io.Writer, r *ReadReport) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	for _, s := range r.Streams {
-		if err := enc.Encode(NewStreamRecord(s)); err != nil {
+	jw := NewReadJSONWriter(w)
+	rows := r.rows()
+	for i := range rows {
+		if err := jw.Stream(&rows[i]); err != nil {
 			return err
 		}
 	}
-	if err := FindingsJSON(w, r.Findings); err != nil {
+	return jw.Finish(r)
+}
+
+// ReadJSONWriter writes read's JSON lines as they become known: stream
+// records one by one (in the order given), then Finish writes the findings
+// and the summary record. It lets read stream huge captures in bounded memory.
+type ReadJSONWriter struct {
+	w   io.Writer
+	enc *json.Encoder
+}
+
+// NewReadJSONWriter returns a writer to w.
+func NewReadJSONWriter(w io.Writer) *ReadJSONWriter {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &ReadJSONWriter{w: w, enc: enc}
+}
+
+// Stream writes one stream record.
+func (j *ReadJSONWriter) Stream(s *reassembly.Summary) error {
+	return j.enc.Encode(NewSummaryStreamRecord(s))
+}
+
+// Finish writes the finding records and the summary record (r.Rows and
+// r.Streams are not written again).
+func (j *ReadJSONWriter) Finish(r *ReadReport) error {
+	if err := FindingsJSON(j.w, r.Findings); err != nil {
 		return err
 	}
-	return enc.Encode(NewSummaryRecord(r))
+	return j.enc.Encode(NewSummaryRecord(r))
 }
 
 // NewSummaryRecord builds the summary line.
@@ -328,7 +384,7 @@ func NewSummaryRecord(r *ReadReport) SummaryRecord {
 	sum := SummaryRecord{Type: "summary", File: r.Info.Name, Format: r.Info.Format, Gzip: r.Info.Gzip,
 		Frames: st.Packets, TCPPackets: st.TCP, UDPPackets: st.UDP, OtherIP: st.Other, NotIP: st.NotIP,
 		Malformed: st.Malformed, Truncated: st.Truncated, Fragments: r.Defrag.Fragments, Rebuilt: r.Defrag.Reassembled,
-		TCPStreams: st.TCPStreams, UDPFlows: st.UDPFlows, FlushedIdle: st.FlushedIdle, FlushedFull: st.FlushedFull,
+		TCPStreams: st.TCPStreams, UDPFlows: st.UDPFlows, FlushedIdle: st.FlushedIdle, FlushedFull: st.FlushedFull, Late: r.Late,
 		LinkTypes: []string{}}
 	for _, l := range r.Info.LinkTypes {
 		sum.LinkTypes = append(sum.LinkTypes, l.String())

@@ -62,3 +62,49 @@ func (c *Collector) Streams() []*Stream {
 	})
 	return c.list
 }
+
+// Summaries gathers finished streams as compact Summaries: what the summary
+// views need, in ~170 bytes per stream and nothing for the garbage
+// collector to scan. A stream delivered again (a late packet after its flow
+// was flushed) is merged into its first summary.
+type Summaries struct {
+	list []Summary
+	pos  [2][]int32 // [tcp, udp][ID] = index in list + 1
+}
+
+// Add takes a finished stream (use it as Options.OnStream).
+func (c *Summaries) Add(s *Stream) {
+	p := 0
+	if s.Proto == capture.ProtoUDP {
+		p = 1
+	}
+	idx := &c.pos[p]
+	if s.ID < len(*idx) && (*idx)[s.ID] != 0 {
+		sm := s.Summary()
+		c.list[(*idx)[s.ID]-1].Merge(&sm)
+		return
+	}
+	for len(*idx) <= s.ID {
+		*idx = append(*idx, 0)
+	}
+	c.list = append(c.list, s.Summary())
+	(*idx)[s.ID] = int32(len(c.list))
+}
+
+// Sorted returns the summaries sorted: TCP by ID, then UDP by ID.
+func (c *Summaries) Sorted() []Summary {
+	slices.SortFunc(c.list, func(a, b Summary) int {
+		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
+	})
+	for p := range c.pos {
+		clear(c.pos[p])
+	}
+	for i, s := range c.list {
+		p := 0
+		if s.Proto == capture.ProtoUDP {
+			p = 1
+		}
+		c.pos[p][s.ID] = int32(i + 1)
+	}
+	return c.list
+}

@@ -215,6 +215,8 @@ type Stream struct {
 	AnomalyCount  int       // all of them
 	Evicted       string    // non-empty when the flow was flushed before the end of the capture, and why
 	KeptData      bool
+	guessCode     uint8 // why the client was guessed (Summary.GuessReason)
+	evictCode     uint8 // why the flow was flushed early (Summary.Evicted)
 	// Packets lists every packet of a kept stream, in capture order, with
 	// relative numbers and annotations (for ladder diagrams).
 	Packets []PacketRecord
@@ -239,45 +241,8 @@ func (s *Stream) Peer(d Direction) netip.AddrPort {
 
 // Describe returns the state in plain words.
 func (s *Stream) Describe() string {
-	who := func(d Direction) string {
-		if d == ClientToServer {
-			return "client"
-		}
-		return "server"
-	}
-	var t string
-	switch s.State {
-	case StateUDP:
-		n := s.Dirs[0].Packets + s.Dirs[1].Packets
-		t = fmt.Sprintf("%d datagram%s", n, plural(n))
-	case StateRefused:
-		t = "refused (SYN answered by RST)"
-	case StateNoAnswer:
-		t = fmt.Sprintf("no answer (%d SYN%s)", s.SYNCount, plural(s.SYNCount))
-	case StateReset:
-		if s.Dirs[ClientToServer].SYN && !s.handshakeDone() {
-			t = "reset by " + who(s.ResetBy) + " during handshake"
-		} else {
-			t = fmt.Sprintf("reset by %s after %s", who(s.ResetBy), HumanBytes(s.ResetAfter))
-		}
-	case StateClosed:
-		t = "closed by " + who(s.ClosedBy) + " (FIN first)"
-	case StateHalfClosed:
-		t = "half-closed by " + who(s.ClosedBy) + ", still open the other way"
-	default:
-		if s.Dirs[ClientToServer].SYN && !s.handshakeDone() {
-			t = "handshake incomplete at end of capture"
-		} else {
-			t = "open at end of capture"
-		}
-	}
-	if s.Midstream && s.Proto == capture.ProtoTCP {
-		t += ", picked up mid-stream"
-	}
-	if s.Evicted != "" {
-		t += ", flushed early (" + s.Evicted + ")"
-	}
-	return t
+	sm := s.Summary()
+	return sm.Describe()
 }
 
 func (s *Stream) handshakeDone() bool { return s.HandshakeRTT > 0 }

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"cmp"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"slices"
 	"time"
@@ -23,14 +24,21 @@ type Options struct {
 	// IdleTimeout flushes a flow with no packet for this long (capture time).
 	// Default 10 minutes.
 	IdleTimeout time.Duration
-	// ClosedLinger flushes a closed (FIN both ways, or RST) flow after this
-	// much quiet capture time. Default 2 seconds: a late packet (the last
-	// ACK, a retransmitted FIN) after that is still counted in the stream,
-	// through Merge.
+	// ClosedLinger flushes a flow closed by FIN both ways after this much
+	// quiet capture time (a flow ended by RST goes at once). Default 2
+	// seconds: a late packet (the last ACK, a retransmitted FIN) after that is
+	// still counted in the stream, through Merge.
 	ClosedLinger time.Duration
+	// HandshakeTimeout flushes a connection whose SYNs got no answer after
+	// this much quiet capture time (Linux gives up retrying after about 63 s).
+	// Default 75 seconds.
+	HandshakeTimeout time.Duration
 	// MaxFlows bounds the flows held at once; past it the least recently active
 	// is flushed (and counted). Default 1,000,000.
 	MaxFlows int
+	// MaxTombstones bounds how many flushed flows are remembered so that a
+	// late packet keeps its stream number (~40 bytes each). Default 2,000,000.
+	MaxTombstones int
 	// MaxBuffered bounds the out-of-order bytes buffered per kept stream.
 	// Default 64 MiB.
 	MaxBuffered int64
@@ -68,6 +76,7 @@ type Stats struct {
 	FlushedIdle int // flows flushed by IdleTimeout while still open
 	FlushedFull int // flows flushed because MaxFlows was reached
 	Resumed     int // flushed flows that later saw more packets
+	Forgotten   int // flushed flows forgotten past MaxTombstones (a late packet would get a new number)
 	PeakFlows   int // most flows held at once
 	First, Last time.Time
 }
@@ -75,14 +84,22 @@ type Stats struct {
 // Tracker follows every TCP stream and UDP flow of a capture. Packets must be
 // given in capture order. It is not safe for concurrent use.
 type Tracker struct {
-	opts   Options
-	flows  map[flowID]*conn
-	tombs  map[flowID]tomb
-	ids    [2]int // next tcp, udp id
-	open   lru    // flows not closed
-	done   lru    // closed flows waiting out ClosedLinger
-	pinned lru    // kept streams: flushed only at Finish
-	Stats  Stats
+	opts  Options
+	flows map[flowID]*conn
+	// tombs remembers flushed flows by a 64-bit hash of their key (a
+	// collision, ~1 in 10^7 for a million flows, could only misnumber a late
+	// packet). Bounded by MaxTombstones, oldest first.
+	tombs    map[uint64]tomb
+	tombRing []uint64
+	tombNext int
+	seed     maphash.Seed
+	ids      [2]int // next tcp, udp id
+	open     lru    // flows not closed
+	syn      lru    // SYNs not answered yet: flushed after HandshakeTimeout
+	done     lru    // closed by FIN both ways, waiting out ClosedLinger
+	reset    lru    // closed by RST: flushed as soon as capture time moves on
+	pinned   lru    // kept streams: flushed only at Finish
+	Stats    Stats
 }
 
 type flowID struct {
@@ -92,7 +109,7 @@ type flowID struct {
 
 // tomb remembers a flushed flow so its stream number stays stable.
 type tomb struct {
-	id      int
+	id      int32
 	evicted bool      // flushed while open (idle or table full), not closed
 	clientA bool      // the client was key.A
 	guessed bool      // ... and that was a guess
@@ -156,6 +173,12 @@ func NewTracker(o Options) *Tracker {
 	if o.ClosedLinger <= 0 {
 		o.ClosedLinger = 2 * time.Second
 	}
+	if o.MaxTombstones <= 0 {
+		o.MaxTombstones = 2_000_000
+	}
+	if o.HandshakeTimeout <= 0 {
+		o.HandshakeTimeout = 75 * time.Second
+	}
 	if o.MaxFlows <= 0 {
 		o.MaxFlows = 1_000_000
 	}
@@ -168,7 +191,25 @@ func NewTracker(o Options) *Tracker {
 	if o.MaxAnomalies <= 0 {
 		o.MaxAnomalies = 1000
 	}
-	return &Tracker{opts: o, flows: make(map[flowID]*conn), tombs: make(map[flowID]tomb)}
+	return &Tracker{opts: o, flows: make(map[flowID]*conn), tombs: make(map[uint64]tomb), seed: maphash.MakeSeed()}
+}
+
+func (t *Tracker) tombKey(id flowID) uint64 { return maphash.Comparable(t.seed, id) }
+
+// bury remembers a flushed flow, forgetting the oldest past MaxTombstones.
+func (t *Tracker) bury(id flowID, tb tomb) {
+	k := t.tombKey(id)
+	if _, ok := t.tombs[k]; !ok {
+		if len(t.tombRing) < t.opts.MaxTombstones {
+			t.tombRing = append(t.tombRing, k)
+		} else {
+			delete(t.tombs, t.tombRing[t.tombNext])
+			t.tombRing[t.tombNext] = k
+			t.tombNext = (t.tombNext + 1) % len(t.tombRing)
+			t.Stats.Forgotten++
+		}
+	}
+	t.tombs[k] = tb
 }
 
 // Add processes one packet.
@@ -215,8 +256,8 @@ func (t *Tracker) Add(p *capture.Packet) {
 		// of its direction starts a new conversation on the same 4-tuple.
 		d := c.dirOf(p.Src)
 		if hs := &c.hs[d]; hs.baseSet && uint32(hs.isn) != p.Seq {
-			t.finalize(c, "")
-			delete(t.tombs, id) // a new connection, not a resumed one
+			t.finalize(c, evictNone)
+			delete(t.tombs, t.tombKey(id)) // a new connection, not a resumed one
 			c = nil
 		}
 	}
@@ -224,25 +265,34 @@ func (t *Tracker) Add(p *capture.Packet) {
 		c = t.newConn(id, p)
 	}
 	c.last = p.Time
-	c.list.remove(c)
-	switch {
-	case c.s.KeptData:
-		t.pinned.pushFront(c)
-	case c.closed:
-		t.done.pushFront(c)
-	default:
-		t.open.pushFront(c)
-	}
 	if p.Proto == capture.ProtoTCP {
 		t.tcp(c, p)
 	} else {
 		t.udp(c, p)
 	}
+	c.list.remove(c)
+	t.listFor(c).pushFront(c)
+}
+
+// listFor picks the expiry list a flow belongs on after its latest packet.
+func (t *Tracker) listFor(c *conn) *lru {
+	s := c.s
+	switch {
+	case s.KeptData:
+		return &t.pinned
+	case c.closed && c.firstRST:
+		return &t.reset
+	case c.closed:
+		return &t.done
+	case s.Proto == capture.ProtoTCP && s.SYNCount > 0 && !c.synAckSeen && s.Dirs[ServerToClient].Packets == 0:
+		return &t.syn
+	}
+	return &t.open
 }
 
 func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 	s := &Stream{Proto: p.Proto, FirstFrame: p.Frame, Start: p.Time}
-	tb, resumed := t.tombs[id]
+	tb, resumed := t.tombs[t.tombKey(id)]
 	if resumed && p.Proto == capture.ProtoTCP && p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 		side := 0
 		if p.Src != id.key.A {
@@ -253,11 +303,11 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		}
 	}
 	if resumed {
-		s.ID = tb.id
+		s.ID = int(tb.id)
 		if tb.evicted {
 			// Flushed while still open: say so. A late packet on a cleanly
 			// closed flow (the last ACK) is merged silently.
-			s.Evicted = "resumed after an earlier flush"
+			s.Evicted, s.evictCode = "resumed after an earlier flush", evictResumed
 		}
 		t.Stats.Resumed++
 	} else {
@@ -282,7 +332,8 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		default:
 			s.Midstream = true
 			s.ClientGuessed = true
-			s.Client, s.Server, s.GuessReason = guessClient(p.Src, p.Dst)
+			s.Client, s.Server, s.guessCode = guessClient(p.Src, p.Dst)
+			s.GuessReason = (&Summary{guess: s.guessCode, client: packAddr(s.Client), server: packAddr(s.Server)}).GuessReason()
 		}
 	}
 	if resumed {
@@ -291,7 +342,7 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		if tb.clientA {
 			s.Client, s.Server = id.key.A, id.key.B
 		}
-		s.ClientGuessed, s.Midstream, s.GuessReason = tb.guessed, false, ""
+		s.ClientGuessed, s.Midstream, s.GuessReason, s.guessCode = tb.guessed, false, "", guessNone
 	}
 	if t.opts.Keep != nil && t.opts.Keep(p.Proto, s.ID) {
 		s.KeptData = true
@@ -316,33 +367,35 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		t.Stats.PeakFlows = n
 	}
 	for len(t.flows) > t.opts.MaxFlows {
-		victim := t.done.tail
-		if victim == nil {
-			victim = t.open.tail
+		var victim *conn
+		for _, l := range []*lru{&t.reset, &t.done, &t.syn, &t.open} {
+			if victim = l.tail; victim != nil {
+				break
+			}
 		}
 		if victim == c || victim == nil {
 			break
 		}
 		t.Stats.FlushedFull++
-		t.finalize(victim, fmt.Sprintf("flow table full: more than %d flows at once", t.opts.MaxFlows))
+		t.finalize(victim, evictFull)
 	}
 	return c
 }
 
 // guessClient picks the client of a connection whose SYN was not captured.
-func guessClient(src, dst netip.AddrPort) (client, server netip.AddrPort, why string) {
+func guessClient(src, dst netip.AddrPort) (client, server netip.AddrPort, why uint8) {
 	sp, dp := src.Port(), dst.Port()
 	switch {
 	case dp < 1024 && sp >= 1024:
-		return src, dst, fmt.Sprintf("no SYN seen; port %d is a well-known service port", dp)
+		return src, dst, guessWellKnownDst
 	case sp < 1024 && dp >= 1024:
-		return dst, src, fmt.Sprintf("no SYN seen; port %d is a well-known service port", sp)
+		return dst, src, guessWellKnownSrc
 	case sp >= 32768 && dp < 32768:
-		return src, dst, fmt.Sprintf("no SYN seen; port %d is in the ephemeral range", sp)
+		return src, dst, guessEphemeralSrc
 	case dp >= 32768 && sp < 32768:
-		return dst, src, fmt.Sprintf("no SYN seen; port %d is in the ephemeral range", dp)
+		return dst, src, guessEphemeralDst
 	}
-	return src, dst, "no SYN seen; the sender of the first packet"
+	return src, dst, guessFirstSender
 }
 
 func (c *conn) dirOf(src netip.AddrPort) Direction {
@@ -457,10 +510,6 @@ func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	}
 	if !c.closed && (c.firstRST || (s.Dirs[0].FIN && s.Dirs[1].FIN)) {
 		c.closed = true
-		if !s.KeptData {
-			c.list.remove(c)
-			t.done.pushFront(c)
-		}
 	}
 }
 
@@ -505,23 +554,30 @@ func (t *Tracker) udp(c *conn, p *capture.Packet) {
 
 // expire flushes flows that have been quiet long enough.
 func (t *Tracker) expire(now time.Time) {
+	for c := t.reset.tail; c != nil && now.After(c.last); c = t.reset.tail {
+		t.finalize(c, evictNone)
+	}
 	for c := t.done.tail; c != nil && now.Sub(c.last) > t.opts.ClosedLinger; c = t.done.tail {
-		t.finalize(c, "")
+		t.finalize(c, evictNone)
+	}
+	for c := t.syn.tail; c != nil && now.Sub(c.last) > t.opts.HandshakeTimeout; c = t.syn.tail {
+		t.finalize(c, evictNone) // "no answer": a later SYN with the same ISN merges back
 	}
 	for c := t.open.tail; c != nil && now.Sub(c.last) > t.opts.IdleTimeout; c = t.open.tail {
 		t.Stats.FlushedIdle++
-		t.finalize(c, fmt.Sprintf("idle for more than %s", t.opts.IdleTimeout))
+		t.finalize(c, evictIdle)
 	}
 }
 
-func (t *Tracker) finalize(c *conn, evicted string) {
+func (t *Tracker) finalize(c *conn, evicted uint8) {
 	c.list.remove(c)
 	delete(t.flows, c.id)
 	s := c.s
-	if evicted != "" && s.Evicted == "" {
-		s.Evicted = evicted
+	if evicted != evictNone && s.evictCode == evictNone {
+		s.evictCode = evicted
+		s.Evicted = (&Summary{evicted: evicted}).Evicted()
 	}
-	tb := tomb{id: s.ID, evicted: !c.closed, clientA: s.Client == c.id.key.A, guessed: s.ClientGuessed}
+	tb := tomb{id: int32(s.ID), evicted: !c.closed && evicted != evictNone, clientA: s.Client == c.id.key.A, guessed: s.ClientGuessed}
 	if c.id.proto == capture.ProtoTCP {
 		for d := range c.hs {
 			c.hs[d].finish()
@@ -537,7 +593,7 @@ func (t *Tracker) finalize(c *conn, evicted string) {
 	} else {
 		s.State = StateUDP
 	}
-	t.tombs[c.id] = tb
+	t.bury(c.id, tb)
 	if t.opts.OnStream != nil {
 		t.opts.OnStream(s)
 	}
@@ -571,7 +627,7 @@ func (t *Tracker) Finish() {
 		return cmp.Or(cmp.Compare(a.s.Proto, b.s.Proto), cmp.Compare(a.s.ID, b.s.ID))
 	})
 	for _, c := range all {
-		t.finalize(c, "")
+		t.finalize(c, evictNone)
 	}
 }
 
