@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -21,6 +22,7 @@ type readOptions struct {
 	Limit  int
 	All    bool
 	Sort   string
+	Stats  bool         // frame every stream and count its messages
 	In     inputOptions // -i (live instead of FILE), -f
 	Find   findingsOptions
 }
@@ -53,6 +55,7 @@ func newReadCmd(io *streams) *cobra.Command {
 	f.IntVar(&o.Limit, "limit", 100, "show at most N streams in the text view (0: all; all when piped)")
 	f.BoolVar(&o.All, "all", false, "show every stream (same as --limit 0)")
 	f.StringVar(&o.Sort, "sort", "id", "text view order: "+strings.Join(output.SortKeys, ", "))
+	f.BoolVar(&o.Stats, "stats", false, "reassemble every stream and count its application messages (framing chosen per stream, as follow's auto)")
 	o.In.addFlags(f, true)
 	o.Find.addFlags(f)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
@@ -97,8 +100,26 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	var col reassembly.Summaries
 	ord := &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second}
 	topts := reassembly.Options{OnStream: col.Add}
+	jw.Stats = o.Stats
 	if o.Format == "json" {
 		topts.OnStream = ord.Add
+	}
+	if o.Stats {
+		// Frame every stream as its bytes arrive, holding only the bytes of
+		// incomplete messages, and count the messages on the stream itself.
+		st, err := decode.NewStreamer(decode.StreamerOptions{
+			OnMessage: func(s *reassembly.Stream, m *decode.Message) { s.Messages[m.Dir]++ },
+			OnFraming: func(s *reassembly.Stream, framing, _ string) { s.Framing = framing },
+		})
+		if err != nil {
+			return err
+		}
+		done := topts.OnStream
+		topts.OnData = st.Data
+		topts.OnStream = func(s *reassembly.Stream) {
+			st.End(s)
+			done(s)
+		}
 	}
 	if eng != nil {
 		topts = eng.Hooks(topts)
@@ -118,7 +139,7 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 		}
 	} else {
 		rep.Rows = col.Sorted()
-		err = output.ReadText(out, rep, output.ReadOptions{Limit: o.Limit, Sort: o.Sort})
+		err = output.ReadText(out, rep, output.ReadOptions{Limit: o.Limit, Sort: o.Sort, Stats: o.Stats})
 	}
 	if err == nil {
 		err = out.Flush()

@@ -35,6 +35,7 @@ type ReadReport struct {
 
 // ReadOptions shapes the text view.
 type ReadOptions struct {
+	Stats bool   // show the framing and message counts (read --stats)
 	Limit int    // rows shown at most (0: all)
 	Sort  string // id (default), bytes, packets, duration, start
 }
@@ -102,7 +103,11 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 	if ew.err != nil {
 		return ew.err
 	}
-	t := newTable(w, []string{"stream", "client → server", "state", "duration", "c→s", "s→c"}, "llllrr")
+	header, align := []string{"stream", "client → server", "state", "duration", "c→s", "s→c"}, "llllrr"
+	if o.Stats {
+		header, align = append(header, "messages c→s/s→c"), align+"l"
+	}
+	t := newTable(w, header, align)
 	guessed := false
 	for i := range shown {
 		s := &shown[i]
@@ -112,8 +117,16 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 			guessed = true
 		}
 		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
-		if err := t.Append([]string{s.Name(), client + " → " + s.Server().String(), s.Describe(), Dur(s.Duration()),
-			bytesCellSum(c2s), bytesCellSum(s2c)}); err != nil {
+		row := []string{s.Name(), client + " → " + s.Server().String(), s.Describe(), Dur(s.Duration()),
+			bytesCellSum(c2s), bytesCellSum(s2c)}
+		if o.Stats {
+			m := ""
+			if f := s.Framing(); f != "" {
+				m = fmt.Sprintf("%s %d/%d", f, c2s.Messages, s2c.Messages)
+			}
+			row = append(row, m)
+		}
+		if err := t.Append(row); err != nil {
 			return err
 		}
 	}
@@ -270,6 +283,10 @@ type StreamRecord struct {
 	HandshakeRTTMs float64 `json:"handshake_rtt_ms,omitempty"`
 	Anomalies      int     `json:"anomalies"`
 	Evicted        string  `json:"flushed_early,omitempty"`
+	// With read --stats: the framing and the messages counted each way.
+	Framing     string `json:"framing,omitempty"`
+	MessagesC2S *int   `json:"messages_c2s,omitempty"`
+	MessagesS2C *int   `json:"messages_s2c,omitempty"`
 }
 
 // SummaryRecord is the last line of `read --format json`.
@@ -306,6 +323,10 @@ func NewStreamRecord(st *reassembly.Stream) StreamRecord {
 
 // NewSummaryStreamRecord converts a summary to its JSON record.
 func NewSummaryStreamRecord(s *reassembly.Summary) StreamRecord {
+	return newSummaryStreamRecord(s, false)
+}
+
+func newSummaryStreamRecord(s *reassembly.Summary, stats bool) StreamRecord {
 	c, sv := &s.Dirs[0], &s.Dirs[1]
 	rec := StreamRecord{
 		Type: "stream", ID: s.Name(), Proto: s.Proto.String(), Client: s.Client().String(), Server: s.Server().String(),
@@ -325,6 +346,10 @@ func NewSummaryStreamRecord(s *reassembly.Summary) StreamRecord {
 	}
 	if s.HandshakeRTT > 0 {
 		rec.HandshakeRTTMs = float64(s.HandshakeRTT) / 1e6
+	}
+	if stats {
+		mc, ms := int(c.Messages), int(sv.Messages)
+		rec.Framing, rec.MessagesC2S, rec.MessagesS2C = s.Framing(), &mc, &ms
 	}
 	return rec
 }
@@ -355,6 +380,8 @@ func ReadJSON(w io.Writer, r *ReadReport) error {
 type ReadJSONWriter struct {
 	w   io.Writer
 	enc *json.Encoder
+	// Stats adds the framing and message counts to stream records (read --stats).
+	Stats bool
 }
 
 // NewReadJSONWriter returns a writer to w.
@@ -366,7 +393,7 @@ func NewReadJSONWriter(w io.Writer) *ReadJSONWriter {
 
 // Stream writes one stream record.
 func (j *ReadJSONWriter) Stream(s *reassembly.Summary) error {
-	return j.enc.Encode(NewSummaryStreamRecord(s))
+	return j.enc.Encode(newSummaryStreamRecord(s, j.Stats))
 }
 
 // Finish writes the finding records and the summary record (r.Rows and

@@ -217,6 +217,11 @@ type Stream struct {
 	KeptData      bool
 	guessCode     uint8 // why the client was guessed (Summary.GuessReason)
 	evictCode     uint8 // why the flow was flushed early (Summary.Evicted)
+	// Framing and Messages are filled in by a consumer that frames the
+	// stream's bytes as they arrive (read --stats): the framing used and
+	// the messages counted per direction.
+	Framing  string
+	Messages [2]int
 	// Packets lists every packet of a kept stream, in capture order, with
 	// relative numbers and annotations (for ladder diagrams).
 	Packets []PacketRecord

@@ -27,8 +27,31 @@ type Summary struct {
 	HandshakeRTT time.Duration
 	ResetAfter   int64
 	AnomalyCount uint32
+	framing      uint8 // index in FramingNames (read --stats)
 	Dirs         [2]HalfSummary
 }
+
+// FramingNames are the framings a Summary can record (read --stats); a
+// framing outside the list is recorded as "other".
+var FramingNames = []string{"", "raw", "line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2", "other"}
+
+func framingCode(name string) uint8 {
+	for i, n := range name {
+		if n == ':' {
+			name = name[:i]
+			break
+		}
+	}
+	for i, n := range FramingNames {
+		if n == name {
+			return uint8(i)
+		}
+	}
+	return uint8(len(FramingNames) - 1)
+}
+
+// Framing is the framing used to count Messages ("" when not counted).
+func (s *Summary) Framing() string { return FramingNames[s.framing] }
 
 // HalfSummary is the per-direction part of a Summary (see Half).
 type HalfSummary struct {
@@ -37,6 +60,7 @@ type HalfSummary struct {
 	OutOfOrd  uint32
 	Truncated uint32
 	Oversize  uint32
+	Messages  uint32 // application messages (read --stats)
 	Bytes     int64
 	Missing   int64
 }
@@ -91,7 +115,8 @@ func (s *Stream) Summary() Summary {
 	sm := Summary{ID: int32(s.ID), Proto: s.Proto, State: s.State, guess: s.guessCode, evicted: s.evictCode,
 		SYNCount: uint16(min(s.SYNCount, 0xffff)), client: packAddr(s.Client), server: packAddr(s.Server),
 		FirstFrame: int64(s.FirstFrame), LastFrame: int64(s.LastFrame), start: s.Start.UnixNano(), end: s.End.UnixNano(),
-		HandshakeRTT: s.HandshakeRTT, ResetAfter: s.ResetAfter, AnomalyCount: uint32(min(s.AnomalyCount, 1<<32-1))}
+		HandshakeRTT: s.HandshakeRTT, ResetAfter: s.ResetAfter, AnomalyCount: uint32(min(s.AnomalyCount, 1<<32-1)),
+		framing: framingCode(s.Framing)}
 	set := func(b bool, f uint16) {
 		if b {
 			sm.flags |= f
@@ -106,7 +131,7 @@ func (s *Stream) Summary() Summary {
 	for d := range s.Dirs {
 		h := &s.Dirs[d]
 		sm.Dirs[d] = HalfSummary{Packets: u32(h.Packets), Retrans: u32(h.Retrans), OutOfOrd: u32(h.OutOfOrd),
-			Truncated: u32(h.Truncated), Oversize: u32(h.Oversize), Bytes: h.Bytes, Missing: h.Missing}
+			Truncated: u32(h.Truncated), Oversize: u32(h.Oversize), Messages: u32(s.Messages[d]), Bytes: h.Bytes, Missing: h.Missing}
 	}
 	return sm
 }
@@ -234,6 +259,10 @@ func (s *Summary) Merge(o *Summary) {
 		a.OutOfOrd += b.OutOfOrd
 		a.Truncated += b.Truncated
 		a.Oversize += b.Oversize
+		a.Messages += b.Messages
+	}
+	if s.framing == 0 {
+		s.framing = o.framing
 	}
 	s.end = max(s.end, o.end)
 	s.LastFrame = max(s.LastFrame, o.LastFrame)
