@@ -140,15 +140,33 @@ func OpenLive(ctx context.Context, name string, o LiveOptions) (*LiveSource, err
 		}
 	}
 	if o.WriteTo != nil {
-		intf := pcapgo.NgInterface{Name: name, OS: "linux", LinkType: layers.LinkType(link),
-			SnapLength: uint32(snaplen), TimestampResolution: 9, Filter: o.Filter}
-		opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{OS: "linux", Application: "sockscope"}}
-		if s.ng, err = pcapgo.NewNgWriterInterface(o.WriteTo, intf, opts); err != nil {
+		if err := s.SetWriteTo(o.WriteTo); err != nil {
 			s.Close()
-			return nil, fmt.Errorf("write pcapng: %w", err)
+			return nil, err
 		}
 	}
 	return s, nil
+}
+
+// SetWriteTo makes the capture write every frame Next returns to w, as
+// LiveOptions.WriteTo does. It must be called before the first Next: it is
+// for an output file created after the capture opened (once privileges were
+// dropped, so that the file belongs to the user the capture runs as).
+func (s *LiveSource) SetWriteTo(w io.Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ng != nil || s.frame > 0 || s.closed {
+		return errors.New("write pcapng: the capture already started")
+	}
+	intf := pcapgo.NgInterface{Name: s.info.Name, OS: "linux", LinkType: layers.LinkType(s.info.LinkTypes[0]),
+		SnapLength: uint32(s.info.Snaplen), TimestampResolution: 9, Filter: s.filter}
+	opts := pcapgo.NgWriterOptions{SectionInfo: pcapgo.NgSectionInfo{OS: "linux", Application: "sockscope"}}
+	ng, err := pcapgo.NewNgWriterInterface(w, intf, opts)
+	if err != nil {
+		return fmt.Errorf("write pcapng: %w", err)
+	}
+	s.ng = ng
+	return nil
 }
 
 func (s *LiveSource) openRing(name string, cooked bool, o LiveOptions, prog []bpf.RawInstruction, poll time.Duration) error {

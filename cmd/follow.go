@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 type followOptions struct {
 	Path       string
+	In         inputOptions // -i (live instead of FILE), -f, -c, --duration
 	Stream     string
 	Format     string
 	Framing    string
@@ -27,7 +29,7 @@ type followOptions struct {
 func newFollowCmd(io *streams) *cobra.Command {
 	o := &followOptions{}
 	c := &cobra.Command{
-		Use:   "follow FILE STREAM",
+		Use:   "follow FILE STREAM | follow -i IFACE STREAM",
 		Short: "Rebuild one stream and show which segment carried which bytes of which message",
 		Long: `follow rebuilds one TCP stream (or UDP flow) and lines its segments up
 with its application messages: messages split across segments, segments
@@ -35,20 +37,38 @@ carrying several messages, partial messages at a gap or at the end.
 
 STREAM is tcp/N, udp/N, or N (= tcp/N), numbered as Wireshark's tcp.stream.
 
+With -i IFACE it captures live instead: streams are numbered as they
+appear, only STREAM's bytes are kept, and the view is shown when the capture
+stops (Ctrl-C, -c or --duration); stderr says when STREAM appears and ends.
+
 Framing (--framing): auto (default: by content and port, and says why), raw
 (one message per segment), line, line:<delim>, fixed:N,
 len:u8|u16be|u16le|u32be|u32le|u64be[,offset=N][,adjust=N][,include],
 http1, tls, dns, resp, ws, h2.`,
 		Example: `  sockscope follow trace.pcap tcp/3 --framing len:u32be
   sockscope follow trace.pcap 0 --transcript
-  sockscope follow trace.pcap tcp/0 --format raw --dir s2c > body.bin`,
-		Args: exactArgs(2, "a capture file and a stream (tcp/N, udp/N or N)"),
+  sockscope follow trace.pcap tcp/0 --format raw --dir s2c > body.bin
+  sudo sockscope follow -i lo -f "port 8080" tcp/0 --duration 30s`,
+		Args: func(c *cobra.Command, args []string) error {
+			switch {
+			case o.In.Iface != "" && len(args) != 1:
+				return usagef("%s -i IFACE needs one stream (tcp/N, udp/N or N), and no capture file", c.CommandPath())
+			case o.In.Iface == "" && len(args) != 2:
+				return usagef("%s needs a capture file and a stream (tcp/N, udp/N or N), or -i IFACE and a stream", c.CommandPath())
+			}
+			return nil
+		},
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Path, o.Stream = args[0], args[1]
-			return runFollow(io, o)
+			if len(args) == 2 {
+				o.Path, args = args[0], args[1:]
+			}
+			o.Stream = args[0]
+			return runFollow(c.Context(), io, o)
 		},
 	}
 	f := c.Flags()
+	o.In.addFlags(f, true)
+	o.In.addLimitFlags(f)
 	f.StringVar(&o.Format, "format", "text", "output format: text, json (one object per line), or raw (the bytes of --dir, unchanged)")
 	f.StringVar(&o.Framing, "framing", "auto", "how to find message boundaries (see above)")
 	f.StringVar(&o.Dir, "dir", "", "direction: c2s or s2c (required with --format raw; otherwise limits the text view)")
@@ -82,7 +102,7 @@ func parseStream(s string) (capture.Proto, int, error) {
 	return proto, id, nil
 }
 
-func runFollow(io *streams, o *followOptions) error {
+func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	switch o.Format {
 	case "text", "json", "raw":
 	default:
@@ -108,28 +128,41 @@ func runFollow(io *streams, o *followOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := openSource(io, o.Path)
+	src, err := openInput(ctx, io, o.Path, &o.In)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
+	// Stream numbers are given in order of first packet, so the stream to
+	// keep is known before it exists, live as in a file.
+	want := streamRef{proto, id}
+	topts := reassembly.Options{Keep: func(p capture.Proto, n int) bool { return streamRef{p, n} == want }}
 	var found *reassembly.Stream
-	tr := reassembly.NewTracker(reassembly.Options{
-		Keep: func(p capture.Proto, n int) bool { return p == proto && n == id },
-		OnStream: func(s *reassembly.Stream) {
-			if s.Proto == proto && s.ID == id {
-				if found == nil {
-					found = s
-				} else {
-					found.Merge(s)
-				}
+	topts.OnStream = func(s *reassembly.Stream) {
+		if s.Proto == proto && s.ID == id {
+			if found == nil {
+				found = s
+			} else {
+				found.Merge(s)
 			}
-		},
-	})
+		}
+	}
+	if src.Live != nil {
+		announceLive(io, src, o.In.Filter)
+		topts.OnEvent = followProgress(io, want)
+	}
+	tr := reassembly.NewTracker(topts)
 	damage := tr.Consume(src)
+	if src.Live != nil {
+		reportLive(io, src)
+	}
 	if found == nil {
 		if damage != nil {
 			return damage
+		}
+		if src.Live != nil {
+			return fmt.Errorf("no %s/%d was seen on %s in %d packets (%s, %s)", proto, id, src.Info().Name, tr.Stats.Packets,
+				countStreams(tr.Stats.TCPStreams, "TCP stream", "tcp"), countStreams(tr.Stats.UDPFlows, "UDP flow", "udp"))
 		}
 		return usagef("%s has no %s/%d: it has %d TCP streams and %d UDP flows", o.Path, proto, id, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
@@ -139,7 +172,7 @@ func runFollow(io *streams, o *followOptions) error {
 	}
 	width := o.Width
 	if width <= 0 {
-		width = terminalWidth(100)
+		width = terminalWidth(io, 100)
 	}
 	switch {
 	case o.Format == "raw":
@@ -158,4 +191,31 @@ func runFollow(io *streams, o *followOptions) error {
 		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
 	}
 	return nil
+}
+
+// followProgress says on stderr when the followed stream of a live capture
+// shows up and when it ends, so that one knows when to stop the capture.
+func followProgress(io *streams, want streamRef) func(reassembly.Event) {
+	seen := false
+	return func(e reassembly.Event) {
+		s := e.Stream
+		if (streamRef{s.Proto, s.ID}) != want {
+			return
+		}
+		end := ""
+		switch e.Kind {
+		case reassembly.EventClosed, reassembly.EventReset, reassembly.EventRefused:
+			end = "; Ctrl-C shows it"
+		case reassembly.EventDatagram, reassembly.EventHalfClosed:
+			if seen {
+				return
+			}
+		}
+		who := ""
+		if !seen {
+			seen = true
+			who = fmt.Sprintf(" %s → %s:", s.Client, s.Server)
+		}
+		fmt.Fprintf(io.Err, "sockscope: %s:%s %s, frame %d%s\n", s.Name(), who, e.Text, e.Frame, end)
+	}
 }

@@ -9,7 +9,9 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +20,7 @@ import (
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/capture/filter"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/findings"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
@@ -34,6 +37,11 @@ type inputOptions struct {
 	RingMiB   int
 	NoRing    bool
 	Write     string // -w: also write what was captured to this pcapng file (live only)
+	// User is the account to switch to once the capture is open (--user);
+	// without it, a privileged process drops its capabilities instead.
+	User     string
+	Count    int           // -c: stop a live capture after this many packets (0: no limit)
+	Duration time.Duration // --duration: stop a live capture after this long (0: no limit)
 }
 
 func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
@@ -45,6 +53,14 @@ func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
 	f.BoolVar(&o.NoPromisc, "no-promisc", false, "live: don't put the interface in promiscuous mode")
 	f.IntVar(&o.RingMiB, "ring-size", capture.DefaultRingSize>>20, "live: MiB of kernel ring buffer (more absorbs longer bursts without drops)")
 	f.BoolVar(&o.NoRing, "no-ring", false, "live: read with a plain packet socket instead of the TPACKET_V3 ring")
+	f.StringVar(&o.User, "user", "", "live: once the capture is open, run as user `NAME` (as tcpdump -Z); without it, root drops its capabilities")
+}
+
+// addLimitFlags adds -c and --duration, which stop a live capture, for views
+// that have no flags of their own for it.
+func (o *inputOptions) addLimitFlags(f *pflag.FlagSet) {
+	f.IntVarP(&o.Count, "count", "c", 0, "live: stop after N packets (0: no limit)")
+	f.DurationVar(&o.Duration, "duration", 0, "live: stop after this long, e.g. 30s (0: no limit)")
 }
 
 // input is an opened capture file or live capture.
@@ -52,8 +68,45 @@ type input struct {
 	capture.Source
 	Defrag *capture.Defragmenter
 	Live   *capture.LiveSource // nil for a file
-	file   *capture.FileSource // nil when live
-	w      *os.File            // -w output
+	// Privileges says what was given up once the live capture was open.
+	Privileges capture.Privileges
+	file       *capture.FileSource // nil when live
+	w          *os.File            // -w output
+	ctx        context.Context     // the live capture's: done at --duration
+	cancel     context.CancelFunc
+	count      int // -c
+	frames     int // frames returned
+	stopped    string
+}
+
+// Next returns the next frame, or io.EOF once -c frames were returned.
+func (in *input) Next(p *capture.Packet) error {
+	if in.count > 0 && in.frames >= in.count {
+		in.stopped = fmt.Sprintf("-c %d reached", in.count)
+		return io.EOF
+	}
+	err := in.Source.Next(p)
+	switch {
+	case err == nil:
+		in.frames++
+	case errors.Is(err, io.EOF) && in.Live != nil && in.stopped == "":
+		in.stopped = "interrupted"
+		if errors.Is(in.ctx.Err(), context.DeadlineExceeded) && context.Cause(in.ctx) == errDuration {
+			in.stopped = "--duration reached"
+		}
+	}
+	return err
+}
+
+// errDuration is the cause of a live capture's end at --duration.
+var errDuration = errors.New("--duration reached")
+
+// Stopped says why a live capture ended: "interrupted", "-c 10 reached"...
+func (in *input) Stopped() string {
+	if in.stopped == "" {
+		return "interrupted"
+	}
+	return in.stopped
 }
 
 // Close stops the capture and closes the -w file.
@@ -65,8 +118,18 @@ func (in *input) Close() error {
 		}
 		in.w = nil
 	}
+	if in.cancel != nil {
+		in.cancel()
+	}
 	return err
 }
+
+// dropImplicitly says whether a privileged process drops its capabilities
+// when no --user is given. Dropping is per process and for good, and a test
+// binary runs many captures in one process, so only a real sockscope process
+// does it (the live tests check it on the built binary); --user is explicit
+// and applies everywhere.
+var dropImplicitly = !testing.Testing()
 
 // openInput opens path, or with o.Iface a live capture that stops when ctx
 // is done. Filter and interface mistakes are usage errors.
@@ -90,22 +153,42 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 	if o.RingMiB <= 0 {
 		return nil, usagef("--ring-size %d: want a positive number of MiB", o.RingMiB)
 	}
+	if o.Count < 0 || o.Duration < 0 {
+		return nil, usagef("-c and --duration can't be negative")
+	}
 	// Check the expression before the interface: a typo is a usage error
 	// whatever the permissions.
 	if _, err := filter.Parse(o.Filter); err != nil && o.Filter != "" {
 		return nil, filterUsage(o.Filter, err)
 	}
-	in := &input{}
+	var runAs *capture.RunAs
+	if o.User != "" {
+		var err error
+		if runAs, err = capture.LookupRunAs(o.User); err != nil {
+			return nil, &usageError{fmt.Errorf("--user: %w", err)}
+		}
+	}
+	in := &input{count: o.Count}
+	in.ctx, in.cancel = context.WithCancel(ctx)
+	if o.Duration > 0 {
+		in.ctx, in.cancel = context.WithTimeoutCause(ctx, o.Duration, errDuration)
+	}
 	lo := capture.LiveOptions{Snaplen: o.Snaplen, NoPromisc: o.NoPromisc, Filter: o.Filter, RingSize: o.RingMiB << 20, NoRing: o.NoRing}
-	if o.Write != "" {
+	// -w: with --user the file is created once the process runs as that
+	// user (as tcpdump -Z does), so it belongs to them and is written with
+	// their rights; otherwise it is created before the capture opens, by
+	// the invoking user.
+	if o.Write != "" && runAs == nil {
 		f, err := os.Create(o.Write)
 		if err != nil {
+			in.cancel()
 			return nil, fmt.Errorf("-w: %w", err)
 		}
 		in.w, lo.WriteTo = f, f
 	}
-	src, err := capture.OpenLive(ctx, o.Iface, lo)
+	src, err := capture.OpenLive(in.ctx, o.Iface, lo)
 	if err != nil {
+		in.cancel()
 		if in.w != nil {
 			in.w.Close()
 			os.Remove(o.Write)
@@ -121,6 +204,27 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 		return nil, err
 	}
 	in.Source, in.Defrag, in.Live = src, src.Defrag(), src
+	if runAs != nil || dropImplicitly {
+		if in.Privileges, err = capture.DropPrivileges(runAs); err != nil {
+			created := in.w != nil
+			in.Close()
+			if created {
+				os.Remove(o.Write)
+			}
+			return nil, err
+		}
+	}
+	if o.Write != "" && runAs != nil {
+		f, err := os.Create(o.Write)
+		if err == nil {
+			in.w = f
+			err = src.SetWriteTo(f)
+		}
+		if err != nil {
+			in.Close()
+			return nil, fmt.Errorf("-w (as user %s): %w", runAs.Name, err)
+		}
+	}
 	return in, nil
 }
 
@@ -162,6 +266,7 @@ type liveOptions struct {
 	IdleTimeout time.Duration
 	MaxBuffer   int
 	Limit       int
+	Find        findingsOptions
 }
 
 func newLiveCmd(io *streams) *cobra.Command {
@@ -209,6 +314,7 @@ It needs CAP_NET_RAW: run it as root, or once
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", 5*time.Minute, "forget a flow after this long without packets (keeps memory flat on long runs)")
 	f.IntVar(&o.MaxBuffer, "max-message", decode.DefaultMaxBuffer>>20, "MiB held per stream direction for one incomplete message; larger ones are reported and skipped")
 	f.IntVar(&o.Limit, "limit", 100, "summary: show at most N streams (0: all; all when piped)")
+	o.Find.addFlags(f)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	return c
 }
@@ -230,7 +336,11 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	v := &liveView{json: o.Format == "json", out: bufio.NewWriterSize(ios.Out, 64<<10), kept: newStreamKeeper(maxKeptStreams)}
+	eng, err := o.Find.engine()
+	if err != nil {
+		return err
+	}
+	v := &liveView{json: o.Format == "json", out: bufio.NewWriterSize(ios.Out, 64<<10), kept: newStreamKeeper(maxKeptStreams), shown: map[string]bool{}}
 	v.enc = json.NewEncoder(v.out)
 	v.enc.SetEscapeHTML(false)
 	st, err := decode.NewStreamer(decode.StreamerOptions{Framing: o.Framing, MaxBuffer: o.MaxBuffer << 20,
@@ -244,7 +354,7 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 	}
 	defer in.Close()
 	v.st = st
-	tr := reassembly.NewTracker(reassembly.Options{
+	topts := reassembly.Options{
 		IdleTimeout: o.IdleTimeout,
 		OnData:      st.Data,
 		OnEvent:     v.event,
@@ -252,8 +362,12 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 			st.End(s)
 			v.kept.add(s)
 		},
-	})
-	v.header(in.Live, o.In)
+	}
+	if eng != nil {
+		topts = eng.Hooks(topts)
+	}
+	tr := reassembly.NewTracker(topts)
+	v.header(in, o.In)
 
 	var p capture.Packet
 	var readErr error
@@ -269,6 +383,9 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		}
 		v.cur = &p
 		tr.Add(&p)
+		if eng != nil {
+			v.findings(eng.Pop())
+		}
 		v.flush()
 		if o.Count > 0 && tr.Stats.Packets >= o.Count {
 			stopped = fmt.Sprintf("-c %d reached", o.Count)
@@ -279,8 +396,14 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 	tr.Finish()
 	in.Defrag.Finish()
 	kst, kerr := in.Live.Stats()
+	fs := finishFindings(eng, in, tr.Stats)
 	closeErr := in.Close()
-	rep := &output.ReadReport{Info: in.Info(), Stats: tr.Stats, Defrag: in.Defrag.Stats, Streams: v.kept.streams()}
+	if v.json && fs != nil {
+		// Each finding is written once: those already written as they
+		// became certain are left out of the closing records.
+		fs = slices.DeleteFunc(fs, func(f findings.Finding) bool { return v.shown[findingKey(f)] })
+	}
+	rep := &output.ReadReport{Info: in.Info(), Stats: tr.Stats, Defrag: in.Defrag.Stats, Streams: v.kept.streams(), Findings: fs}
 	if err := v.summary(rep, kst, kerr, o, stopped, st.Stats()); err != nil {
 		return fmt.Errorf("write output: %w", err)
 	}
@@ -306,6 +429,8 @@ type liveView struct {
 	// msgFrame is the last frame that completed a message, so a datagram
 	// whose message was shown does not get a second line.
 	msgFrame int
+	// shown holds the findings written as they became certain (findingKey).
+	shown map[string]bool
 }
 
 func (v *liveView) printf(format string, args ...any) {
@@ -343,14 +468,20 @@ type liveStart struct {
 	Method      string `json:"method"`
 	Fallback    string `json:"fallback,omitempty"`
 	Write       string `json:"write,omitempty"`
+	// Privileges says what was given up once the capture was open:
+	// "running as nobody (uid 65534)", "capabilities dropped", or why not.
+	Privileges string `json:"privileges,omitempty"`
 }
 
-func (v *liveView) header(src *capture.LiveSource, o inputOptions) {
+func (v *liveView) header(in *input, o inputOptions) {
+	src := in.Live
 	ifc := src.Interface()
 	info := src.Info()
+	priv := in.Privileges.String()
 	if v.json {
 		v.record(liveStart{Type: "start", Interface: ifc.Name, LinkType: info.LinkTypes[0].String(), HWType: ifc.HWType,
-			Filter: o.Filter, Snaplen: info.Snaplen, Promiscuous: !o.NoPromisc, Method: src.Method(), Fallback: src.Fallback(), Write: o.Write})
+			Filter: o.Filter, Snaplen: info.Snaplen, Promiscuous: !o.NoPromisc, Method: src.Method(), Fallback: src.Fallback(), Write: o.Write,
+			Privileges: priv})
 	} else {
 		parts := []string{fmt.Sprintf("listening on %s (%s, %s)", textsafe.Escape(ifc.Name), ifc.HWType, info.LinkTypes[0])}
 		if o.Filter != "" {
@@ -363,6 +494,9 @@ func (v *liveView) header(src *capture.LiveSource, o inputOptions) {
 		parts = append(parts, m)
 		if o.Write != "" {
 			parts = append(parts, "writing "+textsafe.Escape(o.Write))
+		}
+		if priv != "" {
+			parts = append(parts, priv)
 		}
 		parts = append(parts, "times UTC", "Ctrl-C to stop")
 		v.printf("%s\n", strings.Join(parts, " · "))
@@ -496,6 +630,64 @@ func (v *liveView) message(s *reassembly.Stream, m *decode.Message) {
 		size += " (partial)"
 	}
 	v.printf("%s  %-6s %s  %-6s %s  · %s\n", clock(t), s.Name(), m.Dir.Arrow(), m.Protocol, textsafe.Escape(m.Summary), size)
+}
+
+// findings writes findings that just became certain (Engine.Pop): their
+// streams ended. Capture-wide ones (port scans, services, kernel drops)
+// come with the summary.
+func (v *liveView) findings(fs []findings.Finding) {
+	for _, f := range fs {
+		v.shown[findingKey(f)] = true
+		if v.json {
+			v.record(output.NewFindingRecord(f))
+			continue
+		}
+		name := ""
+		if len(f.Streams) == 1 {
+			name = f.Streams[0].String()
+		}
+		v.printf("%s  %-6s finding (%s) %s: %s\n", clock(v.now()), name, f.Severity, f.Kind, textsafe.Escape(f.Message))
+		const indent = "                 "
+		for _, d := range f.Details {
+			v.printf("%s%s\n", indent, textsafe.Escape(d))
+		}
+		if ev := findingEvidence(f); ev != "" {
+			v.printf("%s%s\n", indent, ev)
+		}
+	}
+}
+
+// findingKey identifies a finding, to write it only once.
+func findingKey(f findings.Finding) string {
+	return fmt.Sprintf("%s\x00%s\x00%v", f.Kind, f.Message, f.Streams)
+}
+
+// findingEvidence says which streams and frames show f: "streams tcp/0 · frames 3 5 …".
+func findingEvidence(f findings.Finding) string {
+	const most = 8
+	var parts []string
+	if len(f.Streams) > 0 {
+		var ss []string
+		for _, s := range f.Streams[:min(len(f.Streams), most)] {
+			ss = append(ss, s.String())
+		}
+		t := "streams " + strings.Join(ss, " ")
+		if f.StreamCount > len(ss) {
+			t += fmt.Sprintf(" … (%d in all)", f.StreamCount)
+		}
+		parts = append(parts, t)
+	}
+	if len(f.Frames) > 0 {
+		var fr []string
+		for _, n := range f.Frames[:min(len(f.Frames), most)] {
+			fr = append(fr, strconv.Itoa(n))
+		}
+		if len(f.Frames) > most {
+			fr = append(fr, "…")
+		}
+		parts = append(parts, "frames "+strings.Join(fr, " "))
+	}
+	return strings.Join(parts, " · ")
 }
 
 func plural(n int) string {
@@ -652,7 +844,17 @@ func announceLive(io *streams, in *input, filterExpr string) {
 	if filterExpr != "" {
 		f = fmt.Sprintf(" · filter %q", filterExpr)
 	}
+	if p := in.Privileges.String(); p != "" {
+		f += " · " + p
+	}
 	fmt.Fprintf(io.Err, "sockscope: listening on %s (%s, %s)%s · Ctrl-C to stop\n", textsafe.Escape(ifc.Name), ifc.HWType, in.Info().LinkTypes[0], f)
+}
+
+// reportLive tells, on stderr, why a live capture stopped and what the
+// kernel counted (reportKernel, with the reason).
+func reportLive(io *streams, in *input) {
+	fmt.Fprintf(io.Err, "sockscope: capture on %s stopped: %s\n", textsafe.Escape(in.Info().Name), in.Stopped())
+	reportKernel(io, in.Live)
 }
 
 // reportKernel tells, on stderr, what the kernel counted for a live capture

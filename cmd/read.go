@@ -57,6 +57,7 @@ func newReadCmd(io *streams) *cobra.Command {
 	f.StringVar(&o.Sort, "sort", "id", "text view order: "+strings.Join(output.SortKeys, ", "))
 	f.BoolVar(&o.Stats, "stats", false, "reassemble every stream and count its application messages (framing chosen per stream, as follow's auto)")
 	o.In.addFlags(f, true)
+	o.In.addLimitFlags(f)
 	o.Find.addFlags(f)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("sort", fixedCompletion(output.SortKeys...))
@@ -128,7 +129,7 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	damage := tr.Consume(src)
 	src.Defrag.Finish()
 	if src.Live != nil {
-		reportKernel(io, src.Live)
+		reportLive(io, src)
 	}
 	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Damage: damage,
 		Findings: finishFindings(eng, src, tr.Stats)}

@@ -165,10 +165,18 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// terminalWidth returns $COLUMNS when set, else def.
-func terminalWidth(def int) int {
+// terminalWidth returns $COLUMNS when set, else the terminal's width when
+// standard output is one, else def.
+func terminalWidth(io *streams, def int) int {
 	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 20 {
 		return n
+	}
+	if io.OutTTY {
+		if f, ok := io.Out.(*os.File); ok {
+			if n := terminalCols(f); n > 20 {
+				return n
+			}
+		}
 	}
 	return def
 }

@@ -1,13 +1,13 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
@@ -26,7 +26,8 @@ type timelineOptions struct {
 	Color   string // auto, always, never
 	Limit   int    // streams drawn at most without a stream argument (0: all)
 	All     bool
-	Framing string // framing spec for message labels
+	Framing string       // framing spec for message labels
+	In      inputOptions // timeline only: -i (live instead of FILE), -f, -c, --duration
 }
 
 // streamRef names a stream on the command line: tcp/3, udp/0, or 3 (tcp).
@@ -62,7 +63,7 @@ var timelineFormats = []string{"text", "json", "mermaid"}
 func newTimelineCmd(io *streams) *cobra.Command {
 	o := &timelineOptions{}
 	c := &cobra.Command{
-		Use:   "timeline FILE [STREAM...]",
+		Use:   "timeline FILE [STREAM...] | timeline -i IFACE [STREAM...]",
 		Short: "Draw a ladder diagram of TCP streams and UDP flows: every packet, with notes",
 		Long: `timeline draws each stream as a ladder diagram: the client on the left, the
 server on the right, one arrow per packet in capture order with its relative
@@ -72,31 +73,43 @@ handshake, retransmissions, duplicate ACKs, zero windows, closes and resets.
 --explain adds a plain-language note after every packet and a closing summary.
 
 STREAM is tcp/N, udp/N or N (= tcp/N), numbered as Wireshark's tcp.stream and
-udp.stream. Without one, the first 10 streams are drawn (--limit, --all).`,
+udp.stream. Without one, the first 10 streams are drawn (--limit, --all).
+
+With -i IFACE it captures live and draws each arrow the moment its packet
+arrives (Ctrl-C, -c or --duration stops). A stream's header comes with its
+first packet; when streams interleave, a stream's title line is repeated
+before its next arrow. A message label goes under the arrow of the packet
+that completed the message ("#2 200 OK (3 segments from frame 5)"), not the
+one that started it as in the file view.`,
 		Example: `  sockscope timeline trace.pcap tcp/0 --explain
   sockscope timeline trace.pcap 3 udp/0 --width 120
   sockscope timeline trace.pcap tcp/0 --format mermaid > handshake.mmd
-  sockscope timeline trace.pcap --format json | jq 'select(.notes != [])'`,
+  sockscope timeline trace.pcap --format json | jq 'select(.notes != [])'
+  sudo sockscope timeline -i lo -f "port 8080"`,
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) < 1 {
-				return usagef("%s needs a capture file (or - for standard input)", c.CommandPath())
+			if len(args) < 1 && o.In.Iface == "" {
+				return usagef("%s needs a capture file (or - for standard input), or -i IFACE to capture live", c.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Path = args[0]
-			for _, a := range args[1:] {
+			if o.In.Iface == "" {
+				o.Path, args = args[0], args[1:]
+			}
+			for _, a := range args {
 				r, err := parseStreamRef(a)
 				if err != nil {
 					return err
 				}
 				o.Streams = append(o.Streams, r)
 			}
-			return runTimeline(io, o)
+			return runTimeline(c.Context(), io, o)
 		},
 	}
 	addTimelineFlags(c, o)
 	f := c.Flags()
+	o.In.addFlags(f, true)
+	o.In.addLimitFlags(f)
 	f.IntVar(&o.Limit, "limit", 10, "without a STREAM argument, draw at most N streams (0: all)")
 	f.BoolVar(&o.All, "all", false, "without a STREAM argument, draw every stream (same as --limit 0)")
 	return c
@@ -138,27 +151,12 @@ func (o *timelineOptions) renderOptions(io *streams) (output.TimelineOptions, er
 		return r, usagef("--width %d: want a positive number of columns", o.Width)
 	}
 	if r.Width == 0 {
-		r.Width = outputWidth(io)
+		r.Width = terminalWidth(io, 80)
 	}
 	return r, nil
 }
 
-// outputWidth is $COLUMNS, else the terminal's width, else 80.
-func outputWidth(io *streams) int {
-	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
-		return n
-	}
-	if io.OutTTY {
-		if f, ok := io.Out.(*os.File); ok {
-			if ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ); err == nil && ws.Col > 0 {
-				return int(ws.Col)
-			}
-		}
-	}
-	return 80
-}
-
-func runTimeline(io *streams, o *timelineOptions) error {
+func runTimeline(ctx context.Context, io *streams, o *timelineOptions) error {
 	ro, err := o.renderOptions(io)
 	if err != nil {
 		return err
@@ -169,12 +167,15 @@ func runTimeline(io *streams, o *timelineOptions) error {
 	if o.Limit < 0 {
 		return usagef("--limit %d: want 0 (all) or more", o.Limit)
 	}
-	src, err := openSource(io, o.Path)
+	if o.In.Iface != "" {
+		return timelineLive(ctx, io, o, ro)
+	}
+	src, err := openInput(ctx, io, o.Path, &o.In)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	return drawTimeline(io, src, o, ro)
+	return drawTimeline(io, src.file, o, ro)
 }
 
 // drawTimeline tracks the streams of src that o selects and renders them.

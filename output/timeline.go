@@ -65,29 +65,35 @@ func buildSteps(ts TimelineStream, explain bool) ([]step, string) {
 	}
 	for i := range s.Packets {
 		r := &s.Packets[i]
-		st := &steps[i]
-		st.rec = r
-		st.rel = r.Time.Sub(start)
-		st.words = arrowWords(s, r)
-		for _, l := range ts.Labels[r.Frame] {
-			st.labels = append(st.labels, textsafe.Escape(l))
-		}
-		for _, n := range r.Notes {
-			st.notes = append(st.notes, n.Text)
-			d := n.Text
-			if n.Detail != "" {
-				d = n.Detail
-			}
-			st.details = append(st.details, d)
-		}
-		if ex != nil {
-			st.explain = ex.step(r)
-		}
+		steps[i] = newStep(s, r, start, ts.Labels[r.Frame], ex)
 	}
 	if ex != nil {
 		return steps, ex.summary()
 	}
 	return steps, ""
+}
+
+// newStep is one packet record as every timeline format shows it: start is
+// the time of the stream's first packet, labels the raw message summaries to
+// put under its arrow, ex the explainer (nil without Explain), which must see
+// the stream's records in order.
+func newStep(s *reassembly.Stream, r *reassembly.PacketRecord, start time.Time, labels []string, ex *explainer) step {
+	st := step{rec: r, rel: r.Time.Sub(start), words: arrowWords(s, r)}
+	for _, l := range labels {
+		st.labels = append(st.labels, textsafe.Escape(l))
+	}
+	for _, n := range r.Notes {
+		st.notes = append(st.notes, n.Text)
+		d := n.Text
+		if n.Detail != "" {
+			d = n.Detail
+		}
+		st.details = append(st.details, d)
+	}
+	if ex != nil {
+		st.explain = ex.step(r)
+	}
+	return st
 }
 
 // arrowWords returns the words of a packet's arrow label.
@@ -201,17 +207,24 @@ func fitWidth(w int) int {
 }
 
 func newLayout(steps []step, width int) layout {
-	width = fitWidth(width)
-	l := layout{frameW: 1, timeW: len("+0.000000")}
+	frameW, timeW := 1, len("+0.000000")
 	need := 30 // columns between the lifelines that fit every arrow on one line
 	for _, st := range steps {
-		l.frameW = max(l.frameW, len(strconv.Itoa(st.rec.Frame)))
-		l.timeW = max(l.timeW, len(relTime(st.rel)))
+		frameW = max(frameW, len(strconv.Itoa(st.rec.Frame)))
+		timeW = max(timeW, len(relTime(st.rel)))
 		need = max(need, width0(strings.Join(st.words, " "))+5)
 		for _, lab := range st.labels {
 			need = max(need, width0(lab)+4)
 		}
 	}
+	return fitLayout(frameW, timeW, need, width)
+}
+
+// fitLayout places the columns: frameW and timeW wide frame and time
+// columns, need columns between the lifelines if the width allows.
+func fitLayout(frameW, timeW, need, width int) layout {
+	width = fitWidth(width)
+	l := layout{frameW: frameW, timeW: timeW}
 	l.left = l.frameW + 1 + l.timeW + 2
 	rest := width - l.left - 2 - 2 // two lifelines, two spaces before the notes
 	const minNotes = 16
@@ -231,22 +244,44 @@ func ladder(w io.Writer, ts TimelineStream, o TimelineOptions) {
 	l := newLayout(steps, o.Width)
 	width := fitWidth(o.Width)
 
-	client, server := "client", "server"
+	info := []string{s.Describe(), Dur(s.Duration()), Stamp(s.Start)}
+	if s.Proto == capture.ProtoTCP {
+		info = slices.Insert(info, 1, fmt.Sprintf("%d packet%s", len(s.Packets), plural(len(s.Packets))))
+	}
+	ladderHeader(w, s, info, ts.Framing, l, g, p, width)
+	for _, st := range steps {
+		drawStep(w, st, l, g, p, width)
+	}
+	if summary != "" {
+		fmt.Fprintln(w)
+		for _, line := range wrapText(summary, width-2) {
+			fmt.Fprintf(w, "  %s\n", line)
+		}
+	}
+}
+
+// sides names a stream's two ends for the ladder: client and server, or,
+// for a UDP flow that went one way only, sender and receiver; guess is "?"
+// when the client is a guess.
+func sides(s *reassembly.Stream) (client, server, guess string) {
+	client, server = "client", "server"
 	if s.Proto == capture.ProtoUDP {
 		client, server = "sender", "receiver"
 		if s.Dirs[reassembly.ServerToClient].Packets > 0 {
 			client, server = "client", "server"
 		}
 	}
-	guess := ""
 	if s.ClientGuessed {
 		guess = "?"
 	}
+	return client, server, guess
+}
+
+// ladderHeader writes a ladder's title (the stream, its ends, the info
+// items joined on as few lines as fit), the framing, and the column heads.
+func ladderHeader(w io.Writer, s *reassembly.Stream, info []string, framing string, l layout, g glyphs, p painter, width int) {
+	client, server, guess := sides(s)
 	fmt.Fprintf(w, "%s  %s %s%s %s %s %s\n", p.paint(ansiBold, s.Name()), client, s.Client, guess, g.to, server, s.Server)
-	info := []string{s.Describe(), Dur(s.Duration()), Stamp(s.Start)}
-	if s.Proto == capture.ProtoTCP {
-		info = slices.Insert(info, 1, fmt.Sprintf("%d packet%s", len(s.Packets), plural(len(s.Packets))))
-	}
 	indent := strings.Repeat(" ", len(s.Name())+2)
 	line := ""
 	for _, it := range info {
@@ -266,8 +301,8 @@ func ladder(w io.Writer, ts TimelineStream, o TimelineOptions) {
 			fmt.Fprintf(w, "%s%s\n", indent, line)
 		}
 	}
-	if ts.Framing != "" {
-		for _, line := range wrapText("messages: "+textsafe.Escape(ts.Framing), width-len(indent)) {
+	if framing != "" {
+		for _, line := range wrapText("messages: "+textsafe.Escape(framing), width-len(indent)) {
 			fmt.Fprintf(w, "%s%s\n", indent, line)
 		}
 	}
@@ -290,16 +325,6 @@ func ladder(w io.Writer, ts TimelineStream, o TimelineOptions) {
 		head = pad
 	}
 	fmt.Fprintf(w, "%s%s%s%s\n", head, g.life, strings.Repeat(" ", l.arrow), g.life)
-
-	for _, st := range steps {
-		drawStep(w, st, l, g, p, width)
-	}
-	if summary != "" {
-		fmt.Fprintln(w)
-		for _, line := range wrapText(summary, width-2) {
-			fmt.Fprintf(w, "  %s\n", line)
-		}
-	}
 }
 
 // drawStep writes one packet: the arrow line, continuation lines for a long

@@ -60,22 +60,28 @@ func TimelineJSON(w io.Writer, streams []TimelineStream, o TimelineOptions) erro
 	for _, ts := range streams {
 		steps, _ := buildSteps(ts, o.Explain)
 		for _, st := range steps {
-			r := st.rec
-			rec := TimelineRecord{Type: "packet", Stream: ts.Stream.Name(), Frame: r.Frame, Time: Seconds(st.rel), Dir: r.Dir.String(),
-				Seq: r.Seq, Ack: r.Ack, Len: r.Len, Win: r.Win, WinBytes: r.WinScaled, Notes: st.details, Explain: st.explain}
-			if ts.Stream.Proto == capture.ProtoTCP {
-				rec.Flags = r.Flags.String()
-			}
-			rec.Label = strings.Join(ts.Labels[r.Frame], " · ")
-			if rec.Notes == nil {
-				rec.Notes = []string{}
-			}
-			if err := enc.Encode(rec); err != nil {
+			if err := enc.Encode(timelineRecord(ts.Stream, st, ts.Labels[st.rec.Frame])); err != nil {
 				return err
 			}
 		}
 	}
 	return ew.err
+}
+
+// timelineRecord is the JSON record of one step; labels are the raw message
+// summaries of its frame.
+func timelineRecord(s *reassembly.Stream, st step, labels []string) TimelineRecord {
+	r := st.rec
+	rec := TimelineRecord{Type: "packet", Stream: s.Name(), Frame: r.Frame, Time: Seconds(st.rel), Dir: r.Dir.String(),
+		Seq: r.Seq, Ack: r.Ack, Len: r.Len, Win: r.Win, WinBytes: r.WinScaled, Notes: st.details, Explain: st.explain}
+	if s.Proto == capture.ProtoTCP {
+		rec.Flags = r.Flags.String()
+	}
+	rec.Label = strings.Join(labels, " · ")
+	if rec.Notes == nil {
+		rec.Notes = []string{}
+	}
+	return rec
 }
 
 // TimelineMermaid writes one Mermaid sequenceDiagram with a client and a
@@ -88,41 +94,52 @@ func TimelineMermaid(w io.Writer, streams []TimelineStream, o TimelineOptions) e
 	for i, ts := range streams {
 		s := ts.Stream
 		c, sv := "C"+strconv.Itoa(i), "S"+strconv.Itoa(i)
-		cn, sn := "client", "server"
-		if s.ClientGuessed {
-			cn = "client?"
-		}
-		fmt.Fprintf(ew, "    participant %s as %s\n", c, MermaidEscape(fmt.Sprintf("%s %s %s", s.Name(), cn, s.Client)))
-		fmt.Fprintf(ew, "    participant %s as %s\n", sv, MermaidEscape(fmt.Sprintf("%s %s %s", s.Name(), sn, s.Server)))
+		mermaidParticipants(ew, s, c, sv)
 		fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(s.Name()+": "+s.Describe()))
 		steps, summary := buildSteps(ts, o.Explain)
 		for _, st := range steps {
-			r := st.rec
-			from, to := c, sv
-			if r.Dir == reassembly.ServerToClient {
-				from, to = sv, c
-			}
-			arrow := "->>"
-			if s.Proto == capture.ProtoTCP && r.Len == 0 && r.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 {
-				arrow = "-->>"
-			}
-			text := fmt.Sprintf("%d %s %s", r.Frame, relTime(st.rel), strings.Join(st.words, " "))
-			if len(st.labels) > 0 {
-				text += " · " + strings.Join(st.labels, " · ")
-			}
-			fmt.Fprintf(ew, "    %s%s%s: %s\n", from, arrow, to, MermaidEscape(text))
-			for _, n := range st.notes {
-				fmt.Fprintf(ew, "    Note right of %s: %s\n", sv, MermaidEscape(n))
-			}
-			if st.explain != "" {
-				fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(st.explain))
-			}
+			mermaidStep(ew, s, st, c, sv)
 		}
 		if summary != "" {
 			fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(summary))
 		}
 	}
 	return ew.err
+}
+
+// mermaidParticipants declares a stream's client c and server sv.
+func mermaidParticipants(w io.Writer, s *reassembly.Stream, c, sv string) {
+	cn, sn := "client", "server"
+	if s.ClientGuessed {
+		cn = "client?"
+	}
+	fmt.Fprintf(w, "    participant %s as %s\n", c, MermaidEscape(fmt.Sprintf("%s %s %s", s.Name(), cn, s.Client)))
+	fmt.Fprintf(w, "    participant %s as %s\n", sv, MermaidEscape(fmt.Sprintf("%s %s %s", s.Name(), sn, s.Server)))
+}
+
+// mermaidStep writes one packet's arrow between c and sv, its annotations
+// and its explanation.
+func mermaidStep(w io.Writer, s *reassembly.Stream, st step, c, sv string) {
+	r := st.rec
+	from, to := c, sv
+	if r.Dir == reassembly.ServerToClient {
+		from, to = sv, c
+	}
+	arrow := "->>"
+	if s.Proto == capture.ProtoTCP && r.Len == 0 && r.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 {
+		arrow = "-->>"
+	}
+	text := fmt.Sprintf("%d %s %s", r.Frame, relTime(st.rel), strings.Join(st.words, " "))
+	if len(st.labels) > 0 {
+		text += " · " + strings.Join(st.labels, " · ")
+	}
+	fmt.Fprintf(w, "    %s%s%s: %s\n", from, arrow, to, MermaidEscape(text))
+	for _, n := range st.notes {
+		fmt.Fprintf(w, "    Note right of %s: %s\n", sv, MermaidEscape(n))
+	}
+	if st.explain != "" {
+		fmt.Fprintf(w, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(st.explain))
+	}
 }
 
 // MermaidEscape makes s safe as Mermaid text (a message, note or participant
