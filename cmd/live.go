@@ -870,3 +870,7 @@ func reportKernel(io *streams, src *capture.LiveSource) {
 		fmt.Fprintf(io.Err, "sockscope: warning: %d packets were dropped before sockscope saw them: expect gaps; try a larger --ring-size or a narrower -f\n", k.Dropped)
 	}
 }
+
+// IsLive tells reassembly.Tracker.Consume to hand live packets over one by
+// one instead of in batches.
+func (in *input) IsLive() bool { return in.Live != nil }

@@ -63,7 +63,8 @@ type Config struct {
 	FramerBuffer int   // bytes held per direction by the framing-hazard framer, default 64 KiB
 	MaxBuffered  int64 // bytes held by all framers together, default 64 MiB
 	MaxTracked   int   // scan targets and services remembered, default 1,000,000
-	MaxEvidence  int   // streams and frames listed per finding, default 20
+	MaxEvidence  int   // streams and frames listed per finding, and detail lines per finding, default 20
+	MaxPerKind   int   // findings listed per kind (one per stream or per endpoint), default 100; the rest are summed up in one more
 }
 
 // DefaultConfig returns the defaults documented on Config.
@@ -77,7 +78,7 @@ func DefaultConfig() Config {
 		DelayedACKTolerance: 0.2, DelayedACKMin: 2,
 		RetransMin: 1, RetransWarnPercent: 1, RTOMin: 200 * time.Millisecond,
 		HazardFramings: []string{"line", "len", "fixed"}, HazardMin: 1,
-		SniffBytes: 1024, FramerBuffer: 64 << 10, MaxBuffered: 64 << 20, MaxTracked: 1_000_000, MaxEvidence: 20,
+		SniffBytes: 1024, FramerBuffer: 64 << 10, MaxBuffered: 64 << 20, MaxTracked: 1_000_000, MaxEvidence: 20, MaxPerKind: 100,
 	}
 }
 
@@ -99,6 +100,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.FramerBuffer, d.FramerBuffer)
 	setInt(&c.MaxTracked, d.MaxTracked)
 	setInt(&c.MaxEvidence, d.MaxEvidence)
+	setInt(&c.MaxPerKind, d.MaxPerKind)
 	if c.ScanMinFailed <= 0 {
 		c.ScanMinFailed = d.ScanMinFailed
 	}

@@ -226,10 +226,18 @@ func tlsDetail(c2s, s2c []byte) string {
 }
 
 // contentDetector aggregates cleartext and TLS streams per server endpoint.
+//
+// Memory: one entry per server address:port and protocol, at most
+// MaxTracked; each remembers at most maxClients client addresses (a count
+// past that is "at least"), and all of them together at most MaxTracked.
 type contentDetector struct {
-	cfg *Config
-	eps map[contentKey]*contentEP
+	cfg     *Config
+	eps     map[contentKey]*contentEP
+	clients int // client addresses remembered, all endpoints together
+	dropped int
 }
+
+const maxClients = 1000
 
 type contentKey struct {
 	server netip.AddrPort
@@ -240,6 +248,7 @@ type contentKey struct {
 type contentEP struct {
 	ev      evidence
 	clients map[netip.Addr]bool
+	more    bool // more clients than remembered
 	wire    bool // an end is not loopback
 	details []string
 }
@@ -254,6 +263,7 @@ func (c *contentDetector) add(s *reassembly.Stream, class contentClass, proto st
 	ep := c.eps[k]
 	if ep == nil {
 		if len(c.eps) >= c.cfg.MaxTracked {
+			c.dropped++
 			return
 		}
 		ep = &contentEP{ev: evidence{max: c.cfg.MaxEvidence}, clients: map[netip.Addr]bool{}}
@@ -263,8 +273,13 @@ func (c *contentDetector) add(s *reassembly.Stream, class contentClass, proto st
 	for _, f := range first {
 		ep.ev.frame(f)
 	}
-	if len(ep.clients) < 1000 {
-		ep.clients[s.Client.Addr()] = true
+	if a := s.Client.Addr(); !ep.clients[a] {
+		if len(ep.clients) < maxClients && c.clients < c.cfg.MaxTracked {
+			ep.clients[a] = true
+			c.clients++
+		} else {
+			ep.more = true
+		}
 	}
 	if !s.Client.Addr().IsLoopback() || !s.Server.Addr().IsLoopback() {
 		ep.wire = true
@@ -295,13 +310,21 @@ func (c *contentDetector) findings(out *[]Finding) {
 				where = "across the network"
 			}
 			f.Message = fmt.Sprintf("%s served %s in cleartext over %s from %s (%s): anyone who can capture the traffic can read it.",
-				k.server, k.proto, plural(n, "connection", "connections"), plural(len(ep.clients), "client address", "client addresses"), where)
+				k.server, k.proto, plural(n, "connection", "connections"), ep.clientsText(), where)
 		case classTLS:
 			f.Kind, f.Severity = KindTLS, Info
-			f.Message = fmt.Sprintf("%s spoke TLS (encrypted) on %s from %s.", k.server, plural(n, "connection", "connections"), plural(len(ep.clients), "client address", "client addresses"))
+			f.Message = fmt.Sprintf("%s spoke TLS (encrypted) on %s from %s.", k.server, plural(n, "connection", "connections"), ep.clientsText())
 			f.Details = ep.details
 		}
 		ep.ev.finish(&f)
 		*out = append(*out, f)
 	}
+}
+
+func (ep *contentEP) clientsText() string {
+	t := plural(len(ep.clients), "client address", "client addresses")
+	if ep.more {
+		t = "at least " + t
+	}
+	return t
 }

@@ -20,6 +20,17 @@
 // and a reached cap is reported as an analysis_limit finding), read clocks,
 // or print: rendering is output's job.
 //
+// Scale: a stream gets per-stream state only once it carries payload or a
+// window change (the SYN/RST-only streams of a scan or flood get none);
+// scan targets, services and scan sources live in packed hash tables
+// (table.go: 8 bytes a slot for IPv4); unclosed connections and
+// established resets are aggregated as they come. MaxTracked caps the
+// scan targets, services, handshake resets, cleartext/TLS endpoints and
+// their client addresses. Messages list at most listItems (10) items and
+// refusedAddrs (5) addresses of refusedRanges (8) port ranges; a finding
+// has at most MaxEvidence (20) details, streams and frames; at most
+// MaxPerKind (100) findings of a kind are listed, the rest summed up in one.
+//
 // Per-stream findings (slow_sender, zero_window, retransmission,
 // delayed_ack, framing_hazard) are certain once their stream is delivered:
 // Pop returns them as they come, for live views. The others need the whole

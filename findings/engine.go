@@ -1,6 +1,7 @@
 package findings
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
@@ -15,8 +16,10 @@ import (
 type Engine struct {
 	cfg     Config
 	streams map[StreamRef]*streamState
-	perStr  []Finding // per-stream findings so far
+	perStr  []Finding // per-stream findings so far (at most MaxPerKind of each kind)
 	popped  int       // how many of perStr Pop has returned
+	perKind map[Kind]int
+	over    map[Kind]*overflow // per-stream findings past MaxPerKind
 
 	buffered int64 // bytes held by all framers
 	limits   limits
@@ -39,11 +42,11 @@ type limits struct {
 // New returns an engine with cfg's thresholds (defaults for zero fields).
 func New(cfg Config) *Engine {
 	cfg = cfg.withDefaults()
-	e := &Engine{cfg: cfg, streams: make(map[StreamRef]*streamState)}
+	e := &Engine{cfg: cfg, streams: make(map[StreamRef]*streamState), perKind: map[Kind]int{}, over: map[Kind]*overflow{}}
 	e.scan.init(&e.cfg)
 	e.services.init(&e.cfg)
 	e.content.init(&e.cfg)
-	e.ends.cfg = &e.cfg
+	e.ends.init(&e.cfg)
 	e.arts.cfg = &e.cfg
 	return e
 }
@@ -88,11 +91,23 @@ func (e *Engine) state(s *reassembly.Stream) *streamState {
 }
 
 // Packet takes one TCP packet record (reassembly.Options.OnPacket).
+//
+// A stream gets per-stream state only at its first packet that a per-stream
+// detector can use: SYNs and RSTs without payload feed none of them (the
+// MSS comes from the stream itself), so the SYN/RST-only streams of a scan
+// or a flood cost nothing here.
 func (e *Engine) Packet(s *reassembly.Stream, r *reassembly.PacketRecord) {
 	if s.Proto != capture.ProtoTCP {
 		return
 	}
-	e.state(s).packet(s, r)
+	st := e.streams[RefOf(s)]
+	if st == nil {
+		if r.Len == 0 && r.Flags&(capture.SYN|capture.RST) != 0 {
+			return
+		}
+		st = e.state(s)
+	}
+	st.packet(s, r)
 }
 
 // Data takes bytes as they become contiguous (reassembly.Options.OnData).
@@ -107,15 +122,16 @@ func (e *Engine) Data(s *reassembly.Stream, d reassembly.Direction, r reassembly
 // per-stream findings become available to Pop, and its state is released.
 func (e *Engine) Stream(s *reassembly.Stream) {
 	ref := RefOf(s)
-	st := e.streams[ref]
 	if s.Proto == capture.ProtoTCP {
-		if st == nil {
-			st = newStreamState(e, s)
+		if st := e.streams[ref]; st != nil {
+			st.finish(s)
+			e.addPerStream(st.findings(s)...)
+			delete(e.streams, ref)
+		} else if f := e.heldOpen(s); f != nil {
+			// No payload, no window news: only the held-open rule applies.
+			e.addPerStream(*f)
 		}
-		st.finish(s)
-		e.perStr = append(e.perStr, st.findings(s)...)
 	}
-	delete(e.streams, ref)
 	e.scan.stream(s)
 	e.services.stream(s)
 	e.ends.stream(s, &e.limits)
@@ -147,13 +163,20 @@ type Summary struct {
 // it after the tracker's Finish, so that every stream has been delivered.
 func (e *Engine) Finish(sum Summary) []Finding {
 	for _, st := range e.streams { // streams never delivered (should not happen after Tracker.Finish)
-		e.perStr = append(e.perStr, st.findings(nil)...)
+		e.addPerStream(st.findings(nil)...)
 	}
 	clear(e.streams)
 	out := append([]Finding(nil), e.perStr...)
-	scanners := e.scan.findings(&out)
+	for _, k := range Kinds {
+		if o := e.over[k]; o != nil {
+			out = append(out, o.finding(k, e.cfg.MaxPerKind))
+		}
+	}
+	var wide []Finding
+	scanners := e.scan.findings(&wide)
+	e.content.findings(&wide)
+	out = append(out, capPerKind(wide, e.cfg.MaxPerKind, e.cfg.MaxEvidence)...)
 	e.services.findings(&out)
-	e.content.findings(&out)
 	e.ends.findings(&out, scanners, sum.Stats.Last)
 	e.arts.findings(&out, sum)
 	e.limitFindings(&out)
@@ -163,7 +186,7 @@ func (e *Engine) Finish(sum Summary) []Finding {
 
 func (e *Engine) limitFindings(out *[]Finding) {
 	l := &e.limits
-	l.tracked += e.scan.dropped + e.services.dropped
+	l.tracked += e.scan.dropped + e.services.dropped + e.content.dropped
 	if l.framerCap+l.framerTotal+l.tracked == 0 {
 		return
 	}
@@ -176,7 +199,7 @@ func (e *Engine) limitFindings(out *[]Finding) {
 		f.Details = append(f.Details, plural(l.framerTotal, "direction", "directions")+" skipped framing-hazard checks: all framers together held "+bytesText(e.cfg.MaxBuffered))
 	}
 	if l.tracked > 0 {
-		f.Details = append(f.Details, plural(l.tracked, "entry", "entries")+" (scan targets, services, resets, open connections) not remembered: more than the cap of "+itoa(e.cfg.MaxTracked))
+		f.Details = append(f.Details, plural(l.tracked, "entry", "entries")+" (scan targets, services, handshake resets, cleartext/TLS endpoints) not remembered: more than the cap of "+itoa(e.cfg.MaxTracked))
 	}
 	ev := evidence{max: e.cfg.MaxEvidence}
 	for _, r := range l.firstStream {
@@ -198,4 +221,81 @@ func idleAtEnd(s *reassembly.Stream, last time.Time) time.Duration {
 		return 0
 	}
 	return last.Sub(s.End)
+}
+
+// overflow sums up the findings of one kind past MaxPerKind.
+type overflow struct {
+	n, warn int
+	ev      evidence
+}
+
+func (o *overflow) add(f *Finding) {
+	o.n++
+	if f.Severity == Warning {
+		o.warn++
+	}
+	for _, r := range f.Streams {
+		o.ev.stream(r)
+	}
+	o.ev.count += f.StreamCount - len(f.Streams)
+	for _, fr := range f.Frames {
+		o.ev.frame(fr)
+	}
+}
+
+func (o *overflow) finding(k Kind, cap int) Finding {
+	f := Finding{Kind: k, Severity: Info,
+		Message: fmt.Sprintf("%s of this kind (%s) are not listed one by one: only the first %d are.", plural(o.n, "more finding", "more findings"), plural(o.warn, "warning", "warnings"), cap)}
+	if o.warn > 0 {
+		f.Severity = Warning
+	}
+	o.ev.finish(&f)
+	return f
+}
+
+// addPerStream keeps per-stream findings, at most MaxPerKind of each kind;
+// the rest are summed up in one finding of their kind.
+func (e *Engine) addPerStream(fs ...Finding) {
+	for i := range fs {
+		f := &fs[i]
+		if e.perKind[f.Kind] < e.cfg.MaxPerKind {
+			e.perKind[f.Kind]++
+			e.perStr = append(e.perStr, *f)
+			continue
+		}
+		o := e.over[f.Kind]
+		if o == nil {
+			o = &overflow{ev: evidence{max: e.cfg.MaxEvidence}}
+			e.over[f.Kind] = o
+		}
+		o.add(f)
+	}
+}
+
+// capPerKind keeps the first cap findings of each kind of fs (in their
+// order) and sums up the rest in one finding per kind.
+func capPerKind(fs []Finding, cap, maxEvidence int) []Finding {
+	n := map[Kind]int{}
+	over := map[Kind]*overflow{}
+	var out []Finding
+	for i := range fs {
+		f := &fs[i]
+		if n[f.Kind] < cap {
+			n[f.Kind]++
+			out = append(out, *f)
+			continue
+		}
+		o := over[f.Kind]
+		if o == nil {
+			o = &overflow{ev: evidence{max: maxEvidence}}
+			over[f.Kind] = o
+		}
+		o.add(f)
+	}
+	for _, k := range Kinds {
+		if o := over[k]; o != nil {
+			out = append(out, o.finding(k, cap))
+		}
+	}
+	return out
 }

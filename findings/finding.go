@@ -133,43 +133,77 @@ func compare(a, b *Finding) int {
 // important first.
 func Sort(fs []Finding) { slices.SortStableFunc(fs, func(a, b Finding) int { return compare(&a, &b) }) }
 
-// evidence collects streams and frames for a finding, bounded.
+// evidence collects streams and frames for a finding, bounded: the max
+// lowest stream references and frame numbers, and how many streams in all.
+// Adding is O(1) for a stream or frame above the kept ones (the common case:
+// IDs and frames grow through a capture), O(max) otherwise.
 type evidence struct {
-	max     int
-	streams []StreamRef
-	count   int
-	frames  []int
+	max        int
+	streams    []StreamRef
+	count      int
+	frames     []int
+	smax, fmax int32 // index of the highest kept stream / frame (when full)
 }
 
 // stream adds r; past max, the lowest stream IDs are the ones kept.
 func (e *evidence) stream(r StreamRef) {
-	e.count++
+	if n := len(e.streams); n > 0 && n >= e.max {
+		switch c := r.compare(e.streams[e.smax]); {
+		case c > 0:
+			e.count++
+			return
+		case c == 0:
+			return
+		}
+	}
 	if slices.Contains(e.streams, r) {
-		e.count--
+		return
+	}
+	e.count++
+	if e.max <= 0 {
 		return
 	}
 	if len(e.streams) < e.max {
 		e.streams = append(e.streams, r)
+		if len(e.streams) == e.max {
+			e.smax = int32(maxIndex(e.streams, StreamRef.compare))
+		}
 		return
 	}
-	i := slices.IndexFunc(e.streams, func(x StreamRef) bool { return x == slices.MaxFunc(e.streams, StreamRef.compare) })
-	if i >= 0 && r.compare(e.streams[i]) < 0 {
-		e.streams[i] = r
-	}
+	e.streams[e.smax] = r
+	e.smax = int32(maxIndex(e.streams, StreamRef.compare))
 }
 
 // frame adds frame f; past max, the lowest frame numbers are kept.
 func (e *evidence) frame(f int) {
-	if f <= 0 || slices.Contains(e.frames, f) {
+	if f <= 0 || e.max <= 0 {
+		return
+	}
+	if n := len(e.frames); n > 0 && n >= e.max && f >= e.frames[e.fmax] {
+		return
+	}
+	if slices.Contains(e.frames, f) {
 		return
 	}
 	if len(e.frames) < e.max {
 		e.frames = append(e.frames, f)
+		if len(e.frames) == e.max {
+			e.fmax = int32(maxIndex(e.frames, cmp.Compare[int]))
+		}
 		return
 	}
-	if i := slices.Index(e.frames, slices.Max(e.frames)); f < e.frames[i] {
-		e.frames[i] = f
+	e.frames[e.fmax] = f
+	e.fmax = int32(maxIndex(e.frames, cmp.Compare[int]))
+}
+
+func maxIndex[T any](s []T, cmp func(a, b T) int) int {
+	m := 0
+	for i := 1; i < len(s); i++ {
+		if cmp(s[i], s[m]) > 0 {
+			m = i
+		}
 	}
+	return m
 }
 
 // finish fills f's evidence fields, sorted and de-duplicated.

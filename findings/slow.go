@@ -78,14 +78,26 @@ func (st *streamState) slowFinding(s *reassembly.Stream) *Finding {
 			Details: []string{fmt.Sprintf("%s frames %d–%d: %d tiny segments at least %s apart", worst.Arrow(), b.first, b.final, b.n, dur(cfg.SlowMinGap))},
 		}, b.frames...)
 	}
+	return st.e.heldOpen(s)
+}
+
+// heldOpen applies rule 2 to a finished stream (nil s: not delivered).
+func (e *Engine) heldOpen(s *reassembly.Stream) *Finding {
 	if s == nil {
 		return nil
 	}
+	cfg := &e.cfg
 	total := s.Dirs[0].Bytes + s.Dirs[1].Bytes
 	if d := s.Duration(); d >= cfg.IdleMinDuration && float64(total) < cfg.IdleMaxRate*d.Seconds() {
-		return st.one(Finding{Kind: KindSlowSender, Severity: Info,
+		ev := evidence{max: cfg.MaxEvidence}
+		ev.stream(RefOf(s))
+		ev.frame(s.FirstFrame)
+		ev.frame(s.LastFrame)
+		f := Finding{Kind: KindSlowSender, Severity: Info,
 			Message: fmt.Sprintf("The connection was held open for %s carrying only %s (%s): almost no data, as a slow or idle client holding a server slot.",
-				dur(d), bytesText(total), rate(total, d))}, s.FirstFrame, s.LastFrame)
+				dur(d), bytesText(total), rate(total, d))}
+		ev.finish(&f)
+		return &f
 	}
 	return nil
 }

@@ -246,7 +246,7 @@ func (st *streamState) delackPacket(s *reassembly.Stream, r *reassembly.PacketRe
 			}
 		}
 	}
-	mss := st.mss[r.Dir.Reverse()]
+	mss := s.Dirs[r.Dir.Reverse()].MSS // as announced on the other side's SYN
 	if mss == 0 {
 		mss = 1460
 	}

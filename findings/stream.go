@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -16,8 +15,7 @@ type streamState struct {
 	e   *Engine
 	ref StreamRef
 
-	mss     [2]int       // MSS announced by side d on its SYN (0 unknown)
-	lastPkt [2]time.Time // last packet sent by side d
+	lastPkt [2]time.Time // last packet sent by side d (since the state began)
 
 	slow [2]slowState
 	zw   [2]zeroWindowState // indexed by the side advertising the window
@@ -37,9 +35,6 @@ func newStreamState(e *Engine, s *reassembly.Stream) *streamState {
 // packet runs the packet-level detectors on one record.
 func (st *streamState) packet(s *reassembly.Stream, r *reassembly.PacketRecord) {
 	d := r.Dir
-	if r.Flags.Has(capture.SYN) && r.Opts.HasMSS {
-		st.mss[d] = int(r.Opts.MSS)
-	}
 	st.slowPacket(r)
 	st.zeroWindowPacket(r)
 	st.retransPacket(r)

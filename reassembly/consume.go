@@ -13,7 +13,28 @@ import (
 // It returns nil at the end of the source, or the source's error (a
 // *capture.DamageError for a damaged file) after every packet before the
 // damage was added.
+//
+// Reading and decoding frames runs on its own goroutine, one batch ahead of
+// the tracking (which stays on the caller's goroutine, in capture order), so
+// a capture is analyzed on two cores with exactly the serial path's results.
+// A live source (one with an IsLive method that says so) is consumed
+// serially, so that its events are not held back by batching.
 func (t *Tracker) Consume(src capture.Source) error {
+	if l, ok := src.(interface{ IsLive() bool }); ok && l.IsLive() {
+		// Live packets must reach the tracker (and its events) at once,
+		// not a batch later.
+		return t.ConsumeSerial(src)
+	}
+	err := consumePipelined(src, t.Add)
+	t.Finish()
+	if errors.Is(err, io.EOF) {
+		return nil
+	}
+	return err
+}
+
+// ConsumeSerial is Consume on one goroutine (for comparison and tests).
+func (t *Tracker) ConsumeSerial(src capture.Source) error {
 	var p capture.Packet
 	var err error
 	for {
@@ -27,6 +48,83 @@ func (t *Tracker) Consume(src capture.Source) error {
 		return nil
 	}
 	return err
+}
+
+// A batch carries decoded packets from the reader to the tracker. Payloads
+// are copied into the batch's arena, because the source reuses its buffer.
+type batch struct {
+	pkts  []capture.Packet
+	arena []byte
+	err   error
+}
+
+const (
+	batchPackets = 512
+	batchArena   = 1 << 20
+	batchesAhead = 4
+)
+
+func consumePipelined(src capture.Source, add func(*capture.Packet)) error {
+	free := make(chan *batch, batchesAhead)
+	full := make(chan *batch, batchesAhead)
+	for range batchesAhead {
+		free <- &batch{pkts: make([]capture.Packet, 0, batchPackets), arena: make([]byte, 0, batchArena)}
+	}
+	stop := make(chan struct{})
+	go func() {
+		defer close(full)
+		var p capture.Packet
+		for {
+			var b *batch
+			select {
+			case b = <-free:
+			case <-stop:
+				return
+			}
+			b.pkts, b.arena, b.err = b.pkts[:0], b.arena[:0], nil
+			for len(b.pkts) < batchPackets {
+				if b.err = src.Next(&p); b.err != nil {
+					break
+				}
+				if n := len(p.Payload); n > 0 {
+					if len(b.arena)+n > cap(b.arena) {
+						if len(b.pkts) > 0 {
+							// Full: this packet starts the next batch.
+							full <- b
+							select {
+							case b = <-free:
+							case <-stop:
+								return
+							}
+							b.pkts, b.arena, b.err = b.pkts[:0], b.arena[:0], nil
+						}
+						if n > cap(b.arena) {
+							b.arena = make([]byte, 0, n)
+						}
+					}
+					off := len(b.arena)
+					b.arena = append(b.arena, p.Payload...)
+					p.Payload = b.arena[off : off+n : off+n]
+				}
+				b.pkts = append(b.pkts, p)
+			}
+			full <- b
+			if b.err != nil {
+				return
+			}
+		}
+	}()
+	defer close(stop)
+	for b := range full {
+		for i := range b.pkts {
+			add(&b.pkts[i])
+		}
+		if b.err != nil {
+			return b.err
+		}
+		free <- b
+	}
+	return io.ErrUnexpectedEOF // the reader stopped without an error: cannot happen
 }
 
 // Collector gathers finished streams for views that print them sorted.
