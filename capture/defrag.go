@@ -2,6 +2,8 @@ package capture
 
 import (
 	"encoding/binary"
+	"slices"
+	"sort"
 	"time"
 )
 
@@ -72,7 +74,7 @@ type DefragStats struct {
 type Defragmenter struct {
 	opts    DefragOptions
 	pending map[fragKey]*fragBuf
-	order   []fragKey // arrival order, for eviction
+	order   []arrival // arrival order, for eviction; may hold stale entries
 	bytes   int
 	out     []byte // the last rebuilt datagram (valid until the next Process)
 	Stats   DefragStats
@@ -87,6 +89,14 @@ type fragBuf struct {
 	broken  bool
 	v6      bool
 	evicted bool
+}
+
+// arrival records when a datagram started waiting. It is stale once its
+// key no longer maps to fb (the datagram was rebuilt, evicted, or its key
+// reused by a later datagram).
+type arrival struct {
+	key fragKey
+	fb  *fragBuf
 }
 
 // ByteSpan is a half-open [Start, End) range used by the fragment reassembler.
@@ -121,12 +131,12 @@ func (d *Defragmenter) Process(p *Packet) {
 	d.expire(p.Time)
 	fb := d.pending[fi.key]
 	if fb == nil {
-		for len(d.pending) >= d.opts.MaxDatagrams && len(d.order) > 0 {
-			d.evict(d.order[0])
+		for len(d.pending) >= d.opts.MaxDatagrams && d.trim() {
+			d.evict(d.order[0].key)
 		}
 		fb = &fragBuf{total: -1, first: p.Time, v6: fi.key.v6}
 		d.pending[fi.key] = fb
-		d.order = append(d.order, fi.key)
+		d.order = append(d.order, arrival{fi.key, fb})
 	}
 	end := fi.offset + fi.claimed
 	if end > 65535+8 || fi.claimed < 0 {
@@ -171,13 +181,22 @@ func (d *Defragmenter) Process(p *Packet) {
 }
 
 // addRange copies the bytes of [start,end) not yet held (first copy wins) and
-// reports whether the fragment overlapped data already held.
+// reports whether the fragment overlapped data already held. It costs
+// O(log spans) plus the spans it touches, and allocates only to grow have,
+// so that a datagram cut into thousands of tiny fragments in a hostile
+// order stays linear.
 func (fb *fragBuf) addRange(start, end int, src, dst []byte) bool {
+	have := fb.have
+	// have is sorted and its spans neither overlap nor touch; i is the first
+	// that touches or follows start, [i,j) the ones [start,end) merges with.
+	i := sort.Search(len(have), func(i int) bool { return have[i].End >= start })
 	overlap := false
 	pos := start
-	for _, h := range fb.have {
+	j := i
+	for ; j < len(have) && have[j].Start <= end; j++ {
+		h := have[j]
 		if h.End <= pos || h.Start >= end {
-			continue
+			continue // touches without sharing bytes
 		}
 		overlap = true
 		if h.Start > pos {
@@ -188,37 +207,33 @@ func (fb *fragBuf) addRange(start, end int, src, dst []byte) bool {
 	if pos < end {
 		copy(dst[pos:end], src[pos-start:end-start])
 	}
-	// merge [start,end) into have
 	merged := ByteSpan{start, end}
-	out := fb.have[:0:0]
-	for _, h := range fb.have {
-		if h.End < merged.Start || h.Start > merged.End {
-			out = append(out, h)
-			continue
-		}
-		merged.Start, merged.End = min(merged.Start, h.Start), max(merged.End, h.End)
+	if i < j {
+		merged = ByteSpan{min(start, have[i].Start), max(end, have[j-1].End)}
 	}
-	out = append(out, merged)
-	// keep sorted
-	for i := len(out) - 1; i > 0 && out[i].Start < out[i-1].Start; i-- {
-		out[i], out[i-1] = out[i-1], out[i]
-	}
-	fb.have = out
+	fb.have = slices.Replace(have, i, j, merged)
 	return overlap
 }
 
-func (d *Defragmenter) expire(now time.Time) {
+// trim drops stale entries from the front of the arrival order and reports
+// whether a live one is left there.
+func (d *Defragmenter) trim() bool {
 	for len(d.order) > 0 {
-		k := d.order[0]
-		fb := d.pending[k]
-		if fb == nil {
-			d.order = d.order[1:]
-			continue
+		if e := d.order[0]; d.pending[e.key] == e.fb {
+			return true
 		}
-		if now.Sub(fb.first) < d.opts.Timeout {
+		d.order[0] = arrival{}
+		d.order = d.order[1:]
+	}
+	return false
+}
+
+func (d *Defragmenter) expire(now time.Time) {
+	for d.trim() {
+		if now.Sub(d.order[0].fb.first) < d.opts.Timeout {
 			return
 		}
-		d.evict(k)
+		d.evict(d.order[0].key)
 	}
 }
 
@@ -234,11 +249,18 @@ func (d *Defragmenter) remove(k fragKey) {
 		d.bytes -= len(fb.data)
 		delete(d.pending, k)
 	}
-	for len(d.order) > 0 {
-		if _, ok := d.pending[d.order[0]]; ok {
-			break
+	d.trim()
+	// Datagrams rebuilt behind one that waits leave stale entries the front
+	// trim cannot reach: compact once they outnumber the live ones.
+	if len(d.order) > 2*len(d.pending)+1024 {
+		live := d.order[:0]
+		for _, e := range d.order {
+			if d.pending[e.key] == e.fb {
+				live = append(live, e)
+			}
 		}
-		d.order = d.order[1:]
+		clear(d.order[len(live):])
+		d.order = live
 	}
 }
 

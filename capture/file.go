@@ -55,7 +55,10 @@ type FileSource struct {
 	link  LinkType
 
 	// pcapng
-	ifaces []ngIface
+	ifaces   []ngIface
+	dropped  int          // interface descriptions of this section beyond maxInterfaces
+	last     time.Time    // timestamp of the last packet, for frames that have none
+	linkSeen [1024]uint64 // link types in info.LinkTypes, as a bit set
 
 	// Filter, when set, is asked about every frame before it is decoded;
 	// frames it rejects are skipped (frame numbers still count them, as in
@@ -65,6 +68,7 @@ type FileSource struct {
 }
 
 type ngIface struct {
+	bad      string // why the description is unusable ("" when it is fine)
 	link     LinkType
 	snaplen  int
 	unitsSec uint64 // timestamp units per second
@@ -101,6 +105,9 @@ func NewReader(name string, r io.Reader) (*FileSource, error) {
 	br := bufio.NewReaderSize(r, readBuffer)
 	magic, err := br.Peek(4)
 	if err != nil {
+		if !errors.Is(err, io.EOF) {
+			return nil, err // not a short file but an unreadable one: a directory, an I/O error
+		}
 		if len(magic) == 0 {
 			return nil, fmt.Errorf("%s: empty file: %w", name, ErrNotCapture)
 		}
@@ -209,6 +216,20 @@ func (s *FileSource) damage(start int64, format string, args ...any) error {
 	return &DamageError{File: s.name, Frame: s.frame + 1, Offset: start, Reason: fmt.Sprintf(format, args...)}
 }
 
+// cutShort reports a read that stopped early: the file really ended (the
+// reason given), or reading it failed — a corrupt gzip stream, a bad
+// checksum, an I/O error — which is said instead, so that a damaged
+// download is not mistaken for a truncated capture.
+func (s *FileSource) cutShort(err error, start int64, format string, args ...any) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+		return s.damage(start, format, args...)
+	}
+	if s.info.Gzip {
+		return s.damage(start, "the gzip data is corrupt here (%v): the compressed file itself is damaged", err)
+	}
+	return s.damage(start, "reading the file failed: %v", err)
+}
+
 func (s *FileSource) nextPcap(p *Packet) error {
 	for {
 		start := s.off
@@ -217,7 +238,7 @@ func (s *FileSource) nextPcap(p *Packet) error {
 			return io.EOF
 		}
 		if err != nil {
-			return s.damage(start, "file ends inside a record header (%d of 16 bytes)", len(h))
+			return s.cutShort(err, start, "file ends inside a record header (%d of 16 bytes)", len(h))
 		}
 		sec := s.order.Uint32(h[0:])
 		frac := s.order.Uint32(h[4:])
@@ -229,7 +250,7 @@ func (s *FileSource) nextPcap(p *Packet) error {
 		}
 		data, err := s.readFull(int(incl))
 		if err != nil {
-			return s.damage(start, "file ends in the middle of a packet: record says %d bytes, only %d present", incl, len(data))
+			return s.cutShort(err, start, "file ends in the middle of a packet: record says %d bytes, only %d present", incl, len(data))
 		}
 		var nsec int64
 		if s.nanos {
@@ -282,7 +303,7 @@ func (s *FileSource) readSHB() error {
 		return fmt.Errorf("%s: file ends inside the pcapng section header: %w", s.name, ErrNotCapture)
 	}
 	s.info.Format = "pcapng"
-	s.ifaces = s.ifaces[:0]
+	s.ifaces, s.dropped = s.ifaces[:0], 0
 	return nil
 }
 
@@ -294,7 +315,7 @@ func (s *FileSource) nextNG(p *Packet) error {
 			return io.EOF
 		}
 		if err != nil {
-			return s.damage(start, "file ends inside a block header (%d of 8 bytes)", len(h))
+			return s.cutShort(err, start, "file ends inside a block header (%d of 8 bytes)", len(h))
 		}
 		typ := s.order.Uint32(h[0:])
 		if typ == ngSHB {
@@ -302,7 +323,7 @@ func (s *FileSource) nextNG(p *Packet) error {
 			// the bytes we already consumed pushed back logically.
 			bom, err := s.readFull(4)
 			if err != nil {
-				return s.damage(start, "file ends inside a section header")
+				return s.cutShort(err, start, "file ends inside a section header")
 			}
 			var order binary.ByteOrder
 			switch binary.LittleEndian.Uint32(bom) {
@@ -319,9 +340,9 @@ func (s *FileSource) nextNG(p *Packet) error {
 				return s.damage(start, "section header has a bad length %d", total)
 			}
 			if _, err := s.readFull(int(total) - 12); err != nil {
-				return s.damage(start, "file ends inside a section header")
+				return s.cutShort(err, start, "file ends inside a section header")
 			}
-			s.ifaces = s.ifaces[:0]
+			s.ifaces, s.dropped = s.ifaces[:0], 0
 			continue
 		}
 		total := s.order.Uint32(h[4:])
@@ -330,7 +351,7 @@ func (s *FileSource) nextNG(p *Packet) error {
 		}
 		body, err := s.readFull(int(total) - 8)
 		if err != nil {
-			return s.damage(start, "file ends in the middle of a block: block says %d bytes, only %d present", total, len(body)+8)
+			return s.cutShort(err, start, "file ends in the middle of a block: block says %d bytes, only %d present", total, len(body)+8)
 		}
 		if trailer := s.order.Uint32(body[len(body)-4:]); trailer != total {
 			return s.damage(start, "block length %d does not match its trailing length %d", total, trailer)
@@ -342,52 +363,62 @@ func (s *FileSource) nextNG(p *Packet) error {
 				return s.damage(start, "%s", err)
 			}
 		case ngEPB, ngOPB:
+			// The block's framing is sound (length and trailer agree), so a
+			// packet block with impossible contents is one bad frame, not the
+			// end of the file: it is returned with an Issue and reading goes on.
+			s.frame++
 			if len(body) < 20 {
-				return s.damage(start, "packet block too short (%d bytes)", len(body))
+				s.badFrame(p, 0, "packet block too short (%d bytes)", len(body))
+				return nil
 			}
 			var id uint32
-			var tsHi, tsLo uint32
 			if typ == ngEPB {
 				id = s.order.Uint32(body[0:])
 			} else {
 				id = uint32(s.order.Uint16(body[0:]))
 			}
-			tsHi, tsLo = s.order.Uint32(body[4:]), s.order.Uint32(body[8:])
+			tsHi, tsLo := s.order.Uint32(body[4:]), s.order.Uint32(body[8:])
 			capl, orig := s.order.Uint32(body[12:]), s.order.Uint32(body[16:])
 			if uint64(capl) > uint64(len(body)-20) {
-				return s.damage(start, "packet block claims %d captured bytes but holds only %d", capl, len(body)-20)
+				s.badFrame(p, int(id), "packet block claims %d captured bytes but holds only %d", capl, len(body)-20)
+				return nil
 			}
-			if int(id) >= len(s.ifaces) {
-				return s.damage(start, "packet refers to interface %d, but only %d interfaces were described", id, len(s.ifaces))
+			ifc, issue := s.iface(id)
+			if issue != "" {
+				s.badFrame(p, int(id), "%s", issue)
+				return nil
 			}
-			ifc := s.ifaces[id]
-			s.frame++
 			if s.Filter != nil && !s.Filter(ifc.link, body[20:20+capl]) {
 				s.Filtered++
 				continue
 			}
 			*p = Packet{Frame: s.frame, Time: ngTime(tsHi, tsLo, ifc), Iface: int(id), Link: ifc.link, CapLen: int(capl), WireLen: int(max(orig, capl))}
+			s.last = p.Time
 			DecodeFrame(ifc.link, body[20:20+capl], p)
 			return nil
 		case ngSPB:
-			if len(s.ifaces) == 0 {
-				return s.damage(start, "simple packet block before any interface description")
+			s.frame++
+			ifc, issue := s.iface(0)
+			if issue != "" {
+				s.badFrame(p, 0, "simple packet block: %s", issue)
+				return nil
 			}
 			if len(body) < 4 {
-				return s.damage(start, "simple packet block too short")
+				s.badFrame(p, 0, "simple packet block too short (%d bytes)", len(body))
+				return nil
 			}
 			orig := s.order.Uint32(body[0:])
 			capl := min(uint64(orig), uint64(len(body)-4))
-			if sl := s.ifaces[0].snaplen; sl > 0 {
+			if sl := ifc.snaplen; sl > 0 {
 				capl = min(capl, uint64(sl))
 			}
-			s.frame++
-			if s.Filter != nil && !s.Filter(s.ifaces[0].link, body[4:4+capl]) {
+			if s.Filter != nil && !s.Filter(ifc.link, body[4:4+capl]) {
 				s.Filtered++
 				continue
 			}
-			*p = Packet{Frame: s.frame, Link: s.ifaces[0].link, CapLen: int(capl), WireLen: int(max(uint64(orig), capl))}
-			DecodeFrame(s.ifaces[0].link, body[4:4+capl], p)
+			// A simple packet block has no timestamp: it gets the last one seen.
+			*p = Packet{Frame: s.frame, Time: s.last, Link: ifc.link, CapLen: int(capl), WireLen: int(max(uint64(orig), capl))}
+			DecodeFrame(ifc.link, body[4:4+capl], p)
 			return nil
 		default:
 			// Name resolution, interface statistics, decryption secrets,
@@ -400,11 +431,16 @@ func (s *FileSource) nextNG(p *Packet) error {
 const maxInterfaces = 1 << 16
 
 func (s *FileSource) parseIDB(body []byte) error {
-	if len(body) < 8 {
-		return fmt.Errorf("interface description block too short (%d bytes)", len(body))
-	}
 	if len(s.ifaces) >= maxInterfaces {
-		return fmt.Errorf("more than %d interface descriptions", maxInterfaces)
+		// Keep counting, so that packets on these interfaces are told apart
+		// from packets on interfaces never described.
+		s.dropped++
+		return nil
+	}
+	if len(body) < 8 {
+		// Keep its place: the interfaces after it keep their numbers.
+		s.ifaces = append(s.ifaces, ngIface{bad: fmt.Sprintf("its description block is too short (%d bytes)", len(body))})
+		return nil
 	}
 	ifc := ngIface{link: LinkType(s.order.Uint16(body[0:])), snaplen: int(s.order.Uint32(body[4:])), unitsSec: 1_000_000}
 	opts := body[8:]
@@ -437,19 +473,35 @@ func (s *FileSource) parseIDB(body []byte) error {
 		opts = opts[4+(l+3)&^3:]
 	}
 	s.ifaces = append(s.ifaces, ifc)
-	if !containsLink(s.info.LinkTypes, ifc.link) {
+	// A set, not a search of LinkTypes: a file may describe every one of
+	// the 65536 link types, and a linear search would make that quadratic.
+	if w, bit := ifc.link>>6, uint64(1)<<(ifc.link&63); s.linkSeen[w]&bit == 0 {
+		s.linkSeen[w] |= bit
 		s.info.LinkTypes = append(s.info.LinkTypes, ifc.link)
 	}
 	return nil
 }
 
-func containsLink(l []LinkType, t LinkType) bool {
-	for _, x := range l {
-		if x == t {
-			return true
+// iface returns the description of interface id of this section, or why
+// there is none.
+func (s *FileSource) iface(id uint32) (ngIface, string) {
+	switch {
+	case uint64(id) < uint64(len(s.ifaces)):
+		if ifc := s.ifaces[id]; ifc.bad != "" {
+			return ngIface{}, fmt.Sprintf("packet on interface %d, but %s", id, ifc.bad)
 		}
+		return s.ifaces[id], ""
+	case uint64(id) < uint64(len(s.ifaces)+s.dropped):
+		return ngIface{}, fmt.Sprintf("packet on interface %d, but sockscope keeps only the first %d interface descriptions of a section", id, maxInterfaces)
 	}
-	return false
+	return ngIface{}, fmt.Sprintf("packet refers to interface %d, but only %d interfaces were described", id, len(s.ifaces)+s.dropped)
+}
+
+// badFrame fills p with a frame that cannot be decoded at all, for the
+// reason given: it counts as a frame (and as malformed), with the time of
+// the frame before it.
+func (s *FileSource) badFrame(p *Packet, iface int, format string, args ...any) {
+	*p = Packet{Frame: s.frame, Time: s.last, Iface: iface, Issue: fmt.Sprintf(format, args...)}
 }
 
 func ngTime(hi, lo uint32, ifc ngIface) time.Time {

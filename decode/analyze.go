@@ -285,7 +285,10 @@ func (a *Analysis) resyncFrom(d reassembly.Direction, c *dirCursor, dec Decoder,
 	b := c.bytes()
 	runEnd := c.runs[c.ri].r.End
 	if rs, ok := dec.(Resyncer); ok && len(b) > 1 {
-		if off := rs.Resync(d, b[1:]); off >= 0 && off+1 < len(b) {
+		off, failed := safeResync(rs, d, b[1:])
+		if failed != "" {
+			reason += "; " + failed
+		} else if off >= 0 && off+1 < len(b) {
 			end := c.pos + 1 + int64(off)
 			a.add(d, Message{Protocol: "unframed", Summary: reason}, reassembly.ByteRange{Start: c.pos, End: end}, false)
 			c.seek(end)
@@ -306,8 +309,12 @@ func (a *Analysis) resync(d reassembly.Direction, c *dirCursor, dec Decoder, rea
 		return
 	}
 	b := c.bytes()
-	off := rs.Resync(d, b)
+	off, failed := safeResync(rs, d, b)
 	switch {
+	case failed != "":
+		a.Errors[d] = append(a.Errors[d], FramingError{Dir: d, Offset: c.pos, Protocol: protoOf(a.Framing), Reason: failed})
+		a.Stats[d].Errors++
+		a.unframed(d, c, c.runs[c.ri].r.End, failed)
 	case off == 0:
 	case off > 0:
 		end := c.pos + int64(off)
@@ -331,6 +338,17 @@ func safeNext(dec Decoder, d reassembly.Direction, b []byte, atEOF bool) (m Mess
 		}
 	}()
 	return dec.Next(d, b, atEOF)
+}
+
+// safeResync contains a panic in a decoder's Resync the same way: it
+// returns -1 and says what failed.
+func safeResync(rs Resyncer, d reassembly.Direction, b []byte) (off int, failed string) {
+	defer func() {
+		if r := recover(); r != nil {
+			off, failed = -1, fmt.Sprintf("decoder failed while looking for a message start: %v", r)
+		}
+	}()
+	return rs.Resync(d, b), ""
 }
 
 func protoOf(framing string) string {

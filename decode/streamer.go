@@ -400,7 +400,13 @@ func (ss *streamState) framingError(d reassembly.Direction, reason string) {
 		return
 	}
 	if len(b) > 1 {
-		if off := rs.Resync(d, b[1:]); off >= 0 && off+1 < len(b) {
+		off, failed := safeResync(rs, d, b[1:])
+		if failed != "" {
+			ss.emitHeld(d, Message{Protocol: "unframed", Summary: reason + "; " + failed + "; the rest of this direction is not decoded"}, len(b), false)
+			db.dead = true
+			return
+		}
+		if off >= 0 && off+1 < len(b) {
 			ss.emitHeld(d, Message{Protocol: "unframed", Summary: reason}, off+1, false)
 			return
 		}
@@ -419,8 +425,12 @@ func (ss *streamState) findStart(d reassembly.Direction) bool {
 		return true
 	}
 	b := db.held()
-	off := rs.Resync(d, b)
+	off, failed := safeResync(rs, d, b)
 	switch {
+	case failed != "":
+		ss.emitHeld(d, Message{Protocol: "unframed", Summary: failed + "; the rest of this direction is not decoded"}, len(b), false)
+		db.dead = true
+		return false
 	case off == 0:
 	case off > 0:
 		ss.emitHeld(d, Message{Protocol: "unframed", Summary: "bytes before the next message start"}, off, true)
