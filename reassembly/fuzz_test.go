@@ -43,6 +43,13 @@ func FuzzReassemble(f *testing.F) {
 				pieces = append(pieces, piece{start, end - start})
 			}
 		}
+		if len(pieces) > 1000 {
+			// More scattered pieces than the out-of-order ranges a stream may
+			// hold (maxAheadRanges, 1024): the cap declares holes missing and
+			// reports it (TestHostileTinySegments covers that); the property
+			// here is exact reassembly within the bounds.
+			return
+		}
 		rng.Shuffle(len(pieces), func(i, j int) { pieces[i], pieces[j] = pieces[j], pieces[i] })
 		var col reassembly.Collector
 		tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add, Keep: func(capture.Proto, int) bool { return true }})
