@@ -73,3 +73,37 @@ func TestInOrderAllocs(t *testing.T) {
 		t.Errorf("%.1f allocations per in-order segment, want 0", allocs)
 	}
 }
+
+// TestInOrderAllocsWithPacketHook: the same with an OnPacket hook (the
+// findings engine's): the packet record is built in scratch, so it still
+// allocates nothing; notes of a stream not kept carry no texts.
+func TestInOrderAllocsWithPacketHook(t *testing.T) {
+	ps := segments(2000, false)
+	// Every 10th segment repeats the previous one: a retransmission note.
+	for i := 1010; i < len(ps); i += 10 {
+		ps[i].Seq, ps[i].Payload = ps[i-1].Seq, ps[i-1].Payload
+	}
+	notes, texts := 0, 0
+	tr := reassembly.NewTracker(reassembly.Options{OnPacket: func(s *reassembly.Stream, r *reassembly.PacketRecord) {
+		for _, n := range r.Notes {
+			notes++
+			if n.Text != "" || n.Detail != "" {
+				texts++
+			}
+		}
+	}})
+	for i := range ps[:1000] {
+		tr.Add(&ps[i])
+	}
+	i := 1000
+	allocs := testing.AllocsPerRun(900, func() {
+		tr.Add(&ps[i])
+		i++
+	})
+	if allocs > 0 {
+		t.Errorf("%.2f allocations per segment with OnPacket, want 0", allocs)
+	}
+	if notes == 0 || texts != 0 {
+		t.Errorf("hook saw %d notes, %d with texts; want some notes, none with texts", notes, texts)
+	}
+}

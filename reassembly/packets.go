@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -69,11 +70,18 @@ type Note struct {
 // number is relative to the other direction's base; before the other direction
 // sent anything it is shown as 1 (the acknowledged side's base is then one
 // below it, as Wireshark sets it).
-func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN, newRST bool, onPacket func(*Stream, *PacketRecord)) {
+//
+// The record is built in scratch (owned by the tracker, reused for every
+// packet, so the per-packet path allocates nothing). Note texts are written
+// only for a kept stream, whose records are stored for the views; the hook
+// alone gets notes with their Kind set and Text and Detail empty.
+func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN, newRST bool, onPacket func(*Stream, *PacketRecord), scratch *PacketRecord) {
 	s := c.s
 	hs := &c.hs[d]
-	r := PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Flags: p.Flags, Seq: hs.rel(p.Seq), Len: p.PayloadLen,
-		Win: int(p.Window), WinScaled: -1, Opts: p.Opts}
+	*scratch = PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Flags: p.Flags, Seq: hs.rel(p.Seq), Len: p.PayloadLen,
+		Win: int(p.Window), WinScaled: -1, Opts: p.Opts, Notes: scratch.Notes[:0]}
+	r := scratch
+	text := s.KeptData // write note texts (else kinds only)
 	if p.Flags.Has(capture.ACK) {
 		if rev := &c.hs[d.Reverse()]; rev.baseSet {
 			r.Ack = rev.rel(p.Ack)
@@ -90,80 +98,117 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 		r.WinScaled = int64(p.Window) // scaling not negotiated
 	}
 	who, other := sideName(d), sideName(d.Reverse())
-	note := func(k NoteKind, text, detail string) {
-		r.Notes = append(r.Notes, Note{Kind: k, Text: text, Detail: detail})
+	add := func(k NoteKind, t, detail string) {
+		r.Notes = append(r.Notes, Note{Kind: k, Text: t, Detail: detail})
+	}
+	// note records a note of kind k without texts and returns false, or
+	// returns true when the caller is to add it with its texts.
+	note := func(k NoteKind) bool {
+		if !text {
+			add(k, "", "")
+		}
+		return text
 	}
 	if seg != nil {
 		r.Kind = seg.Kind
 		switch seg.Kind {
 		case KindRetransmission, KindPartialRetransmission:
-			text := "retransmission"
-			if seg.Kind == KindPartialRetransmission {
-				text = "partial retransmission"
+			if note(NoteRetransmission) {
+				t := "retransmission"
+				if seg.Kind == KindPartialRetransmission {
+					t = "partial retransmission"
+				}
+				if f := c.firstFrame(d, seg.Seq-1); f > 0 && f != p.Frame {
+					t += fmt.Sprintf(" of frame %d", f)
+				}
+				add(NoteRetransmission, t, seg.Reason)
 			}
-			if f := c.firstFrame(d, seg.Seq-1); f > 0 && f != p.Frame {
-				text += fmt.Sprintf(" of frame %d", f)
-			}
-			note(NoteRetransmission, text, seg.Reason)
 		case KindOutOfOrder:
-			note(NoteOutOfOrder, "out-of-order", seg.Reason)
+			if note(NoteOutOfOrder) {
+				add(NoteOutOfOrder, "out-of-order", seg.Reason)
+			}
 		case KindKeepAlive:
-			note(NoteKeepAlive, "keep-alive", seg.Reason)
+			if note(NoteKeepAlive) {
+				add(NoteKeepAlive, "keep-alive", seg.Reason)
+			}
 		case KindZeroWindowProbe:
-			note(NoteZeroWindowProbe, "zero-window probe", seg.Reason)
+			if note(NoteZeroWindowProbe) {
+				add(NoteZeroWindowProbe, "zero-window probe", seg.Reason)
+			}
 		case KindBeforeStart:
-			note(NoteBeforeStart, "before capture start", seg.Reason)
+			if note(NoteBeforeStart) {
+				add(NoteBeforeStart, "before capture start", seg.Reason)
+			}
 		}
-		if seg.Captured < seg.Len {
-			note(NoteSnaplen, fmt.Sprintf("%d of %d B captured", seg.Captured, seg.Len),
+		if seg.Captured < seg.Len && note(NoteSnaplen) {
+			add(NoteSnaplen, fmt.Sprintf("%d of %d B captured", seg.Captured, seg.Len),
 				fmt.Sprintf("only %d of the %d payload bytes were captured: the frame was cut by the snapshot length", seg.Captured, seg.Len))
 		}
-		if hs.peerMSS > 0 && seg.Len > hs.peerMSS {
-			note(NoteOversize, fmt.Sprintf("larger than MSS %d", hs.peerMSS),
+		if hs.peerMSS > 0 && seg.Len > hs.peerMSS && note(NoteOversize) {
+			add(NoteOversize, fmt.Sprintf("larger than MSS %d", hs.peerMSS),
 				fmt.Sprintf("%d bytes is more than the MSS %d the %s announced: the capture saw it before segmentation offload (TSO/GSO) or after receive offload (GRO)", seg.Len, hs.peerMSS, other))
 		}
 	}
-	if hs.dupAcks > 0 && p.PayloadLen == 0 && p.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && hs.lastAck == p.Ack {
-		note(NoteDupAck, fmt.Sprintf("duplicate ACK #%d", hs.dupAcks),
+	if hs.dupAcks > 0 && p.PayloadLen == 0 && p.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && hs.lastAck == p.Ack && note(NoteDupAck) {
+		add(NoteDupAck, fmt.Sprintf("duplicate ACK #%d", hs.dupAcks),
 			fmt.Sprintf("the %s repeats ack=%d (same number, same window, no data): %d duplicate%s so far", who, r.Ack, hs.dupAcks, plural(hs.dupAcks)))
 	}
 	if !p.Flags.Has(capture.RST) && !p.Flags.Has(capture.SYN) {
 		if p.Window == 0 && !c.recZero[d] {
-			note(NoteZeroWindow, "zero window", fmt.Sprintf("the %s advertises a window of 0: its receive buffer is full, and the %s must stop sending new data", who, other))
+			if note(NoteZeroWindow) {
+				add(NoteZeroWindow, "zero window", fmt.Sprintf("the %s advertises a window of 0: its receive buffer is full, and the %s must stop sending new data", who, other))
+			}
 		} else if p.Window != 0 && c.recZero[d] {
-			note(NoteWindowUpdate, "window update", fmt.Sprintf("the %s's window opens again after being zero: the %s may send again", who, other))
+			if note(NoteWindowUpdate) {
+				add(NoteWindowUpdate, "window update", fmt.Sprintf("the %s's window opens again after being zero: the %s may send again", who, other))
+			}
 		}
 		c.recZero[d] = p.Window == 0
 	}
 	if p.Flags.Has(capture.ACK) && !p.Flags.Has(capture.SYN) && d == ClientToServer && s.HandshakeRTT > 0 && !c.recHS {
 		c.recHS = true
-		note(NoteHandshakeDone, "handshake complete, RTT "+fmtDur(s.HandshakeRTT),
-			"the ACK of the SYN-ACK completes the three-way handshake, "+fmtDur(s.HandshakeRTT)+" after the SYN")
+		if note(NoteHandshakeDone) {
+			add(NoteHandshakeDone, "handshake complete, RTT "+fmtDur(s.HandshakeRTT),
+				"the ACK of the SYN-ACK completes the three-way handshake, "+fmtDur(s.HandshakeRTT)+" after the SYN")
+		}
 	}
 	if p.Flags.Has(capture.FIN) && newFIN {
 		switch rev := &c.hs[d.Reverse()]; {
 		case !c.finNoted:
-			note(NoteHalfClose, who+" closes first (FIN)", "the "+who+" has finished sending; the "+other+" may still send (half-close)")
+			if note(NoteHalfClose) {
+				add(NoteHalfClose, who+" closes first (FIN)", "the "+who+" has finished sending; the "+other+" may still send (half-close)")
+			}
 		case p.Flags.Has(capture.ACK) && rev.finOff >= 0 && rev.rel(p.Ack) <= rev.finOff+1:
-			note(NoteSimultaneousClose, "simultaneous close",
-				fmt.Sprintf("this FIN does not acknowledge the %s's FIN (ack=%d, the FIN is seq %d): the %s closed before that FIN reached it", other, r.Ack, rev.finOff+1, who))
+			if note(NoteSimultaneousClose) {
+				add(NoteSimultaneousClose, "simultaneous close",
+					fmt.Sprintf("this FIN does not acknowledge the %s's FIN (ack=%d, the FIN is seq %d): the %s closed before that FIN reached it", other, r.Ack, rev.finOff+1, who))
+			}
 		default:
-			note(NoteCloseReply, who+" closes too (FIN)", "the "+who+" has finished sending too: both directions are closed once this FIN is acknowledged")
+			if note(NoteCloseReply) {
+				add(NoteCloseReply, who+" closes too (FIN)", "the "+who+" has finished sending too: both directions are closed once this FIN is acknowledged")
+			}
 		}
 		c.finNoted = true
 	}
 	if p.Flags.Has(capture.RST) && newRST {
 		if !c.synAckSeen && d == ServerToClient && s.Dirs[ClientToServer].SYN {
-			note(NoteRefused, "connection refused", fmt.Sprintf("RST answering the SYN: nothing accepts connections on port %d", s.Server.Port()))
-		} else {
-			note(NoteReset, "reset by "+who, fmt.Sprintf("RST: the %s aborts the connection after %s", who, HumanBytes(c.hs[0].highest+c.hs[1].highest)))
+			if note(NoteRefused) {
+				add(NoteRefused, "connection refused", fmt.Sprintf("RST answering the SYN: nothing accepts connections on port %d", s.Server.Port()))
+			}
+		} else if note(NoteReset) {
+			add(NoteReset, "reset by "+who, fmt.Sprintf("RST: the %s aborts the connection after %s", who, HumanBytes(c.hs[0].highest+c.hs[1].highest)))
 		}
 	}
 	if s.KeptData {
-		s.Packets = append(s.Packets, r)
+		kept := *r
+		kept.Notes = slices.Clip(slices.Clone(r.Notes))
+		if len(kept.Notes) == 0 {
+			kept.Notes = nil
+		}
+		s.Packets = append(s.Packets, kept)
 	}
 	if onPacket != nil {
-		onPacket(s, &r)
+		onPacket(s, r)
 	}
 }
 

@@ -56,8 +56,10 @@ type Options struct {
 	// only during the call.
 	OnData func(s *Stream, d Direction, r ByteRange, b []byte, frame int)
 	// OnPacket, when set, receives the record of every TCP packet of every
-	// stream (kept or not), as the timeline would show it; r is valid only
-	// during the call.
+	// stream (kept or not), as the timeline would show it; r (and its Notes)
+	// is valid only during the call. The notes of a stream that is not kept
+	// carry their Kind only (Text and Detail are written for kept streams,
+	// whose records the views print).
 	OnPacket func(s *Stream, r *PacketRecord)
 }
 
@@ -93,12 +95,13 @@ type Tracker struct {
 	tombRing []uint64
 	tombNext int
 	seed     maphash.Seed
-	ids      [2]int // next tcp, udp id
-	open     lru    // flows not closed
-	syn      lru    // SYNs not answered yet: flushed after HandshakeTimeout
-	done     lru    // closed by FIN both ways, waiting out ClosedLinger
-	reset    lru    // closed by RST: flushed as soon as capture time moves on
-	pinned   lru    // kept streams: flushed only at Finish
+	ids      [2]int       // next tcp, udp id
+	open     lru          // flows not closed
+	syn      lru          // SYNs not answered yet: flushed after HandshakeTimeout
+	done     lru          // closed by FIN both ways, waiting out ClosedLinger
+	reset    lru          // closed by RST: flushed as soon as capture time moves on
+	pinned   lru          // kept streams: flushed only at Finish
+	rec      PacketRecord // scratch for recordPacket
 	Stats    Stats
 }
 
@@ -482,7 +485,7 @@ func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	newRST := f.Has(capture.RST) && !h.RST
 	defer func() {
 		if s.KeptData || t.opts.OnPacket != nil {
-			c.recordPacket(p, d, seg, newFIN, newRST, t.opts.OnPacket)
+			c.recordPacket(p, d, seg, newFIN, newRST, t.opts.OnPacket, &t.rec)
 		}
 		t.event(c, p, d, newFIN, newRST)
 	}()
