@@ -80,7 +80,8 @@ func runDemo(io *streams, o *demoOptions) error {
 		if err := os.WriteFile(o.Write, pcap, 0o644); err != nil {
 			return fmt.Errorf("write capture: %w", err)
 		}
-		fmt.Fprintf(io.Err, "wrote %s (%d bytes, pcap): open it in Wireshark, or run: sockscope timeline %s\n", o.Write, len(pcap), o.Write)
+		name := textsafe.Escape(o.Write)
+		fmt.Fprintf(io.Err, "wrote %s (%d bytes, pcap): open it in Wireshark, or run: sockscope timeline %s\n", name, len(pcap), name)
 	}
 	src, err := capture.NewReader("demo:"+sc.Name, bytes.NewReader(pcap))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/sockscope/sockscope/internal/demo"
 	"github.com/sockscope/sockscope/internal/pcapgen"
 )
 
@@ -96,7 +97,9 @@ func around(s string, i int) string {
 	return s[max(0, i-40):min(len(s), i+40)]
 }
 
-// checkJSONLines fails unless every line of out is valid JSON and valid UTF-8.
+// checkJSONLines fails unless every line of out is valid JSON and valid
+// UTF-8, with no raw control byte, DEL, C1 control or bidi character (JSON
+// views write those as \uXXXX escapes: textsafe.JSONWriter).
 func checkJSONLines(t *testing.T, what, out string) {
 	t.Helper()
 	if !utf8.ValidString(out) {
@@ -114,6 +117,7 @@ func checkJSONLines(t *testing.T, what, out string) {
 	if strings.ContainsAny(out, "\x1b\x00\x07\r") {
 		t.Errorf("%s: JSON output holds a raw control byte", what)
 	}
+	checkTerminalSafe(t, what, out, false)
 }
 
 // --- hand-built protocol messages ------------------------------------------
@@ -446,5 +450,157 @@ func TestEscapeErrorMessages(t *testing.T) {
 		if !strings.Contains(errOut, `\e]52;c;`) && !strings.Contains(errOut, `\e[2J`) && !strings.Contains(errOut, `\x1b[2J`) {
 			t.Errorf("%q: error does not show the name escaped: %q", args, errOut)
 		}
+	}
+}
+
+// jsonHostile holds the characters encoding/json leaves raw in a string
+// (DEL, the C1 CSI U+009B, a bidi override) and ESC, which it escapes.
+const jsonHostile = "\x1b[2J\x7f\u009b31m\u202eevil"
+
+// jsonAttackCapture writes, under a file name holding jsonHostile, a
+// capture carrying it where each protocol puts text:
+//
+//	tcp/0 HTTP/1.1: request path, Host and User-Agent values, reason,
+//	      body (the head without ASCII controls, which HTTP refuses)
+//	tcp/1 TLS: ClientHello SNI
+//	tcp/2 port 9999: text lines
+//	tcp/3 DNS over TCP: a query name's label
+//	udp/0 DNS over UDP: the same
+func jsonAttackCapture(t *testing.T) string {
+	t.Helper()
+	var c pcapgen.Capture
+	at := pcapgen.Epoch
+	conn := func(port uint16, server string) *pcapgen.Conn {
+		k := pcapgen.NewConn(&c, netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), netip.MustParseAddrPort(server), 1000, 2000)
+		k.T = at
+		at = at.Add(time.Second)
+		k.Handshake()
+		return k
+	}
+	closeConn := func(k *pcapgen.Conn) { k.Fin(0); k.Fin(1); k.Ack(0) }
+	soft := jsonSoft
+	k := conn(41000, "10.0.0.2:80")
+	k.Send(0, []byte("GET /"+soft+" HTTP/1.1\r\nHost: "+soft+"\r\nUser-Agent: "+soft+"\r\n\r\n"))
+	k.Send(1, []byte("HTTP/1.1 200 "+soft+"\r\nContent-Type: text/plain\r\nContent-Length: "+fmt.Sprint(len(jsonHostile))+"\r\n\r\n"+jsonHostile))
+	closeConn(k)
+
+	k = conn(41001, "10.0.0.2:443")
+	k.Send(0, clientHello(jsonHostile+".example"))
+	closeConn(k)
+
+	k = conn(41002, "10.0.0.2:9999")
+	k.Send(0, []byte(jsonHostile+"\n"+jsonHostile+"\n"))
+	k.Send(1, []byte(jsonHostile+"\n"))
+	closeConn(k)
+
+	k = conn(41003, "10.0.0.2:53")
+	q := dnsMsg(7, false, jsonHostile, "example")
+	k.Send(0, append(u16(len(q)), q...))
+	r := dnsMsg(7, true, jsonHostile, "example")
+	k.Send(1, append(u16(len(r)), r...))
+	closeConn(k)
+
+	cli, dns := netip.MustParseAddrPort("10.0.0.1:5353"), netip.MustParseAddrPort("10.0.0.3:53")
+	c.UDP(at, cli, dns, dnsMsg(9, false, jsonHostile, "example"))
+	c.UDP(at.Add(time.Millisecond), dns, cli, dnsMsg(9, true, jsonHostile, "example"))
+
+	path := filepath.Join(t.TempDir(), "cap"+jsonHostile+".pcap")
+	if err := os.WriteFile(path, c.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// jsonSoft is jsonHostile without ASCII controls (an HTTP head refuses them).
+const jsonSoft = "\u009b31m\u202eevil\u2066"
+
+// dnsHostile is jsonHostile's label as the DNS decoder writes a name
+// (presentation format: \DDD for every byte outside printable ASCII).
+const dnsHostile = `\027[2J\127\194\15531m\226\128\174evil.example`
+
+// checkJSONSafe fails unless out is valid JSON line by line and holds no
+// raw control byte, DEL, C1 control or bidi character; it returns every
+// string (object keys included) the lines decode to.
+func checkJSONSafe(t *testing.T, what, out string) map[string]bool {
+	t.Helper()
+	checkJSONLines(t, what, out)
+	got := map[string]bool{}
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			got[x] = true
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case map[string]any:
+			for k, e := range x {
+				got[k] = true
+				walk(e)
+			}
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		var v any
+		if json.Unmarshal([]byte(line), &v) == nil {
+			walk(v)
+		}
+	}
+	return got
+}
+
+// TestEscapeJSONViews runs every JSON view (read, read --stats, timeline,
+// timeline --explain, follow, demo, interfaces) over a capture, and a file
+// name, holding ESC, DEL, U+009B (a one-character CSI) and U+202E (a bidi
+// override): each line is valid JSON, none of those reaches the output
+// raw, and the strings decode to exactly the captured values.
+func TestEscapeJSONViews(t *testing.T) {
+	path := jsonAttackCapture(t)
+	type run struct {
+		args []string
+		want []string // strings some record must decode to
+	}
+	runs := []run{
+		{[]string{"read", path, "--format", "json"}, []string{path, "SNI " + jsonHostile + ".example"}},
+		{[]string{"read", path, "--format", "json", "--stats"}, []string{path, "SNI " + jsonHostile + ".example"}},
+		{[]string{"timeline", path, "--all", "--format", "json"},
+			[]string{"#1 GET /" + jsonSoft, "#1 200 " + jsonSoft + " 17 B text/plain", "#1 Handshake ClientHello SNI=" + jsonHostile + ".example", "#1 #9 A? " + dnsHostile}},
+		{[]string{"timeline", path, "--all", "--format", "json", "--explain"}, []string{"#1 Handshake ClientHello SNI=" + jsonHostile + ".example"}},
+		{[]string{"timeline", path, "tcp/2", "--format", "json", "--framing", "line"}, []string{"#1 " + jsonHostile + " · #2 " + jsonHostile}},
+		{[]string{"follow", path, "tcp/0", "--format", "json"}, []string{"GET /" + jsonSoft, "/" + jsonSoft, jsonSoft}},
+		{[]string{"follow", path, "tcp/1", "--format", "json"}, []string{jsonHostile + ".example", "Handshake ClientHello SNI=" + jsonHostile + ".example"}},
+		{[]string{"follow", path, "tcp/2", "--format", "json", "--framing", "line"}, []string{jsonHostile}},
+		{[]string{"follow", path, "tcp/3", "--format", "json"}, []string{dnsHostile}},
+		{[]string{"follow", path, "udp/0", "--format", "json"}, []string{dnsHostile}},
+	}
+	for _, s := range []string{"tcp/0", "tcp/1", "tcp/2", "tcp/3", "udp/0"} {
+		for _, f := range []string{"raw", "line", "len:u8", "http1", "tls", "dns"} {
+			runs = append(runs, run{args: []string{"follow", path, s, "--format", "json", "--framing", f}},
+				run{args: []string{"timeline", path, s, "--format", "json", "--framing", f}})
+		}
+	}
+	for _, name := range demo.Names() {
+		runs = append(runs, run{args: []string{"demo", name, "--format", "json", "--explain"}})
+	}
+	for _, r := range runs {
+		what := strings.ReplaceAll(strings.Join(r.args, " "), path, "FILE")
+		out, errOut, code := runCLI(t, nil, r.args...)
+		if code != 0 {
+			t.Errorf("%s: exit %d: %s", what, code, errOut)
+		}
+		checkTerminalSafe(t, what+" (stderr)", errOut, false)
+		got := checkJSONSafe(t, what, out)
+		for _, w := range r.want {
+			if !got[w] {
+				t.Errorf("%s: no string decodes to %q:\n%s", what, w, out)
+			}
+		}
+	}
+	// The interfaces of this machine: nothing hostile, but JSON all the same.
+	if out, errOut, code := runCLI(t, nil, "interfaces", "--format", "json"); code == 0 {
+		checkJSONSafe(t, "interfaces --format json", out)
+	} else {
+		t.Logf("interfaces: exit %d: %s", code, errOut)
 	}
 }

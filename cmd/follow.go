@@ -24,6 +24,7 @@ type followOptions struct {
 	Transcript bool
 	All        bool
 	Width      int
+	Bounds     boundsOptions
 }
 
 func newFollowCmd(io *streams) *cobra.Command {
@@ -75,6 +76,7 @@ http1, tls, dns, resp, ws, h2.`,
 	f.BoolVar(&o.Transcript, "transcript", false, "show both directions interleaved in capture order, payload escaped, with message boundaries")
 	f.BoolVar(&o.All, "all", false, "show every segment and message (no elision)")
 	f.IntVar(&o.Width, "width", 0, "output width in columns (default: $COLUMNS, else 100)")
+	o.Bounds.addFlags(f, true)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "raw"))
 	c.RegisterFlagCompletionFunc("dir", fixedCompletion("c2s", "s2c"))
 	c.RegisterFlagCompletionFunc("framing", fixedCompletion("auto", "raw", "line", "len:u32be", "len:u16be", "fixed:", "http1", "tls", "dns", "resp", "ws", "h2"))
@@ -137,6 +139,9 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	// keep is known before it exists, live as in a file.
 	want := streamRef{proto, id}
 	topts := reassembly.Options{Keep: func(p capture.Proto, n int) bool { return streamRef{p, n} == want }}
+	if err := o.Bounds.apply(&topts); err != nil {
+		return err
+	}
 	var found *reassembly.Stream
 	topts.OnStream = func(s *reassembly.Stream) {
 		if s.Proto == proto && s.ID == id {

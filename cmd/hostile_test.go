@@ -333,8 +333,37 @@ func hostileFiles() []hostileFile {
 			text:   []string{"200000 IP fragments → 0 datagrams rebuilt", "200000 datagrams missing fragments", "closed by client"},
 			follow: true,
 			summary: func(t *testing.T, sum map[string]any) {
-				if sum["ip_fragments"] != 200000.0 || sum["datagrams_rebuilt"] != 0.0 {
-					t.Errorf("summary: ip_fragments %v datagrams_rebuilt %v", sum["ip_fragments"], sum["datagrams_rebuilt"])
+				if sum["ip_fragments"] != 200000.0 || sum["datagrams_rebuilt"] != 0.0 || sum["datagrams_incomplete"] != 200000.0 {
+					t.Errorf("summary: ip_fragments %v datagrams_rebuilt %v datagrams_incomplete %v",
+						sum["ip_fragments"], sum["datagrams_rebuilt"], sum["datagrams_incomplete"])
+				}
+			},
+		},
+		{
+			// The JSON summary counts, as the text view does, the datagrams
+			// that never got all their fragments.
+			name: "one fragmented datagram rebuilt, one missing its last fragment",
+			file: func() []byte {
+				udp := func(data string) []byte {
+					h := be.AppendUint16(nil, 5353)
+					h = be.AppendUint16(h, 9999)
+					h = be.AppendUint16(h, uint16(8+len(data)))
+					return append(be.AppendUint16(h, 0), data...)
+				}
+				d1, d2 := udp("rebuilt: 24 bytes of it."), udp("incomplete: 24 bytes....")
+				frames := [][]byte{
+					hEth(0x0800, hIPv4(1, 3, 17, 7, 0x2000, d1[:16])), // MF, offset 0
+					hEth(0x0800, hIPv4(1, 3, 17, 8, 0x2000, d2[:16])), // MF, offset 0; offset 2 never comes
+					hEth(0x0800, hIPv4(1, 3, 17, 7, 2, d1[16:])),      // last, offset 16
+				}
+				return pcapOf(append(frames, conv...), 1)
+			},
+			text:   []string{"3 IP fragments → 1 datagrams rebuilt", "1 datagrams missing fragments", "udp/0 ", "closed by client"},
+			follow: true,
+			summary: func(t *testing.T, sum map[string]any) {
+				if sum["ip_fragments"] != 3.0 || sum["datagrams_rebuilt"] != 1.0 || sum["datagrams_incomplete"] != 1.0 || sum["udp_flows"] != 1.0 {
+					t.Errorf("summary: ip_fragments %v datagrams_rebuilt %v datagrams_incomplete %v udp_flows %v, want 3, 1, 1, 1",
+						sum["ip_fragments"], sum["datagrams_rebuilt"], sum["datagrams_incomplete"], sum["udp_flows"])
 				}
 			},
 		},

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -9,6 +8,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/internal/textsafe"
+	"github.com/sockscope/sockscope/output"
 )
 
 func newInterfacesCmd(io *streams) *cobra.Command {
@@ -57,8 +57,7 @@ func addrList(ifc capture.Interface) []string {
 }
 
 func interfacesJSON(io *streams, ifs []capture.Interface) error {
-	enc := json.NewEncoder(io.Out)
-	enc.SetEscapeHTML(false)
+	enc := output.NewJSONEncoder(io.Out)
 	for _, ifc := range ifs {
 		rec := interfaceRecord{Type: "interface", Name: ifc.Name, Index: ifc.Index, Up: ifc.Up, Loopback: ifc.Loopback,
 			MTU: ifc.MTU, HWType: ifc.HWType, LinkType: ifc.Link.String(), Addresses: addrList(ifc)}

@@ -267,6 +267,7 @@ type liveOptions struct {
 	MaxBuffer   int
 	Limit       int
 	Find        findingsOptions
+	Bounds      boundsOptions
 }
 
 func newLiveCmd(io *streams) *cobra.Command {
@@ -315,6 +316,7 @@ It needs CAP_NET_RAW: run it as root, or once
 	f.IntVar(&o.MaxBuffer, "max-message", decode.DefaultMaxBuffer>>20, "MiB held per stream direction for one incomplete message; larger ones are reported and skipped")
 	f.IntVar(&o.Limit, "limit", 100, "summary: show at most N streams (0: all; all when piped)")
 	o.Find.addFlags(f)
+	o.Bounds.addFlags(f, false)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	return c
 }
@@ -341,8 +343,7 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		return err
 	}
 	v := &liveView{json: o.Format == "json", out: bufio.NewWriterSize(ios.Out, 64<<10), kept: newStreamKeeper(maxKeptStreams), shown: map[string]bool{}}
-	v.enc = json.NewEncoder(v.out)
-	v.enc.SetEscapeHTML(false)
+	v.enc = output.NewJSONEncoder(v.out)
 	st, err := decode.NewStreamer(decode.StreamerOptions{Framing: o.Framing, MaxBuffer: o.MaxBuffer << 20,
 		OnMessage: v.message, OnFraming: v.framing})
 	if err != nil {
@@ -362,6 +363,9 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 			st.End(s)
 			v.kept.add(s)
 		},
+	}
+	if err := o.Bounds.apply(&topts); err != nil {
+		return err
 	}
 	if eng != nil {
 		topts = eng.Hooks(topts)
@@ -741,7 +745,7 @@ func (v *liveView) summary(rep *output.ReadReport, k capture.LiveStats, kerr err
 		v.printf("\ncapture  %s · %d packets · %s\n", stopped, rep.Stats.Packets, k.Method)
 		switch {
 		case kerr != nil:
-			v.printf("kernel   counters unavailable: %v\n", kerr)
+			v.printf("kernel   counters unavailable: %s\n", textsafe.Escape(kerr.Error()))
 		default:
 			v.printf("kernel   %d received by filter · %d dropped\n", k.Received, k.Dropped)
 		}
@@ -839,15 +843,20 @@ func fileOrIface(iface func() string) cobra.PositionalArgs {
 // announceLive says on stderr that a live capture is listening, for views
 // whose output comes only when it stops (read -i).
 func announceLive(io *streams, in *input, filterExpr string) {
-	ifc := in.Live.Interface()
+	fmt.Fprint(io.Err, announceText(in.Live.Interface(), in.Info().LinkTypes[0], filterExpr, in.Privileges.String()))
+}
+
+// announceText is announceLive's line: the interface name is escaped, the
+// filter quoted (%q escapes every control and bidi character).
+func announceText(ifc capture.Interface, link capture.LinkType, filterExpr, priv string) string {
 	f := ""
 	if filterExpr != "" {
 		f = fmt.Sprintf(" · filter %q", filterExpr)
 	}
-	if p := in.Privileges.String(); p != "" {
-		f += " · " + p
+	if priv != "" {
+		f += " · " + priv
 	}
-	fmt.Fprintf(io.Err, "sockscope: listening on %s (%s, %s)%s · Ctrl-C to stop\n", textsafe.Escape(ifc.Name), ifc.HWType, in.Info().LinkTypes[0], f)
+	return fmt.Sprintf("sockscope: listening on %s (%s, %s)%s · Ctrl-C to stop\n", textsafe.Escape(ifc.Name), ifc.HWType, link, f)
 }
 
 // reportLive tells, on stderr, why a live capture stopped and what the
@@ -861,14 +870,21 @@ func reportLive(io *streams, in *input) {
 // that views other than live summarize; drops are said plainly.
 func reportKernel(io *streams, src *capture.LiveSource) {
 	k, err := src.Stats()
+	fmt.Fprint(io.Err, kernelReport(src.Info().Name, src.Frames(), k, err))
+}
+
+// kernelReport is reportKernel's text for interface iface: the name and the
+// error are escaped (an interface may be named with any bytes but / and NUL,
+// ESC and bidi overrides included).
+func kernelReport(iface string, frames int, k capture.LiveStats, err error) string {
 	if err != nil {
-		fmt.Fprintf(io.Err, "sockscope: kernel counters unavailable: %v\n", err)
-		return
+		return fmt.Sprintf("sockscope: kernel counters unavailable: %s\n", textsafe.Escape(err.Error()))
 	}
-	fmt.Fprintf(io.Err, "sockscope: %s: %d packets captured, %d received by filter, %d dropped by the kernel\n", src.Info().Name, src.Frames(), k.Received, k.Dropped)
+	s := fmt.Sprintf("sockscope: %s: %d packets captured, %d received by filter, %d dropped by the kernel\n", textsafe.Escape(iface), frames, k.Received, k.Dropped)
 	if k.Dropped > 0 {
-		fmt.Fprintf(io.Err, "sockscope: warning: %d packets were dropped before sockscope saw them: expect gaps; try a larger --ring-size or a narrower -f\n", k.Dropped)
+		s += fmt.Sprintf("sockscope: warning: %d packets were dropped before sockscope saw them: expect gaps; try a larger --ring-size or a narrower -f\n", k.Dropped)
 	}
+	return s
 }
 
 // IsLive tells reassembly.Tracker.Consume to hand live packets over one by

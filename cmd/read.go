@@ -25,6 +25,7 @@ type readOptions struct {
 	Stats  bool         // frame every stream and count its messages
 	In     inputOptions // -i (live instead of FILE), -f
 	Find   findingsOptions
+	Bounds boundsOptions
 }
 
 func newReadCmd(io *streams) *cobra.Command {
@@ -59,6 +60,7 @@ func newReadCmd(io *streams) *cobra.Command {
 	o.In.addFlags(f, true)
 	o.In.addLimitFlags(f)
 	o.Find.addFlags(f)
+	o.Bounds.addFlags(f, false)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("sort", fixedCompletion(output.SortKeys...))
 	return c
@@ -92,18 +94,21 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	if src.Live != nil {
 		announceLive(io, src, o.In.Filter)
 	}
-	// JSON streams its stream records in ID order as the capture is read
-	// (memory bounded by the streams still open); text needs them all to
-	// size and sort its table, in compact form.
+	// Both views take the streams in ID order as the capture is read
+	// (memory bounded by the streams still open): JSON writes each record
+	// at once; text holds the rows it shows (see output.ReadTextWriter).
 	out := bufio.NewWriterSize(io.Out, 64<<10)
 	defer out.Flush()
 	jw := output.NewReadJSONWriter(out)
-	var col reassembly.Summaries
-	ord := &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second}
-	topts := reassembly.Options{OnStream: col.Add}
 	jw.Stats = o.Stats
+	tw := output.NewReadTextWriter(out, output.ReadOptions{Limit: o.Limit, Sort: o.Sort, Stats: o.Stats})
+	ord := &reassembly.Ordered{Emit: tw.Stream, OnLate: tw.Merge, Settle: 5 * time.Second}
 	if o.Format == "json" {
-		topts.OnStream = ord.Add
+		ord = &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second}
+	}
+	topts := reassembly.Options{OnStream: ord.Add}
+	if err := o.Bounds.apply(&topts); err != nil {
+		return err
 	}
 	if o.Stats {
 		// Frame every stream as its bytes arrive, holding only the bytes of
@@ -133,14 +138,13 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	}
 	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Damage: damage,
 		Findings: finishFindings(eng, src, tr.Stats)}
-	if o.Format == "json" {
-		if err = ord.Finish(); err == nil {
-			rep.Late = ord.Late
+	if err = ord.Finish(); err == nil {
+		rep.Late = ord.Late
+		if o.Format == "json" {
 			err = jw.Finish(rep)
+		} else {
+			err = tw.Finish(rep)
 		}
-	} else {
-		rep.Rows = col.Sorted()
-		err = output.ReadText(out, rep, output.ReadOptions{Limit: o.Limit, Sort: o.Sort, Stats: o.Stats})
 	}
 	if err == nil {
 		err = out.Flush()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -30,6 +31,7 @@ type reportOptions struct {
 	Preview     int
 	Framing     string
 	Find        findingsOptions
+	Bounds      boundsOptions
 }
 
 func newReportCmd(io *streams) *cobra.Command {
@@ -74,6 +76,7 @@ are left out. The page says what it left out.`,
 	f.StringVar(&o.Framing, "framing", "auto", "how to find message boundaries (see follow --framing)")
 	o.In.addFlags(f, true)
 	o.Find.addFlags(f)
+	o.Bounds.addFlags(f, true)
 	c.RegisterFlagCompletionFunc("framing", fixedCompletion("auto", "raw", "line", "len:u32be", "len:u16be", "fixed:", "http1", "tls", "dns", "resp", "ws", "h2"))
 	return c
 }
@@ -149,6 +152,9 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		Keep:     func(p capture.Proto, id int) bool { return id < o.Streams },
 		OnStream: col.Add,
 	}
+	if err := o.Bounds.apply(&topts); err != nil {
+		return err
+	}
 	if eng != nil {
 		topts = eng.Hooks(topts)
 	}
@@ -191,7 +197,7 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		return err
 	}
 	if o.Out != "-" {
-		fmt.Fprintf(io.Err, "sockscope: wrote %s (%s; %d stream%s in the table, %d drawn)\n", o.Out, reassembly.HumanBytes(res.Size),
+		fmt.Fprintf(io.Err, "sockscope: wrote %s (%s; %d stream%s in the table, %d drawn)\n", textsafe.Escape(o.Out), reassembly.HumanBytes(res.Size),
 			res.Rows, reportPlural(res.Rows), res.Streams)
 	}
 	for _, s := range res.Omitted {

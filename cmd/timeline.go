@@ -28,6 +28,7 @@ type timelineOptions struct {
 	All     bool
 	Framing string       // framing spec for message labels
 	In      inputOptions // timeline only: -i (live instead of FILE), -f, -c, --duration
+	Bounds  boundsOptions
 }
 
 // streamRef names a stream on the command line: tcp/3, udp/0, or 3 (tcp).
@@ -110,6 +111,7 @@ one that started it as in the file view.`,
 	f := c.Flags()
 	o.In.addFlags(f, true)
 	o.In.addLimitFlags(f)
+	o.Bounds.addFlags(f, true)
 	f.IntVar(&o.Limit, "limit", 10, "without a STREAM argument, draw at most N streams (0: all)")
 	f.BoolVar(&o.All, "all", false, "without a STREAM argument, draw every stream (same as --limit 0)")
 	return c
@@ -191,7 +193,11 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 		return o.Limit == 0 || id < o.Limit
 	}
 	var col reassembly.Collector
-	tr := reassembly.NewTracker(reassembly.Options{Keep: keep, OnStream: col.Add})
+	topts := reassembly.Options{Keep: keep, OnStream: col.Add}
+	if err := o.Bounds.apply(&topts); err != nil {
+		return err
+	}
+	tr := reassembly.NewTracker(topts)
 	damage := tr.Consume(src)
 	src.Defrag().Finish()
 

@@ -172,6 +172,9 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 			check(tl.End(s))
 		},
 	}
+	if err := o.Bounds.apply(&topts); err != nil {
+		return err
+	}
 	tr := reassembly.NewTracker(topts)
 	var p capture.Packet
 	var readErr error

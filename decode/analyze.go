@@ -397,7 +397,7 @@ func framesIn(h *reassembly.Half, r reassembly.ByteRange) []int {
 // rawMessages makes one message per segment (per datagram for UDP).
 func (a *Analysis) rawMessages(d reassembly.Direction) {
 	h := &a.Stream.Dirs[d]
-	for _, seg := range h.Segments {
+	for _, seg := range h.Segments.All() {
 		if seg.NewBytes == 0 {
 			continue
 		}
@@ -417,7 +417,7 @@ func (a *Analysis) rawMessages(d reassembly.Direction) {
 // several messages of a generic framing, never part of one.
 func (a *Analysis) datagrams(d reassembly.Direction, dec Decoder) {
 	h := &a.Stream.Dirs[d]
-	for _, seg := range h.Segments {
+	for _, seg := range h.Segments.All() {
 		start := seg.Seq - 1
 		end := start + int64(seg.Captured)
 		if seg.Captured < seg.Len {
@@ -474,8 +474,8 @@ func (a *Analysis) mapSegments(d reassembly.Direction) {
 		}
 		return out
 	}
-	a.BySegment[d] = make([]SegmentMessages, len(h.Segments))
-	for i, seg := range h.Segments {
+	a.BySegment[d] = make([]SegmentMessages, h.Segments.Len())
+	for i, seg := range h.Segments.All() {
 		var sm SegmentMessages
 		if seg.NewBytes > 0 {
 			// The bytes this segment added to the stream (captured or not).

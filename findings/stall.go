@@ -46,20 +46,19 @@ func (z *zeroWindowState) close(t time.Time, atEnd bool) {
 }
 
 func (st *streamState) zeroWindowPacket(r *reassembly.PacketRecord) {
-	for _, n := range r.Notes {
-		z := &st.zw[r.Dir]
-		switch n.Kind {
-		case reassembly.NoteZeroWindow:
-			z.inZero, z.start, z.startFrame = true, r.Time, r.Frame
+	// A packet has one of these notes at most (HasNote writes no words).
+	z := &st.zw[r.Dir]
+	switch {
+	case r.HasNote(reassembly.NoteZeroWindow):
+		z.inZero, z.start, z.startFrame = true, r.Time, r.Frame
+		if len(z.frames) < st.e.cfg.MaxEvidence {
+			z.frames = append(z.frames, r.Frame)
+		}
+	case r.HasNote(reassembly.NoteWindowUpdate):
+		if z.inZero {
+			z.close(r.Time, false)
 			if len(z.frames) < st.e.cfg.MaxEvidence {
 				z.frames = append(z.frames, r.Frame)
-			}
-		case reassembly.NoteWindowUpdate:
-			if z.inZero {
-				z.close(r.Time, false)
-				if len(z.frames) < st.e.cfg.MaxEvidence {
-					z.frames = append(z.frames, r.Frame)
-				}
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -105,8 +104,7 @@ func NewFindingRecord(f findings.Finding) FindingRecord {
 
 // FindingsJSON writes one "finding" record per finding.
 func FindingsJSON(w io.Writer, fs []findings.Finding) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	enc := NewJSONEncoder(w)
 	for _, f := range fs {
 		if err := enc.Encode(NewFindingRecord(f)); err != nil {
 			return err

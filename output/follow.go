@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
@@ -54,7 +53,7 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 			return ew.err
 		}
 		h := &s.Dirs[d]
-		if len(h.Segments) == 0 && len(a.Messages[d]) == 0 {
+		if h.Segments.Len() == 0 && len(a.Messages[d]) == 0 {
 			continue
 		}
 		fmt.Fprintf(ew, "\n%s segments\n", d.Arrow())
@@ -65,7 +64,7 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 		if err := messageTable(ew, a, d, o); err != nil {
 			return err
 		}
-		if h.End > 0 && h.End <= maxRulerBytes && len(h.Segments) <= maxRulerSegs && len(a.Messages[d]) > 0 {
+		if h.End > 0 && h.End <= maxRulerBytes && h.Segments.Len() <= maxRulerSegs && len(a.Messages[d]) > 0 {
 			fmt.Fprintln(ew)
 			ruler(ew, a, d, o.Width)
 		}
@@ -164,13 +163,13 @@ func segmentTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		shape string
 	}
 	var rows []row
-	for i, seg := range h.Segments {
+	for i, seg := range h.Segments.All() {
 		sm := a.BySegment[d][i]
 		added := ""
 		if seg.NewBytes > 0 {
 			added = seg.Added.String()
 		}
-		c := carries(a, d, seg, sm)
+		c := carries(a, d, *seg, sm)
 		kind := seg.Kind.String()
 		if seg.Captured < seg.Len {
 			kind += fmt.Sprintf(" (%d B captured)", seg.Captured)
@@ -314,7 +313,7 @@ func ruler(w io.Writer, a *decode.Analysis, d reassembly.Direction, width int) {
 	cols := max(20, width-9)
 	bset := map[int64]bool{0: true, h.End: true}
 	var segs []reassembly.ByteRange
-	for _, seg := range h.Segments {
+	for _, seg := range h.Segments.All() {
 		if seg.NewBytes > 0 {
 			segs = append(segs, seg.Added)
 			bset[seg.Added.Start], bset[seg.Added.End] = true, true
@@ -518,8 +517,7 @@ type anomalyRecord struct {
 // FollowJSON writes the follow view as JSON lines: a "follow" header, then
 // per direction its segments, messages, gaps, and the anomalies.
 func FollowJSON(w io.Writer, a *decode.Analysis) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
+	enc := NewJSONEncoder(w)
 	s := a.Stream
 	stats := map[string]any{}
 	for d := range s.Dirs {
@@ -534,7 +532,7 @@ func FollowJSON(w io.Writer, a *decode.Analysis) error {
 	for d := range s.Dirs {
 		dir := reassembly.Direction(d)
 		h := &s.Dirs[d]
-		for i, seg := range h.Segments {
+		for i, seg := range h.Segments.All() {
 			sm := a.BySegment[d][i]
 			idx := []int{}
 			for _, mi := range sm.Carries {
@@ -542,7 +540,7 @@ func FollowJSON(w io.Writer, a *decode.Analysis) error {
 			}
 			rec := segmentRecord{Type: "segment", Dir: dir.String(), Frame: seg.Frame, Time: RFC3339(seg.Time), RelTime: secs(seg.Time.Sub(s.Start)),
 				Seq: seg.Seq, Len: seg.Len, Captured: seg.Captured, Start: seg.Added.Start, End: seg.Added.End, New: seg.NewBytes,
-				Kind: seg.Kind.String(), Reason: seg.Reason, Messages: idx}
+				Kind: seg.Kind.String(), Reason: seg.Reason(), Messages: idx}
 			if s.Proto.String() == "tcp" {
 				rec.Flags = seg.Flags.String()
 			}

@@ -1,11 +1,9 @@
 package output
 
 import (
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"time"
 
@@ -45,7 +43,20 @@ var SortKeys = []string{"id", "bytes", "packets", "duration", "start"}
 
 // ReadText renders the summary header, the streams table and notes.
 func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
-	ew := &errWriter{w: w}
+	tw := NewReadTextWriter(w, o)
+	tw.held = true // the rows are all here: size the table by all of them
+	rows := r.rows()
+	for i := range rows {
+		if err := tw.Stream(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return tw.Finish(r)
+}
+
+// readHeader writes the capture's totals: file, frames, packets, streams,
+// and what went wrong reading it.
+func readHeader(ew *errWriter, r *ReadReport) {
 	st := r.Stats
 	links := make([]string, len(r.Info.LinkTypes))
 	for i, l := range r.Info.LinkTypes {
@@ -86,71 +97,6 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 	if r.Damage != nil {
 		fmt.Fprintf(ew, "damaged  %s\n", textsafe.Escape(r.Damage.Error()))
 	}
-	rows := slices.Clone(r.rows())
-	sortStreams(rows, o.Sort)
-	shown := rows
-	if o.Limit > 0 && len(rows) > o.Limit {
-		shown = rows[:o.Limit]
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(ew, "\nno TCP streams or UDP flows\n")
-		if ew.err == nil && r.Findings != nil {
-			return FindingsText(w, r.Findings)
-		}
-		return ew.err
-	}
-	fmt.Fprintln(ew)
-	if ew.err != nil {
-		return ew.err
-	}
-	header, align := []string{"stream", "client → server", "state", "duration", "c→s", "s→c"}, "llllrr"
-	if o.Stats {
-		header, align = append(header, "messages c→s/s→c"), align+"l"
-	}
-	t := newTable(w, header, align)
-	guessed := false
-	for i := range shown {
-		s := &shown[i]
-		client := s.Client().String()
-		if s.ClientGuessed() {
-			client += "?"
-			guessed = true
-		}
-		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
-		row := []string{s.Name(), client + " → " + s.Server().String(), s.Describe(), Dur(s.Duration()),
-			bytesCellSum(c2s), bytesCellSum(s2c)}
-		if o.Stats {
-			m := ""
-			if f := s.Framing(); f != "" {
-				m = fmt.Sprintf("%s %d/%d", f, c2s.Messages, s2c.Messages)
-			}
-			row = append(row, m)
-		}
-		if err := t.Append(row); err != nil {
-			return err
-		}
-	}
-	if err := t.Render(); err != nil {
-		return err
-	}
-	fmt.Fprintf(ew, "c→s, s→c: payload bytes (counted once, by sequence number) / packets\n")
-	if len(shown) < len(rows) {
-		fmt.Fprintf(ew, "… %d more streams not shown (sorted by %s); use --limit N, --all, or --format json\n", len(rows)-len(shown), cmp.Or(o.Sort, "id"))
-	}
-	if guessed {
-		fmt.Fprintf(ew, "? client guessed: the capture has no SYN for that stream\n")
-	}
-	notes := streamNotes(shown)
-	if len(notes) > 0 {
-		fmt.Fprintf(ew, "\nnotes\n")
-		for _, n := range notes {
-			fmt.Fprintf(ew, "  %s\n", n)
-		}
-	}
-	if ew.err == nil && r.Findings != nil {
-		return FindingsText(w, r.Findings)
-	}
-	return ew.err
 }
 
 // bytesCell shows one direction: payload bytes, missing bytes, packets.
@@ -205,36 +151,6 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-func sortStreams(rows []reassembly.Summary, key string) {
-	total := func(s *reassembly.Summary, f func(h *reassembly.HalfSummary) int64) int64 {
-		return f(&s.Dirs[0]) + f(&s.Dirs[1])
-	}
-	byID := func(a, b *reassembly.Summary) int {
-		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
-	}
-	bytesOf := func(h *reassembly.HalfSummary) int64 { return h.Bytes }
-	pktsOf := func(h *reassembly.HalfSummary) int64 { return int64(h.Packets) }
-	var f func(a, b *reassembly.Summary) int
-	switch key {
-	case "bytes":
-		f = func(a, b *reassembly.Summary) int { return cmp.Compare(total(b, bytesOf), total(a, bytesOf)) }
-	case "packets":
-		f = func(a, b *reassembly.Summary) int { return cmp.Compare(total(b, pktsOf), total(a, pktsOf)) }
-	case "duration":
-		f = func(a, b *reassembly.Summary) int { return cmp.Compare(b.Duration(), a.Duration()) }
-	case "start":
-		f = func(a, b *reassembly.Summary) int { return cmp.Compare(a.FirstFrame, b.FirstFrame) }
-	}
-	slices.SortStableFunc(rows, func(a, b reassembly.Summary) int {
-		if f != nil {
-			if c := f(&a, &b); c != 0 {
-				return c
-			}
-		}
-		return byID(&a, &b)
-	})
 }
 
 // rows returns the streams as summaries (converting Streams when set).
@@ -305,6 +221,7 @@ type SummaryRecord struct {
 	Truncated   int      `json:"truncated_frames"`
 	Fragments   int      `json:"ip_fragments"`
 	Rebuilt     int      `json:"datagrams_rebuilt"`
+	Incomplete  int      `json:"datagrams_incomplete"` // fragmented datagrams never rebuilt (capture.DefragStats.Incomplete)
 	TCPStreams  int      `json:"tcp_streams"`
 	UDPFlows    int      `json:"udp_flows"`
 	Start       string   `json:"start,omitempty"`
@@ -386,9 +303,7 @@ type ReadJSONWriter struct {
 
 // NewReadJSONWriter returns a writer to w.
 func NewReadJSONWriter(w io.Writer) *ReadJSONWriter {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return &ReadJSONWriter{w: w, enc: enc}
+	return &ReadJSONWriter{w: w, enc: NewJSONEncoder(w)}
 }
 
 // Stream writes one stream record.
@@ -411,6 +326,7 @@ func NewSummaryRecord(r *ReadReport) SummaryRecord {
 	sum := SummaryRecord{Type: "summary", File: r.Info.Name, Format: r.Info.Format, Gzip: r.Info.Gzip,
 		Frames: st.Packets, TCPPackets: st.TCP, UDPPackets: st.UDP, OtherIP: st.Other, NotIP: st.NotIP,
 		Malformed: st.Malformed, Truncated: st.Truncated, Fragments: r.Defrag.Fragments, Rebuilt: r.Defrag.Reassembled,
+		Incomplete: r.Defrag.Incomplete,
 		TCPStreams: st.TCPStreams, UDPFlows: st.UDPFlows, FlushedIdle: st.FlushedIdle, FlushedFull: st.FlushedFull, Late: r.Late,
 		LinkTypes: []string{}}
 	for _, l := range r.Info.LinkTypes {

@@ -341,7 +341,7 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 		p.Details = append(p.Details, d)
 		p.Data.Streams = append(p.Data.Streams, js)
 		drawn[d.ID] = true
-		for _, pk := range a.Stream.Packets {
+		for _, pk := range a.Stream.Packets.All() {
 			if _, ok := frameOwner[pk.Frame]; !ok {
 				frameOwner[pk.Frame] = d.Anchor
 			}
@@ -473,7 +473,7 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 		client += "?"
 	}
 	d := reportDetail{Index: i, ID: id, Anchor: anchorOf(id), Title: client + " → " + s.Server.String(), State: s.Describe(),
-		Framing: a.Framing, Reason: textsafe.Escape(a.Reason), Packets: len(s.Packets), Datagram: udp}
+		Framing: a.Framing, Reason: textsafe.Escape(a.Reason), Packets: s.Packets.Len(), Datagram: udp}
 	d.Facts = append(d.Facts, fmt.Sprintf("%s · frames %d–%d", Dur(s.Duration()), s.FirstFrame, s.LastFrame))
 	if s.HandshakeRTT > 0 {
 		d.Facts = append(d.Facts, "handshake RTT "+Dur(s.HandshakeRTT))
@@ -507,7 +507,7 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 		r := st.rec
 		pk := rPkt{F: r.Frame, T: relTime(st.rel), D: int(r.Dir), W: strings.Join(st.words, " "), K: packetClass(s, r),
 			L: st.labels, N: st.notes, X: st.details, E: st.explain}
-		for _, n := range r.Notes {
+		for _, n := range r.Notes() {
 			switch n.Kind {
 			case reassembly.NoteRetransmission, reassembly.NoteOutOfOrder, reassembly.NoteDupAck, reassembly.NoteZeroWindow,
 				reassembly.NoteZeroWindowProbe, reassembly.NoteSnaplen, reassembly.NoteReset, reassembly.NoteRefused:
@@ -518,8 +518,8 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 	}
 
 	start := s.Start
-	if len(s.Packets) > 0 {
-		start = s.Packets[0].Time
+	if s.Packets.Len() > 0 {
+		start = s.Packets.At(0).Time
 	}
 	for dir := range s.Dirs {
 		dd := reassembly.Direction(dir)
@@ -545,7 +545,7 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 			drawnEnd = msgs[nm-1].Range.End
 		}
 		n := 0
-		for k, seg := range h.Segments {
+		for k, seg := range h.Segments.All() {
 			r := seg.Added
 			if udp && r.Len() == 0 && seg.Len > 0 {
 				r = reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)}
@@ -564,7 +564,7 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 				sm = a.BySegment[dir][k]
 			}
 			rs := rSeg{I: k + 1, F: seg.Frame, T: relTime(seg.Time.Sub(start)), S: r.Start, E: r.End, Len: seg.Len, K: seg.Kind.String(),
-				M: []int{}, C: carries(a, dd, seg, sm)}
+				M: []int{}, C: carries(a, dd, *seg, sm)}
 			for _, mi := range sm.Carries {
 				if mi < nm {
 					rs.M = append(rs.M, mi)

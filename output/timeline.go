@@ -54,17 +54,16 @@ type step struct {
 // summary when explaining.
 func buildSteps(ts TimelineStream, explain bool) ([]step, string) {
 	s := ts.Stream
-	steps := make([]step, len(s.Packets))
+	steps := make([]step, s.Packets.Len())
 	var ex *explainer
 	if explain {
 		ex = newExplainer(s)
 	}
 	start := s.Start
-	if len(s.Packets) > 0 {
-		start = s.Packets[0].Time
+	if s.Packets.Len() > 0 {
+		start = s.Packets.At(0).Time
 	}
-	for i := range s.Packets {
-		r := &s.Packets[i]
+	for i, r := range s.Packets.All() {
 		steps[i] = newStep(s, r, start, ts.Labels[r.Frame], ex)
 	}
 	if ex != nil {
@@ -82,7 +81,7 @@ func newStep(s *reassembly.Stream, r *reassembly.PacketRecord, start time.Time, 
 	for _, l := range labels {
 		st.labels = append(st.labels, textsafe.Escape(l))
 	}
-	for _, n := range r.Notes {
+	for _, n := range r.Notes() {
 		st.notes = append(st.notes, n.Text)
 		d := n.Text
 		if n.Detail != "" {
@@ -246,7 +245,7 @@ func ladder(w io.Writer, ts TimelineStream, o TimelineOptions) {
 
 	info := []string{s.Describe(), Dur(s.Duration()), Stamp(s.Start)}
 	if s.Proto == capture.ProtoTCP {
-		info = slices.Insert(info, 1, fmt.Sprintf("%d packet%s", len(s.Packets), plural(len(s.Packets))))
+		info = slices.Insert(info, 1, fmt.Sprintf("%d packet%s", s.Packets.Len(), plural(s.Packets.Len())))
 	}
 	ladderHeader(w, s, info, ts.Framing, l, g, p, width)
 	for _, st := range steps {

@@ -52,7 +52,7 @@ func (e *explainer) once(k string) bool {
 }
 
 func hasNote(r *reassembly.PacketRecord, k reassembly.NoteKind) (reassembly.Note, bool) {
-	for _, n := range r.Notes {
+	for _, n := range r.Notes() {
 		if n.Kind == k {
 			return n, true
 		}
@@ -198,7 +198,7 @@ func (e *explainer) other(r *reassembly.PacketRecord, add func(string, ...any), 
 		default:
 			add("ACK: the %s confirms it has received the %s's bytes up to seq %d (ack=%d is the next byte it expects).", who, other, r.Ack-1, r.Ack)
 		}
-	} else if f.Has(capture.ACK) && r.Len == 0 && !f.Has(capture.FIN) && len(r.Notes) == 0 && !ackAdvanced {
+	} else if f.Has(capture.ACK) && r.Len == 0 && !f.Has(capture.FIN) && len(r.Notes()) == 0 && !ackAdvanced {
 		if e.prev != nil && e.prev.Dir == d && r.Win != e.prev.Win {
 			add("ACK: ack=%d is unchanged; the %s only changes its window to %d.", r.Ack, who, winBytes(r))
 		} else {
@@ -335,7 +335,7 @@ func (e *explainer) udp(r *reassembly.PacketRecord) string {
 }
 
 // optionWords describes the SYN options in words.
-func optionWords(o capture.TCPOptions) string {
+func optionWords(o reassembly.SYNOptions) string {
 	var w []string
 	if o.HasMSS {
 		w = append(w, fmt.Sprintf("MSS %d (the largest segment payload it wants to receive)", o.MSS))
@@ -372,7 +372,7 @@ func (e *explainer) summary() string {
 	c, sv := s.Client.String(), s.Server.String()
 	var out []string
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
-	n := len(s.Packets)
+	n := s.Packets.Len()
 	if s.Proto == capture.ProtoUDP {
 		who := "client"
 		if s.Dirs[1].Packets == 0 {

@@ -1,7 +1,6 @@
 package output
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -55,8 +54,7 @@ func (s Seconds) MarshalJSON() ([]byte, error) {
 // TimelineJSON writes one TimelineRecord per packet, stream by stream.
 func TimelineJSON(w io.Writer, streams []TimelineStream, o TimelineOptions) error {
 	ew := &errWriter{w: w}
-	enc := json.NewEncoder(ew)
-	enc.SetEscapeHTML(false)
+	enc := NewJSONEncoder(ew)
 	for _, ts := range streams {
 		steps, _ := buildSteps(ts, o.Explain)
 		for _, st := range steps {

@@ -84,8 +84,7 @@ func NewTimelineLive(w io.Writer, format string, o TimelineOptions) *TimelineLiv
 	if o.ASCII {
 		t.g = asciiGlyphs
 	}
-	t.enc = json.NewEncoder(t.w)
-	t.enc.SetEscapeHTML(false)
+	t.enc = NewJSONEncoder(t.w)
 	return t
 }
 
@@ -227,13 +226,13 @@ func (t *TimelineLive) Framing(s *reassembly.Stream, framing string) error {
 // the connection's life (s must be a kept stream, with its Packets).
 func (t *TimelineLive) End(s *reassembly.Stream) error {
 	ld := t.ladders[liveKey{s.Proto, s.ID}]
-	if ld == nil || ld.ex == nil || len(s.Packets) == 0 {
+	if ld == nil || ld.ex == nil || s.Packets.Len() == 0 {
 		return t.w.err
 	}
 	ld.s = s
 	sum := newExplainer(s)
-	for i := range s.Packets {
-		sum.step(&s.Packets[i])
+	for _, r := range s.Packets.All() {
+		sum.step(r)
 	}
 	text := sum.summary()
 	if text == "" {

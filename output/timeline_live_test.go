@@ -19,8 +19,8 @@ func liveFeed(t *testing.T, tl *TimelineLive, streams []*reassembly.Stream) {
 	}
 	var all []item
 	for _, s := range streams {
-		for i := range s.Packets {
-			all = append(all, item{s, &s.Packets[i]})
+		for _, r := range s.Packets.All() {
+			all = append(all, item{s, r})
 		}
 	}
 	for i := 1; i < len(all); i++ { // insertion sort by frame: small inputs
@@ -122,7 +122,7 @@ func TestTimelineLiveInterleaved(t *testing.T) {
 		i int
 	}{{a, 0}, {a, 1}, {u, 0}, {a, 2}, {u, 1}}
 	for _, st := range steps {
-		if err := tl.Packet(st.s, &st.s.Packets[st.i], nil); err != nil {
+		if err := tl.Packet(st.s, st.s.Packets.At(st.i), nil); err != nil {
 			t.Fatal(err)
 		}
 	}

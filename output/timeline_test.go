@@ -110,14 +110,14 @@ func TestSecondsJSON(t *testing.T) {
 func TestTimelineOddInput(t *testing.T) {
 	base := demoStreams(t, "retransmission")[0]
 	odd := *base
-	odd.Packets = append([]reassembly.PacketRecord(nil), base.Packets...)
-	odd.Packets[3].Seq = -1 << 40
-	odd.Packets[4].Flags = capture.TCPFlags(0x1ff)
-	odd.Packets[5].Time = base.Start.Add(-time.Hour)
-	odd.Packets[6].Notes = append(odd.Packets[6].Notes, reassembly.Note{Kind: reassembly.NoteKind(250), Text: strings.Repeat("x", 300)})
-	odd.Packets[7].Opts = capture.TCPOptions{HasWScale: true, WScale: 200, HasMSS: true}
+	odd.Packets = base.Packets.Clone()
+	odd.Packets.At(3).Seq = -1 << 40
+	odd.Packets.At(4).Flags = capture.TCPFlags(0x1ff)
+	odd.Packets.At(5).Time = base.Start.Add(-time.Hour)
+	odd.Packets.At(6).AddNote(reassembly.Note{Kind: reassembly.NoteKind(250), Text: strings.Repeat("x", 300)})
+	odd.Packets.At(7).Opts = reassembly.SYNOptions{HasWScale: true, WScale: 200, HasMSS: true}
 	empty := *base
-	empty.Packets = nil
+	empty.Packets = reassembly.Log[reassembly.PacketRecord]{}
 	for _, ts := range [][]TimelineStream{{{Stream: &odd}}, {{Stream: &empty}}, {{Stream: &odd, Labels: map[int][]string{5: {strings.Repeat("界", 500)}}}}} {
 		for _, o := range []TimelineOptions{{}, {Width: 1, Explain: true}, {Width: 1000, Color: true, ASCII: true, Explain: true, Omitted: 3}} {
 			var b bytes.Buffer
@@ -166,9 +166,9 @@ func TestTimelineDemoNotes(t *testing.T) {
 			if r.Frame != tt.frame {
 				continue
 			}
-			for _, p := range streams[0].Packets {
+			for _, p := range streams[0].Packets.All() {
 				if p.Frame == tt.frame {
-					for _, n := range p.Notes {
+					for _, n := range p.Notes() {
 						found = found || n.Text == tt.note
 					}
 				}

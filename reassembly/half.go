@@ -111,14 +111,12 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 	switch {
 	case L <= 1 && a == hs.next-1 && hs.next > 0 && !p.Flags.Has(capture.FIN) && !p.Flags.Has(capture.SYN) && !p.Flags.Has(capture.RST):
 		seg.Kind = KindKeepAlive
-		seg.Reason = "keep-alive: sequence number one below the next expected byte; not data"
-		rep.add(AnomalyKeepAlive, seg.Reason)
+		rep.addSeg(AnomalyKeepAlive, &seg)
 		hs.record(seg)
 		return seg
 	case end <= 0:
 		seg.Kind = KindBeforeStart
-		seg.Reason = fmt.Sprintf("bytes before the first byte this capture saw in this direction (relative seq %d)", a+1)
-		rep.add(AnomalyBeforeStart, seg.Reason)
+		rep.addSeg(AnomalyBeforeStart, &seg)
 		hs.record(seg)
 		return seg
 	}
@@ -168,43 +166,39 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 	if hs.keep {
 		hs.checkOverlap(a, payload, p.Frame, rep, dir)
 	}
+	// The facts Segment.Reason words (the new bytes are set first: a
+	// partial retransmission's reason counts them).
+	if newBytes > 0 {
+		seg.Added = ByteRange{np[0].Start, np[len(np)-1].End}
+		seg.NewBytes = newBytes
+	}
 	switch {
 	case newBytes == 0:
-		seg.Kind = KindRetransmission
-		seg.Reason = fmt.Sprintf("retransmission: bytes [%d,%d) already received%s", a, end, hs.firstFrameOf(a))
+		seg.Kind, seg.aux = KindRetransmission, hs.firstFrameOf(a)
 	case newBytes < end-a:
-		seg.Kind = KindPartialRetransmission
-		seg.Reason = fmt.Sprintf("partial retransmission: %d of %d bytes already received%s; %d new", end-a-newBytes, end-a, hs.firstFrameOf(a), newBytes)
+		seg.Kind, seg.aux = KindPartialRetransmission, hs.firstFrameOf(a)
 	case a < hs.highest:
 		if rev := hs.rev; rev != nil && rev.dupAcks >= 2 && rev.lastAck == dataSeq && p.Time.Sub(rev.lastAckTime) < 20*time.Millisecond {
-			seg.Kind = KindRetransmission
-			seg.Reason = fmt.Sprintf("fast retransmission: bytes [%d,%d) sent again after %d duplicate ACKs", a, end, rev.dupAcks)
+			seg.Kind, seg.why, seg.aux = KindRetransmission, whyFast, int64(rev.dupAcks)
 		} else if p.Time.Sub(hs.highTime) < hs.reorder && end != hs.highest {
-			seg.Kind = KindOutOfOrder
-			seg.Reason = fmt.Sprintf("out-of-order: bytes [%d,%d) arrived %s after later bytes", a, end, fmtDur(p.Time.Sub(hs.highTime)))
+			seg.Kind, seg.aux = KindOutOfOrder, int64(p.Time.Sub(hs.highTime))
 		} else {
-			seg.Kind = KindRetransmission
-			seg.Reason = fmt.Sprintf("retransmission: bytes [%d,%d) fill a gap left by a segment not captured (sent again %s after later bytes)", a, end, fmtDur(p.Time.Sub(hs.highTime)))
+			seg.Kind, seg.why, seg.aux = KindRetransmission, whyFillGap, int64(p.Time.Sub(hs.highTime))
 		}
 	default:
 		seg.Kind = KindNew
 		if zeroWin && L == 1 && a == hs.next {
 			seg.Kind = KindZeroWindowProbe
-			seg.Reason = "zero-window probe: one byte sent while the receiver's window is zero"
-			rep.add(AnomalyZeroWindowProbe, seg.Reason)
+			rep.addSeg(AnomalyZeroWindowProbe, &seg)
 		}
 	}
 	switch seg.Kind {
 	case KindRetransmission, KindPartialRetransmission:
 		h.Retrans++
-		rep.add(AnomalyRetransmission, seg.Reason)
+		rep.addSeg(AnomalyRetransmission, &seg)
 	case KindOutOfOrder:
 		h.OutOfOrd++
-		rep.add(AnomalyOutOfOrder, seg.Reason)
-	}
-	if newBytes > 0 {
-		seg.Added = ByteRange{np[0].Start, np[len(np)-1].End}
-		seg.NewBytes = newBytes
+		rep.addSeg(AnomalyOutOfOrder, &seg)
 	}
 	if end > hs.highest {
 		hs.highest = end
@@ -232,26 +226,27 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 
 func (hs *halfState) record(seg Segment) {
 	if hs.keep {
-		hs.h.Segments = append(hs.h.Segments, seg)
+		hs.h.Segments.Append(seg)
 	}
 }
 
-// firstFrameOf names the frame that first supplied offset off, when known.
-func (hs *halfState) firstFrameOf(off int64) string {
+// firstFrameOf returns the frame that first supplied offset off, when known
+// (kept streams only), else noFrame.
+func (hs *halfState) firstFrameOf(off int64) int64 {
 	if !hs.keep {
-		return ""
+		return noFrame
 	}
 	ch := hs.h.Chunks
 	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > off })
 	if i < len(ch) && ch[i].Range.Start <= off {
-		return fmt.Sprintf(" in frame %d", ch[i].Frame)
+		return int64(ch[i].Frame)
 	}
 	for _, as := range hs.ahead {
 		if as.r.Start <= off && off < as.r.End {
-			return fmt.Sprintf(" in frame %d", as.frame)
+			return int64(as.frame)
 		}
 	}
-	return ""
+	return noFrame
 }
 
 // checkOverlap compares bytes a segment repeats with the copy already held

@@ -1,7 +1,6 @@
 package reassembly
 
 import (
-	"slices"
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
@@ -18,13 +17,61 @@ import (
 type Ordered struct {
 	Emit   func(*Summary) error
 	Settle time.Duration
+	// OnLate, when set, is offered a stream delivered again after it was
+	// emitted; it returns true when it merged it into what it holds (a
+	// view that has not printed that stream yet). Otherwise the delivery
+	// counts in Late.
+	OnLate func(*Summary) bool
 	Late   int // stream deliveries that came after the stream was emitted
 
 	err     error
-	next    [2]int
-	pending [2]map[int32]*Summary
+	pending [2]window // [tcp, udp]
 	now     int64
 }
+
+// window holds summaries by ID from base (the lowest ID not yet emitted)
+// upward, in a ring: a lookup is an index, not a hash (stream IDs are dense).
+type window struct {
+	base, head int        // lowest ID held; its index in buf
+	buf        []*Summary // len is a power of two (or 0)
+}
+
+// slot returns where ID id (>= base) lives, growing the ring to reach it.
+func (w *window) slot(id int) **Summary {
+	for id-w.base >= len(w.buf) {
+		nb := make([]*Summary, max(64, 2*len(w.buf)))
+		for i := range w.buf {
+			nb[i] = w.buf[(w.head+i)&(len(w.buf)-1)]
+		}
+		w.buf, w.head = nb, 0
+	}
+	return &w.buf[(w.head+id-w.base)&(len(w.buf)-1)]
+}
+
+// get returns the summary of ID id, or nil.
+func (w *window) get(id int) *Summary {
+	if id < w.base || id-w.base >= len(w.buf) {
+		return nil
+	}
+	return *w.slot(id)
+}
+
+// pop removes and returns the summary at base (nil when absent) and moves
+// base on.
+func (w *window) pop() *Summary {
+	if len(w.buf) == 0 {
+		w.base++
+		return nil
+	}
+	sm := w.buf[w.head]
+	w.buf[w.head] = nil
+	w.head = (w.head + 1) & (len(w.buf) - 1)
+	w.base++
+	return sm
+}
+
+// last returns one past the highest ID that may be held.
+func (w *window) last() int { return w.base + len(w.buf) }
 
 // Add takes a finished stream (use it as Options.OnStream).
 func (o *Ordered) Add(s *Stream) {
@@ -32,31 +79,32 @@ func (o *Ordered) Add(s *Stream) {
 	if s.Proto == capture.ProtoUDP {
 		p = 1
 	}
-	if o.pending[p] == nil {
-		o.pending[p] = make(map[int32]*Summary)
-	}
+	w := &o.pending[p]
 	sm := s.Summary()
-	id := int32(s.ID)
-	switch old := o.pending[p][id]; {
-	case s.ID < o.next[p]:
-		o.Late++
-	case old != nil:
-		old.Merge(&sm)
+	switch {
+	case s.ID < w.base:
+		if o.OnLate == nil || !o.OnLate(&sm) {
+			o.Late++
+		}
 	default:
-		o.pending[p][id] = &sm
+		if at := w.slot(s.ID); *at != nil {
+			(*at).Merge(&sm)
+		} else {
+			*at = &sm
+		}
 	}
 	o.now = max(o.now, s.End.UnixNano())
 	o.flush(false)
 }
 
 func (o *Ordered) flush(all bool) {
+	w := &o.pending[0]
 	for o.err == nil {
-		sm := o.pending[0][int32(o.next[0])]
+		sm := w.get(w.base)
 		if sm == nil || (!all && time.Duration(o.now-sm.end) < o.Settle) {
 			break
 		}
-		delete(o.pending[0], int32(o.next[0]))
-		o.next[0]++
+		w.pop()
 		o.err = o.Emit(sm)
 	}
 }
@@ -66,18 +114,13 @@ func (o *Ordered) flush(all bool) {
 func (o *Ordered) Finish() error {
 	o.flush(true)
 	for p := range o.pending {
-		ids := make([]int32, 0, len(o.pending[p]))
-		for id := range o.pending[p] {
-			ids = append(ids, id)
-		}
-		slices.Sort(ids)
-		for _, id := range ids {
-			if o.err != nil {
-				return o.err
+		w := &o.pending[p]
+		for end := w.last(); w.base < end && o.err == nil; {
+			if sm := w.pop(); sm != nil {
+				o.err = o.Emit(sm)
 			}
-			o.err = o.Emit(o.pending[p][id])
 		}
-		o.pending[p] = nil
+		*w = window{base: w.base}
 	}
 	return o.err
 }

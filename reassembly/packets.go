@@ -11,11 +11,11 @@ import (
 
 // PacketRecord is one packet of a kept stream as a ladder diagram shows it:
 // every TCP packet (pure ACKs included) or UDP datagram, in capture order.
+// A kept stream holds one per packet, so its annotations are held as facts
+// and Notes writes their words.
 type PacketRecord struct {
 	Frame int
 	Time  time.Time
-	Dir   Direction
-	Flags capture.TCPFlags
 	Seq   int64 // relative sequence number (Wireshark's tcp.seq)
 	Ack   int64 // relative acknowledgement number (tcp.ack); 0 without ACK
 	Len   int   // payload length (tcp.len / UDP payload)
@@ -23,9 +23,158 @@ type PacketRecord struct {
 	// WinScaled is the window in bytes with the sender's window scale
 	// applied, when the scale is known (-1 otherwise).
 	WinScaled int64
-	Opts      capture.TCPOptions // options as parsed (shown on SYN and SYN-ACK)
-	Kind      Kind               // classification of its payload (KindNew when none)
-	Notes     []Note             // annotations in capture order
+	Opts      SYNOptions // options as parsed (shown on SYN and SYN-ACK)
+	Flags     capture.TCPFlags
+	notes     noteSet // the kinds of its notes
+	mss       uint16  // NoteOversize: the MSS the receiver announced
+	Dir       Direction
+	Kind      Kind // classification of its payload (KindNew when none)
+	// val is the index of its segment in the direction's segment map (a
+	// packet with payload), or the duplicate ACKs so far (NoteDupAck).
+	val int64
+	// s is the stream whose segment map holds the facts of its segment's
+	// notes (nil for a record made by hand).
+	s *Stream
+	// extra holds the notes written when the packet was recorded
+	// (handshake, FIN, RST: a few per connection), then any added with
+	// AddNote. The pointer keeps the common record, with none, small.
+	extra *[]Note
+}
+
+// SYNOptions are the TCP options a SYN or SYN-ACK negotiates, as parsed
+// (capture.TCPOptions without the timestamps' values and the SACK blocks,
+// which no view shows).
+type SYNOptions struct {
+	MSS       uint16
+	WScale    uint8
+	HasMSS    bool
+	HasWScale bool
+	SACKPerm  bool
+	HasTS     bool
+}
+
+func synOptions(o *capture.TCPOptions) SYNOptions {
+	return SYNOptions{MSS: o.MSS, WScale: o.WScale, HasMSS: o.HasMSS, HasWScale: o.HasWScale, SACKPerm: o.SACKPerm, HasTS: o.HasTS}
+}
+
+// noteSet has bit k set for a note of NoteKind k.
+type noteSet uint16
+
+// noteKinds is the number of NoteKinds; a noteSet has a bit for each.
+const noteKinds = int(NoteSimultaneousClose) + 1
+
+const _ = noteSet(1 << (noteKinds - 1)) // does not compile past 16 kinds
+
+func (n noteSet) has(k NoteKind) bool { return int(k) < noteKinds && n&(1<<k) != 0 }
+
+// lazyNotes are the notes whose words Notes writes from the record's facts,
+// in the order they are noted; the others (written when the packet is
+// recorded, into extra) come after them.
+var lazyNotes = [...]NoteKind{NoteRetransmission, NoteOutOfOrder, NoteKeepAlive, NoteZeroWindowProbe, NoteBeforeStart,
+	NoteSnaplen, NoteOversize, NoteDupAck, NoteZeroWindow, NoteWindowUpdate}
+
+// writtenNotes are the others, in the order they are noted.
+var writtenNotes = [...]NoteKind{NoteHandshakeDone, NoteHalfClose, NoteSimultaneousClose, NoteCloseReply, NoteRefused, NoteReset}
+
+// HasNote reports whether the packet has a note of kind k (without writing
+// any words).
+func (r *PacketRecord) HasNote(k NoteKind) bool {
+	if r.notes.has(k) {
+		return true
+	}
+	if r.extra != nil {
+		for _, n := range *r.extra {
+			if n.Kind == k {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Notes returns the packet's annotations in the order they were noted, with
+// their words (written on each call). The notes of a stream that is not kept
+// (the OnPacket hook's) carry their Kind only.
+func (r *PacketRecord) Notes() []Note {
+	if r.notes == 0 && r.extra == nil {
+		return nil
+	}
+	texts := r.s != nil && r.s.KeptData
+	var out []Note
+	for _, k := range lazyNotes {
+		if r.notes.has(k) {
+			if texts {
+				out = append(out, r.note(k))
+			} else {
+				out = append(out, Note{Kind: k})
+			}
+		}
+	}
+	if !texts {
+		for _, k := range writtenNotes {
+			if r.notes.has(k) {
+				out = append(out, Note{Kind: k})
+			}
+		}
+	}
+	if r.extra != nil {
+		out = append(out, *r.extra...)
+	}
+	return out
+}
+
+// AddNote adds n after the record's notes.
+func (r *PacketRecord) AddNote(n Note) {
+	var ns []Note
+	if r.extra != nil {
+		ns = slices.Clone(*r.extra) // a copy of the record may share them
+	}
+	ns = append(ns, n)
+	r.extra = &ns
+}
+
+// segment returns the record's segment (a kept stream's packet with payload).
+func (r *PacketRecord) segment() *Segment { return r.s.Dirs[r.Dir].Segments.At(int(r.val)) }
+
+// note writes note k (one of lazyNotes) from the record's facts.
+func (r *PacketRecord) note(k NoteKind) Note {
+	who, other := sideName(r.Dir), sideName(r.Dir.Reverse())
+	n := Note{Kind: k}
+	switch k {
+	case NoteRetransmission:
+		seg := r.segment()
+		n.Text = "retransmission"
+		if seg.Kind == KindPartialRetransmission {
+			n.Text = "partial retransmission"
+		}
+		if seg.named {
+			n.Text += fmt.Sprintf(" of frame %d", seg.aux)
+		}
+		n.Detail = seg.Reason()
+	case NoteOutOfOrder:
+		n.Text, n.Detail = "out-of-order", r.segment().Reason()
+	case NoteKeepAlive:
+		n.Text, n.Detail = "keep-alive", r.segment().Reason()
+	case NoteZeroWindowProbe:
+		n.Text, n.Detail = "zero-window probe", r.segment().Reason()
+	case NoteBeforeStart:
+		n.Text, n.Detail = "before capture start", r.segment().Reason()
+	case NoteSnaplen:
+		seg := r.segment()
+		n.Text = fmt.Sprintf("%d of %d B captured", seg.Captured, seg.Len)
+		n.Detail = fmt.Sprintf("only %d of the %d payload bytes were captured: the frame was cut by the snapshot length", seg.Captured, seg.Len)
+	case NoteOversize:
+		n.Text = fmt.Sprintf("larger than MSS %d", r.mss)
+		n.Detail = fmt.Sprintf("%d bytes is more than the MSS %d the %s announced: the capture saw it before segmentation offload (TSO/GSO) or after receive offload (GRO)", r.segment().Len, r.mss, other)
+	case NoteDupAck:
+		n.Text = fmt.Sprintf("duplicate ACK #%d", r.val)
+		n.Detail = fmt.Sprintf("the %s repeats ack=%d (same number, same window, no data): %d duplicate%s so far", who, r.Ack, r.val, plural(int(r.val)))
+	case NoteZeroWindow:
+		n.Text, n.Detail = "zero window", fmt.Sprintf("the %s advertises a window of 0: its receive buffer is full, and the %s must stop sending new data", who, other)
+	case NoteWindowUpdate:
+		n.Text, n.Detail = "window update", fmt.Sprintf("the %s's window opens again after being zero: the %s may send again", who, other)
+	}
+	return n
 }
 
 // NoteKind names an annotation on a packet.
@@ -72,16 +221,19 @@ type Note struct {
 // below it, as Wireshark sets it).
 //
 // The record is built in scratch (owned by the tracker, reused for every
-// packet, so the per-packet path allocates nothing). Note texts are written
-// only for a kept stream, whose records are stored for the views; the hook
-// alone gets notes with their Kind set and Text and Detail empty.
-func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN, newRST bool, onPacket func(*Stream, *PacketRecord), scratch *PacketRecord) {
+// packet, as is written, for the notes written now), so the per-packet path
+// allocates nothing. Most notes are facts (their kind, a number, the
+// segment) that Notes words; the few a connection has at its handshake, FIN
+// and RST are written now, for a kept stream only: the hook alone gets their
+// kinds.
+func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN, newRST bool, onPacket func(*Stream, *PacketRecord), scratch *PacketRecord, written *[]Note) {
 	s := c.s
 	hs := &c.hs[d]
 	*scratch = PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Flags: p.Flags, Seq: hs.rel(p.Seq), Len: p.PayloadLen,
-		Win: int(p.Window), WinScaled: -1, Opts: p.Opts, Notes: scratch.Notes[:0]}
+		Win: int(p.Window), WinScaled: -1, Opts: synOptions(&p.Opts), s: s}
 	r := scratch
-	text := s.KeptData // write note texts (else kinds only)
+	text := s.KeptData // write the notes written now (else kinds only)
+	*written = (*written)[:0]
 	if p.Flags.Has(capture.ACK) {
 		if rev := &c.hs[d.Reverse()]; rev.baseSet {
 			r.Ack = rev.rel(p.Ack)
@@ -98,70 +250,56 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 		r.WinScaled = int64(p.Window) // scaling not negotiated
 	}
 	who, other := sideName(d), sideName(d.Reverse())
-	add := func(k NoteKind, t, detail string) {
-		r.Notes = append(r.Notes, Note{Kind: k, Text: t, Detail: detail})
-	}
-	// note records a note of kind k without texts and returns false, or
-	// returns true when the caller is to add it with its texts.
+	// note records a note of kind k and returns whether the caller is to
+	// write it (one written now, on a kept stream).
 	note := func(k NoteKind) bool {
-		if !text {
-			add(k, "", "")
-		}
+		r.notes |= 1 << k
 		return text
+	}
+	add := func(k NoteKind, t, detail string) {
+		*written = append(*written, Note{Kind: k, Text: t, Detail: detail})
 	}
 	if seg != nil {
 		r.Kind = seg.Kind
+		if text {
+			r.val = int64(h.Segments.Len() - 1) // recorded by the segment's processing
+		}
 		switch seg.Kind {
 		case KindRetransmission, KindPartialRetransmission:
+			// The note names the frame that first supplied the segment's
+			// first byte, when one still holds it: the frame its reason
+			// names, if any.
 			if note(NoteRetransmission) {
-				t := "retransmission"
-				if seg.Kind == KindPartialRetransmission {
-					t = "partial retransmission"
-				}
 				if f := c.firstFrame(d, seg.Seq-1); f > 0 && f != p.Frame {
-					t += fmt.Sprintf(" of frame %d", f)
+					h.Segments.At(int(r.val)).named = true
 				}
-				add(NoteRetransmission, t, seg.Reason)
 			}
 		case KindOutOfOrder:
-			if note(NoteOutOfOrder) {
-				add(NoteOutOfOrder, "out-of-order", seg.Reason)
-			}
+			note(NoteOutOfOrder)
 		case KindKeepAlive:
-			if note(NoteKeepAlive) {
-				add(NoteKeepAlive, "keep-alive", seg.Reason)
-			}
+			note(NoteKeepAlive)
 		case KindZeroWindowProbe:
-			if note(NoteZeroWindowProbe) {
-				add(NoteZeroWindowProbe, "zero-window probe", seg.Reason)
-			}
+			note(NoteZeroWindowProbe)
 		case KindBeforeStart:
-			if note(NoteBeforeStart) {
-				add(NoteBeforeStart, "before capture start", seg.Reason)
-			}
+			note(NoteBeforeStart)
 		}
-		if seg.Captured < seg.Len && note(NoteSnaplen) {
-			add(NoteSnaplen, fmt.Sprintf("%d of %d B captured", seg.Captured, seg.Len),
-				fmt.Sprintf("only %d of the %d payload bytes were captured: the frame was cut by the snapshot length", seg.Captured, seg.Len))
+		if seg.Captured < seg.Len {
+			note(NoteSnaplen)
 		}
-		if hs.peerMSS > 0 && seg.Len > hs.peerMSS && note(NoteOversize) {
-			add(NoteOversize, fmt.Sprintf("larger than MSS %d", hs.peerMSS),
-				fmt.Sprintf("%d bytes is more than the MSS %d the %s announced: the capture saw it before segmentation offload (TSO/GSO) or after receive offload (GRO)", seg.Len, hs.peerMSS, other))
+		if hs.peerMSS > 0 && seg.Len > hs.peerMSS {
+			note(NoteOversize)
+			r.mss = uint16(hs.peerMSS)
 		}
 	}
-	if hs.dupAcks > 0 && p.PayloadLen == 0 && p.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && hs.lastAck == p.Ack && note(NoteDupAck) {
-		add(NoteDupAck, fmt.Sprintf("duplicate ACK #%d", hs.dupAcks),
-			fmt.Sprintf("the %s repeats ack=%d (same number, same window, no data): %d duplicate%s so far", who, r.Ack, hs.dupAcks, plural(hs.dupAcks)))
+	if hs.dupAcks > 0 && p.PayloadLen == 0 && p.Flags&(capture.SYN|capture.FIN|capture.RST) == 0 && hs.lastAck == p.Ack {
+		note(NoteDupAck)
+		r.val = int64(hs.dupAcks)
 	}
 	if !p.Flags.Has(capture.RST) && !p.Flags.Has(capture.SYN) {
 		if p.Window == 0 && !c.recZero[d] {
-			if note(NoteZeroWindow) {
-				add(NoteZeroWindow, "zero window", fmt.Sprintf("the %s advertises a window of 0: its receive buffer is full, and the %s must stop sending new data", who, other))
-			}
+			note(NoteZeroWindow)
 		} else if p.Window != 0 && c.recZero[d] {
-			if note(NoteWindowUpdate) {
-				add(NoteWindowUpdate, "window update", fmt.Sprintf("the %s's window opens again after being zero: the %s may send again", who, other))
-			}
+			note(NoteWindowUpdate)
 		}
 		c.recZero[d] = p.Window == 0
 	}
@@ -199,13 +337,16 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 			add(NoteReset, "reset by "+who, fmt.Sprintf("RST: the %s aborts the connection after %s", who, HumanBytes(c.hs[0].highest+c.hs[1].highest)))
 		}
 	}
+	if len(*written) > 0 {
+		r.extra = written
+	}
 	if s.KeptData {
 		kept := *r
-		kept.Notes = slices.Clip(slices.Clone(r.Notes))
-		if len(kept.Notes) == 0 {
-			kept.Notes = nil
+		if r.extra != nil {
+			ns := slices.Clone(*written)
+			kept.extra = &ns
 		}
-		s.Packets = append(s.Packets, kept)
+		s.Packets.Append(kept)
 	}
 	if onPacket != nil {
 		onPacket(s, r)

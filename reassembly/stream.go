@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -84,19 +85,76 @@ func (k Kind) String() string {
 }
 
 // Segment is one entry of the segment map: a TCP segment with payload (or a
-// UDP datagram) and what it added to its direction's byte stream.
+// UDP datagram) and what it added to its direction's byte stream. A kept
+// stream holds one per segment, so it holds facts, not text: Reason writes
+// the words.
 type Segment struct {
-	Dir      Direction
 	Frame    int
 	Time     time.Time
-	Seq      int64 // relative sequence number of its first byte (1 = first byte after the SYN)
-	Len      int   // payload length on the wire
-	Captured int   // payload bytes captured (< Len when cut by the snaplen)
-	Flags    capture.TCPFlags
-	Kind     Kind
+	Seq      int64     // relative sequence number of its first byte (1 = first byte after the SYN)
+	Len      int       // payload length on the wire
+	Captured int       // payload bytes captured (< Len when cut by the snaplen)
 	Added    ByteRange // stream offsets of the new bytes it supplied ([0,0) when none)
 	NewBytes int64     // how many new bytes (Added may contain bytes supplied by others)
-	Reason   string    // for anything but KindNew: why, in words
+	// aux is what Reason says beyond the segment's own numbers: the frame
+	// that first supplied its first byte (a plain or partial retransmission;
+	// noFrame when unknown), the duplicate ACKs before a fast retransmission, or
+	// how long after the later bytes it came (out-of-order, a gap filled).
+	aux   int64
+	Dir   Direction
+	Flags capture.TCPFlags
+	Kind  Kind
+	why   segWhy // which retransmission (KindRetransmission)
+	// named says the packet's retransmission note names the frame of the
+	// first copy (aux): that frame still held the first byte once the
+	// segment was processed (a byte cut by the snaplen is then a gap).
+	named bool
+}
+
+// segWhy tells the kinds of retransmission apart for Segment.Reason.
+type segWhy uint8
+
+const (
+	whyResent  segWhy = iota // bytes already received
+	whyFast                  // sent again after duplicate ACKs
+	whyFillGap               // fills a gap left by a segment not captured
+)
+
+// Reason says why the segment is what its Kind says, in words (empty for
+// KindNew): "retransmission: bytes [0,5) already received in frame 4".
+func (g *Segment) Reason() string {
+	a, end := max(g.Seq-1, 0), g.Seq-1+int64(g.Len)
+	switch g.Kind {
+	case KindKeepAlive:
+		return "keep-alive: sequence number one below the next expected byte; not data"
+	case KindBeforeStart:
+		return fmt.Sprintf("bytes before the first byte this capture saw in this direction (relative seq %d)", g.Seq)
+	case KindZeroWindowProbe:
+		return "zero-window probe: one byte sent while the receiver's window is zero"
+	case KindRetransmission:
+		switch g.why {
+		case whyFast:
+			return fmt.Sprintf("fast retransmission: bytes [%d,%d) sent again after %d duplicate ACKs", a, end, g.aux)
+		case whyFillGap:
+			return fmt.Sprintf("retransmission: bytes [%d,%d) fill a gap left by a segment not captured (sent again %s after later bytes)", a, end, fmtDur(time.Duration(g.aux)))
+		}
+		return fmt.Sprintf("retransmission: bytes [%d,%d) already received%s", a, end, inFrame(g.aux))
+	case KindPartialRetransmission:
+		return fmt.Sprintf("partial retransmission: %d of %d bytes already received%s; %d new", end-a-g.NewBytes, end-a, inFrame(g.aux), g.NewBytes)
+	case KindOutOfOrder:
+		return fmt.Sprintf("out-of-order: bytes [%d,%d) arrived %s after later bytes", a, end, fmtDur(time.Duration(g.aux)))
+	}
+	return ""
+}
+
+// noFrame is Segment.aux when the frame is not known.
+const noFrame = math.MinInt64
+
+func inFrame(f int64) string {
+	if f == noFrame {
+		return ""
+	}
+	return fmt.Sprintf(" in frame %d", f)
 }
 
 // Chunk says which frame supplied a run of delivered bytes. Chunks are in
@@ -184,11 +242,11 @@ type Half struct {
 	Truncated int // segments cut by the snaplen
 
 	// Kept only for streams that keep data (follow):
-	Data     []byte    // reassembled captured bytes, gaps omitted
-	Chunks   []Chunk   // which frame supplied which bytes, in stream order
-	Gaps     []Gap     // missing ranges, in stream order
-	Segments []Segment // the segment map, in capture order
-	End      int64     // stream length (offset after the last byte)
+	Data     []byte       // reassembled captured bytes, gaps omitted
+	Chunks   []Chunk      // which frame supplied which bytes, in stream order
+	Gaps     []Gap        // missing ranges, in stream order
+	Segments Log[Segment] // the segment map, in capture order
+	End      int64        // stream length (offset after the last byte)
 }
 
 // Stream is a TCP stream or UDP flow, as seen in the capture.
@@ -224,7 +282,7 @@ type Stream struct {
 	Messages [2]int
 	// Packets lists every packet of a kept stream, in capture order, with
 	// relative numbers and annotations (for ladder diagrams).
-	Packets []PacketRecord
+	Packets Log[PacketRecord]
 }
 
 // Key returns the stream's flow key.

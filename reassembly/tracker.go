@@ -34,7 +34,8 @@ type Options struct {
 	// Default 75 seconds.
 	HandshakeTimeout time.Duration
 	// MaxFlows bounds the flows held at once; past it the least recently active
-	// is flushed (and counted). Default 1,000,000.
+	// is flushed (and counted). A held flow costs about 1.6 KB (a SYN flood's
+	// unanswered SYNs are all held until HandshakeTimeout). Default 100,000.
 	MaxFlows int
 	// MaxTombstones bounds how many flushed flows are remembered so that a
 	// late packet keeps its stream number (~40 bytes each). Default 2,000,000.
@@ -102,6 +103,7 @@ type Tracker struct {
 	reset    lru          // closed by RST: flushed as soon as capture time moves on
 	pinned   lru          // kept streams: flushed only at Finish
 	rec      PacketRecord // scratch for recordPacket
+	recNotes []Note       // scratch for the notes recordPacket writes
 	Stats    Stats
 }
 
@@ -168,6 +170,10 @@ func (l *lru) pushFront(c *conn) {
 	}
 }
 
+// DefaultMaxFlows is Options.MaxFlows unless set: ~160 MB of flow state at
+// most.
+const DefaultMaxFlows = 100_000
+
 // NewTracker returns a tracker with o's settings (defaults for zero fields).
 func NewTracker(o Options) *Tracker {
 	if o.IdleTimeout <= 0 {
@@ -183,7 +189,7 @@ func NewTracker(o Options) *Tracker {
 		o.HandshakeTimeout = 75 * time.Second
 	}
 	if o.MaxFlows <= 0 {
-		o.MaxFlows = 1_000_000
+		o.MaxFlows = DefaultMaxFlows
 	}
 	if o.MaxBuffered <= 0 {
 		o.MaxBuffered = 64 << 20
@@ -424,6 +430,15 @@ func (r *reporter) add(k AnomalyKind, reason string) {
 	}
 }
 
+// addSeg records an anomaly about a segment, with the segment's reason as
+// its own: the words are written only when the anomaly is kept.
+func (r *reporter) addSeg(k AnomalyKind, seg *Segment) {
+	r.s.AnomalyCount++
+	if len(r.s.Anomalies) < r.max {
+		r.s.Anomalies = append(r.s.Anomalies, Anomaly{Dir: r.d, Frame: r.frame, Kind: k, Reason: seg.Reason()})
+	}
+}
+
 func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	s := c.s
 	d := c.dirOf(p.Src)
@@ -485,7 +500,7 @@ func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	newRST := f.Has(capture.RST) && !h.RST
 	defer func() {
 		if s.KeptData || t.opts.OnPacket != nil {
-			c.recordPacket(p, d, seg, newFIN, newRST, t.opts.OnPacket, &t.rec)
+			c.recordPacket(p, d, seg, newFIN, newRST, t.opts.OnPacket, &t.rec, &t.recNotes)
 		}
 		t.event(c, p, d, newFIN, newRST)
 	}()
@@ -541,9 +556,9 @@ func (t *Tracker) udp(c *conn, p *capture.Packet) {
 	}
 	t.event(c, p, d, false, false)
 	if s.KeptData {
-		s.Packets = append(s.Packets, PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Seq: start + 1, Len: p.PayloadLen, WinScaled: -1})
+		s.Packets.Append(PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Seq: start + 1, Len: p.PayloadLen, WinScaled: -1})
 		seg := Segment{Dir: d, Frame: p.Frame, Time: p.Time, Seq: start + 1, Len: p.PayloadLen, Captured: int(capn), Added: ByteRange{start, start + n}, NewBytes: n}
-		h.Segments = append(h.Segments, seg)
+		h.Segments.Append(seg)
 		if capn > 0 {
 			h.Chunks = append(h.Chunks, Chunk{Range: ByteRange{start, start + capn}, Frame: p.Frame, Data: int64(len(h.Data))})
 			h.Data = append(h.Data, p.Payload...)

@@ -194,13 +194,13 @@ func TestAnomalies(t *testing.T) {
 			t.Fatalf("data %q", h.Data)
 		}
 		kinds := []reassembly.Kind{reassembly.KindNew, reassembly.KindRetransmission, reassembly.KindPartialRetransmission}
-		for i, seg := range h.Segments {
+		for i, seg := range h.Segments.All() {
 			if seg.Kind != kinds[i] {
-				t.Errorf("segment %d kind %v, want %v (%s)", i, seg.Kind, kinds[i], seg.Reason)
+				t.Errorf("segment %d kind %v, want %v (%s)", i, seg.Kind, kinds[i], seg.Reason())
 			}
 		}
-		if want := "retransmission: bytes [0,5) already received in frame 4"; h.Segments[1].Reason != want {
-			t.Errorf("reason %q, want %q", h.Segments[1].Reason, want)
+		if want := "retransmission: bytes [0,5) already received in frame 4"; h.Segments.At(1).Reason() != want {
+			t.Errorf("reason %q, want %q", h.Segments.At(1).Reason(), want)
 		}
 		var conflict bool
 		for _, a := range s.Anomalies {
@@ -224,8 +224,8 @@ func TestAnomalies(t *testing.T) {
 		if string(h.Data) != "abcdefghij0123456789" {
 			t.Fatalf("data %q", h.Data)
 		}
-		if h.Segments[1].Kind != reassembly.KindOutOfOrder {
-			t.Errorf("kind %v (%s)", h.Segments[1].Kind, h.Segments[1].Reason)
+		if h.Segments.At(1).Kind != reassembly.KindOutOfOrder {
+			t.Errorf("kind %v (%s)", h.Segments.At(1).Kind, h.Segments.At(1).Reason())
 		}
 	})
 	t.Run("snaplen", func(t *testing.T) {
@@ -247,8 +247,8 @@ func TestAnomalies(t *testing.T) {
 		k.Raw(0, k.Seq(0)-1, pcapgen.ACK, []byte{0})
 		s := run(t, &c)[0]
 		h := s.Dirs[0]
-		if string(h.Data) != "x" || h.Segments[1].Kind != reassembly.KindKeepAlive {
-			t.Fatalf("data %q kind %v", h.Data, h.Segments[1].Kind)
+		if string(h.Data) != "x" || h.Segments.At(1).Kind != reassembly.KindKeepAlive {
+			t.Fatalf("data %q kind %v", h.Data, h.Segments.At(1).Kind)
 		}
 	})
 }

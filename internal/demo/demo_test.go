@@ -30,8 +30,8 @@ func track(t *testing.T, path string) []*reassembly.Stream {
 // notesOf returns the frames carrying a note of kind k.
 func notesOf(s *reassembly.Stream, k reassembly.NoteKind) []int {
 	var f []int
-	for _, p := range s.Packets {
-		for _, n := range p.Notes {
+	for _, p := range s.Packets.All() {
+		for _, n := range p.Notes() {
 			if n.Kind == k {
 				f = append(f, p.Frame)
 			}
@@ -84,7 +84,7 @@ func TestScenarios(t *testing.T) {
 			// The server keeps sending after the client's FIN.
 			fin := s.Dirs[0].FINFrame
 			after := 0
-			for _, p := range s.Packets {
+			for _, p := range s.Packets.All() {
 				if p.Frame > fin && p.Dir == reassembly.ServerToClient && p.Len > 0 {
 					after++
 				}
@@ -124,7 +124,7 @@ func TestScenarios(t *testing.T) {
 		"split-message": func(t *testing.T, ss []*reassembly.Stream) {
 			s := ss[0]
 			var lens []int
-			for _, seg := range s.Dirs[0].Segments {
+			for _, seg := range s.Dirs[0].Segments.All() {
 				lens = append(lens, seg.Len)
 			}
 			if !equalInts(lens, []int{24, 8}) || len(s.Dirs[0].Data) != 32 {
@@ -136,8 +136,8 @@ func TestScenarios(t *testing.T) {
 				t.Fatalf("%d streams; want one TCP stream and one UDP flow", len(ss))
 			}
 			tcp, udp := ss[0], ss[1]
-			if string(tcp.Dirs[0].Data) != "ping 1\nping 2\nping 3\n" || len(tcp.Dirs[0].Segments) != 2 {
-				t.Errorf("TCP: %q in %d segments", tcp.Dirs[0].Data, len(tcp.Dirs[0].Segments))
+			if string(tcp.Dirs[0].Data) != "ping 1\nping 2\nping 3\n" || tcp.Dirs[0].Segments.Len() != 2 {
+				t.Errorf("TCP: %q in %d segments", tcp.Dirs[0].Data, tcp.Dirs[0].Segments.Len())
 			}
 			if udp.State != reassembly.StateUDP || udp.Dirs[0].Packets != 3 || udp.Dirs[0].Bytes != 21 {
 				t.Errorf("UDP: %d datagrams, %d bytes", udp.Dirs[0].Packets, udp.Dirs[0].Bytes)

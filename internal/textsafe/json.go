@@ -1,6 +1,7 @@
 package textsafe
 
 import (
+	"encoding/binary"
 	"io"
 	"unicode/utf8"
 )
@@ -23,6 +24,13 @@ type jsonWriter struct {
 }
 
 func (j *jsonWriter) Write(p []byte) (int, error) {
+	if len(j.tail) == 0 && plainPrefix(p) == len(p) {
+		// All ASCII below DEL (most JSON): passed on as is, not copied.
+		if _, err := j.w.Write(p); err != nil {
+			return 0, err
+		}
+		return len(p), nil
+	}
 	in := p
 	if len(j.tail) > 0 {
 		in = append(j.tail, p...)
@@ -30,10 +38,10 @@ func (j *jsonWriter) Write(p []byte) (int, error) {
 	}
 	out := j.buf[:0]
 	for i := 0; i < len(in); {
-		c := in[i]
-		if c < 0x7f {
-			out = append(out, c)
-			i++
+		if in[i] < 0x7f {
+			n := plainPrefix(in[i:])
+			out = append(out, in[i:i+n]...)
+			i += n
 			continue
 		}
 		r, size := utf8.DecodeRune(in[i:])
@@ -54,4 +62,23 @@ func (j *jsonWriter) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// plainPrefix returns the length of p's leading run of bytes below 0x7f
+// (ASCII without DEL), eight bytes at a time.
+func plainPrefix(p []byte) int {
+	const hi = 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(p); i += 8 {
+		x := binary.LittleEndian.Uint64(p[i:])
+		// A byte is >= 0x7f iff its top bit is set in x or in x+1. Adding
+		// 1 to every byte carries into the next only from a 0xff byte,
+		// whose own top bit already reports it.
+		if (x|(x+0x0101010101010101))&hi != 0 {
+			break
+		}
+	}
+	for ; i < len(p) && p[i] < 0x7f; i++ {
+	}
+	return i
 }

@@ -1,0 +1,97 @@
+package reassembly
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
+)
+
+// TestOrderedDeliversInIDOrder: streams finishing in any order come out in
+// ID order, TCP then UDP, each once; a second delivery before the stream is
+// emitted is merged, after it is offered to OnLate or counted as late.
+func TestOrderedDeliversInIDOrder(t *testing.T) {
+	const n = 5000
+	rng := rand.New(rand.NewPCG(7, 8))
+	t0 := time.Unix(1_700_000_000, 0)
+	var got []Summary
+	o := &Ordered{Settle: time.Second, Emit: func(s *Summary) error { got = append(got, *s); return nil }}
+	var late []int32
+	o.OnLate = func(s *Summary) bool { late = append(late, s.ID); return s.ID%2 == 0 }
+	type ev struct {
+		proto capture.Proto
+		id    int
+	}
+	var evs []ev
+	for i := range n {
+		evs = append(evs, ev{capture.ProtoTCP, i}, ev{capture.ProtoUDP, i})
+	}
+	// Streams finish roughly in ID order, shuffled within blocks of 64.
+	for b := 0; b < len(evs); b += 64 {
+		blk := evs[b:min(b+64, len(evs))]
+		rng.Shuffle(len(blk), func(i, j int) { blk[i], blk[j] = blk[j], blk[i] })
+	}
+	emitted := func(p capture.Proto, id int) bool {
+		for _, s := range got {
+			if s.Proto == p && int(s.ID) == id {
+				return true
+			}
+		}
+		return false
+	}
+	packets := map[ev]int{}
+	lateWant := 0
+	again := map[int][]*Stream{} // event index -> streams delivered again then
+	for i, e := range evs {
+		end := t0.Add(time.Duration(i) * 10 * time.Millisecond)
+		for _, s := range again[i] {
+			// A second part, delivered later: merged, or late once emitted.
+			if s.Proto == capture.ProtoTCP && emitted(s.Proto, s.ID) {
+				lateWant++
+			} else {
+				packets[ev{s.Proto, s.ID}]++
+			}
+			o.Add(s)
+		}
+		s := &Stream{Proto: e.proto, ID: e.id, Start: end, End: end}
+		s.Dirs[0].Packets = 1
+		o.Add(s)
+		packets[e]++
+		if rng.IntN(10) == 0 {
+			at := i + 1 + rng.IntN(400)
+			again[at] = append(again[at], s)
+		}
+	}
+	if err := o.Finish(); err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2*n {
+		t.Fatalf("%d emitted, want %d", len(got), 2*n)
+	}
+	for i, s := range got {
+		wantP, wantID := capture.ProtoTCP, i
+		if i >= n {
+			wantP, wantID = capture.ProtoUDP, i-n
+		}
+		if s.Proto != wantP || int(s.ID) != wantID {
+			t.Fatalf("emitted #%d is %v/%d, want %v/%d", i, s.Proto, s.ID, wantP, wantID)
+		}
+		if w := packets[ev{s.Proto, int(s.ID)}]; int(s.Dirs[0].Packets) != w {
+			t.Errorf("%v/%d: %d packets, want %d (merged deliveries)", s.Proto, s.ID, s.Dirs[0].Packets, w)
+		}
+	}
+	if lateWant == 0 {
+		t.Fatal("no late delivery exercised")
+	}
+	if len(late) != lateWant {
+		t.Errorf("OnLate offered %d, want %d", len(late), lateWant)
+	}
+	odd := 0
+	for _, id := range late {
+		odd += int(id % 2)
+	}
+	if o.Late != odd {
+		t.Errorf("Late = %d, want %d (the ones OnLate refused)", o.Late, odd)
+	}
+}
