@@ -431,3 +431,32 @@ func TestHostileIdleStream(t *testing.T) {
 		t.Errorf("JSON does not report the idle flush:\n%s", out)
 	}
 }
+
+// TestHostileScanViewsMemory: timeline and report of a 100k-flow SYN scan
+// hold the streams they draw and a bounded table, not every stream: their
+// live heap stays within what the flow table itself costs (half the SYNs are
+// unanswered and held) plus a little per flow.
+func TestHostileScanViewsMemory(t *testing.T) {
+	const flows = 100_000
+	path := scanCapture(t, flows)
+	html := filepath.Join(t.TempDir(), "scan.html")
+	for _, args := range [][]string{
+		{"timeline", path},
+		{"report", path, "-o", html},
+	} {
+		var errOut string
+		var code int
+		live := peakLive(func() { _, errOut, code = runBounded(t, args...) })
+		if code != 0 {
+			t.Fatalf("%s: exit %d: %s", args[0], code, errOut)
+		}
+		// 50,000 held SYNs at ~1.7 KB, ~600 B per flow for the rest
+		// (tombstones, findings, summaries waiting for their turn, the
+		// report's 20,000 table rows and page).
+		bound := uint64(flows/2*1700 + flows*600)
+		t.Logf("%s of %d flows: peak live heap +%.1f MiB (bound %.1f MiB)", args[0], flows, float64(live)/mib, float64(bound)/mib)
+		if live > bound {
+			t.Errorf("%s of a %d-flow scan: peak live heap +%.1f MiB, over the bound %.1f MiB", args[0], flows, float64(live)/mib, float64(bound)/mib)
+		}
+	}
+}

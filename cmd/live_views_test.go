@@ -46,7 +46,7 @@ func TestViewFileFilter(t *testing.T) {
 		t.Errorf("follow -f udp: exit %d %q", code, errOut)
 	}
 	out, errOut, code := runCLI(t, nil, "timeline", corpus+"04_http11_keepalive_curl.pcap", "-f", "port 9", "0")
-	if code != exitError || !strings.Contains(errOut, "tcp/0: no such stream") {
+	if code != exitUsage || !strings.Contains(errOut, "tcp/0: no such stream") {
 		t.Errorf("timeline -f 'port 9': exit %d %q %q", code, out, errOut)
 	}
 }

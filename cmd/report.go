@@ -1,11 +1,13 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -147,10 +149,37 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		announceLive(io, src, o.In.Filter)
 	}
 
+	// The streams drawn in detail are kept whole; the table lists the first
+	// output.DefaultReportRows streams by ID, held as compact summaries: a
+	// scan of a million flows costs neither a million streams nor rows.
 	var col reassembly.Collector
+	var rows []reassembly.Summary
+	byID := func(a reassembly.Summary, b *reassembly.Summary) int {
+		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
+	}
+	ord := &reassembly.Ordered{Settle: 5 * time.Second,
+		Emit: func(s *reassembly.Summary) error {
+			if len(rows) < output.DefaultReportRows {
+				rows = append(rows, *s)
+			}
+			return nil
+		},
+		OnLate: func(s *reassembly.Summary) bool {
+			i, ok := slices.BinarySearchFunc(rows, s, byID)
+			if ok {
+				rows[i].Merge(s)
+			}
+			return ok
+		},
+	}
 	topts := reassembly.Options{
-		Keep:     func(p capture.Proto, id int) bool { return id < o.Streams },
-		OnStream: col.Add,
+		Keep: func(p capture.Proto, id int) bool { return id < o.Streams },
+		OnStream: func(s *reassembly.Stream) {
+			ord.Add(s)
+			if s.KeptData {
+				col.Add(s)
+			}
+		},
 	}
 	if err := o.Bounds.apply(&topts); err != nil {
 		return err
@@ -164,9 +193,15 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 	if src.Live != nil {
 		reportKernel(io, src.Live)
 	}
-	all := col.Streams()
+	if err := ord.Finish(); err != nil {
+		return err
+	}
+	kept := col.Streams()
+	if rows == nil {
+		rows = []reassembly.Summary{} // none: not "convert Streams"
+	}
 	in := &output.ReportInput{
-		Read: &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Streams: all, Damage: damage,
+		Read: &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Rows: rows, Damage: damage,
 			Findings: finishFindings(eng, src, tr.Stats)},
 		DetailLimit: o.Streams,
 		Generator:   generator(),
@@ -177,11 +212,8 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 			in.Source += " for " + o.Duration.String()
 		}
 	}
-	for _, s := range all {
-		if !s.KeptData {
-			in.NotKept++
-			continue
-		}
+	in.NotKept = tr.Stats.TCPStreams + tr.Stats.UDPFlows - len(kept)
+	for _, s := range kept {
 		a, err := decode.Analyze(s, o.Framing)
 		if err != nil {
 			return usagef("--framing: %v", err)

@@ -193,7 +193,13 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 		return o.Limit == 0 || id < o.Limit
 	}
 	var col reassembly.Collector
-	topts := reassembly.Options{Keep: keep, OnStream: col.Add}
+	// Only the streams that may be drawn are held: a scan of a million
+	// flows costs the flow table, not a million streams.
+	topts := reassembly.Options{Keep: keep, OnStream: func(s *reassembly.Stream) {
+		if s.KeptData {
+			col.Add(s)
+		}
+	}}
 	if err := o.Bounds.apply(&topts); err != nil {
 		return err
 	}
@@ -223,8 +229,13 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 				missing = append(missing, r.String())
 			}
 		}
+		if len(missing) > 0 && damage != nil {
+			return fmt.Errorf("%s: not found before the capture stopped: %w", strings.Join(missing, ", "), damage)
+		}
 		if len(missing) > 0 {
-			return fmt.Errorf("%s: no such stream (the capture has %s and %s)", strings.Join(missing, ", "),
+			// As follow: naming a stream the file does not have is a usage
+			// error (2); the capture itself was fine.
+			return usagef("%s: no such stream (the capture has %s and %s)", strings.Join(missing, ", "),
 				countStreams(tr.Stats.TCPStreams, "TCP stream", "tcp"), countStreams(tr.Stats.UDPFlows, "UDP flow", "udp"))
 		}
 	} else {

@@ -217,7 +217,7 @@ func TestTimelineErrors(t *testing.T) {
 	}{
 		{"no file", []string{"timeline"}, 2, "needs a capture file"},
 		{"bad stream", []string{"timeline", f, "tcp/x"}, 2, `stream "tcp/x"`},
-		{"missing stream", []string{"timeline", f, "tcp/4", "udp/1"}, 1, "tcp/4, udp/1: no such stream (the capture has 1 TCP stream (tcp/0) and no UDP flows)"},
+		{"missing stream", []string{"timeline", f, "tcp/4", "udp/1"}, 2, "tcp/4, udp/1: no such stream (the capture has 1 TCP stream (tcp/0) and no UDP flows)"},
 		{"bad format", []string{"timeline", f, "--format", "svg"}, 2, `--format "svg"`},
 		{"bad color", []string{"timeline", f, "--color", "pink"}, 2, `--color "pink"`},
 		{"bad width", []string{"timeline", f, "--width", "-3"}, 2, "--width -3"},

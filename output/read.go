@@ -153,6 +153,16 @@ func plural(n int) string {
 	return "s"
 }
 
+// streamCount is the number of streams in the capture: the tracker's count,
+// or the rows given when there is none (Rows may hold only the first ones).
+func (r *ReadReport) streamCount() int {
+	n := len(r.Rows)
+	if r.Rows == nil {
+		n = len(r.Streams)
+	}
+	return max(n, r.Stats.TCPStreams+r.Stats.UDPFlows)
+}
+
 // rows returns the streams as summaries (converting Streams when set).
 func (r *ReadReport) rows() []reassembly.Summary {
 	if r.Rows != nil || r.Streams == nil {

@@ -84,7 +84,7 @@ type ReportOptions struct {
 	MaxPackets  int   // ladder arrows per stream (default 2000)
 	MaxSegments int   // segments, and messages, per direction in a framing map (default 2000)
 	Preview     int   // payload bytes previewed per segment or message (default 64; <0: none)
-	MaxRows     int   // rows of the streams table (default 20000)
+	MaxRows     int   // rows of the streams table (default DefaultReportRows)
 }
 
 func (o ReportOptions) withDefaults() ReportOptions {
@@ -104,7 +104,7 @@ func (o ReportOptions) withDefaults() ReportOptions {
 		o.Preview = 0
 	}
 	if o.MaxRows <= 0 {
-		o.MaxRows = 20000
+		o.MaxRows = DefaultReportRows
 	}
 	return o
 }
@@ -118,6 +118,10 @@ type ReportResult struct {
 	Overflow bool     // even the smallest page is larger than MaxSize
 }
 
+// DefaultReportRows is how many streams the report's table lists at most
+// (the first, by ID): a caller need hold no more rows than that.
+const DefaultReportRows = 20000
+
 // ReportHTML writes one self-contained HTML page: the summary, the streams
 // table, the findings and, per detailed stream, a ladder diagram and framing
 // maps, with the data as JSON for the page's script. When the page would be
@@ -128,7 +132,7 @@ func ReportHTML(w io.Writer, in *ReportInput, o ReportOptions) (ReportResult, er
 	o = o.withDefaults()
 	lim := reportLimits{
 		preview: o.Preview, packets: o.MaxPackets, segments: o.MaxSegments,
-		streams: len(in.Analyses), rows: min(o.MaxRows, len(in.Read.Streams)),
+		streams: len(in.Analyses), rows: min(o.MaxRows, in.Read.streamCount()),
 	}
 	var buf bytes.Buffer
 	for {
@@ -327,7 +331,7 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 		name = textsafe.Escape(in.Source)
 	}
 	p := &reportPage{Title: "sockscope report: " + name, Policy: reportPolicy, CSS: reportCSS, JS: reportJS,
-		Ran: r.Findings != nil, AllRows: len(r.Streams), Footer: in.Generator}
+		Ran: r.Findings != nil, AllRows: r.streamCount(), Footer: in.Generator}
 	p.Summary = reportSummary(r, name)
 	if r.Damage != nil {
 		p.Damage = textsafe.Escape(r.Damage.Error())
@@ -378,16 +382,19 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 		p.Findings = append(p.Findings, rf)
 	}
 
-	for i, s := range r.Streams {
-		if i == lim.rows {
+	rows := r.rows()
+	for i := range rows {
+		if i >= lim.rows {
 			break
 		}
+		s := &rows[i]
 		id := s.Name()
+		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
 		row := reportRow{ID: id, Anchor: anchorOf(id), Linked: drawn[id], Proto: s.Proto.String(),
-			Client: s.Client.String(), Guessed: s.ClientGuessed, Server: s.Server.String(),
+			Client: s.Client().String(), Guessed: s.ClientGuessed(), Server: s.Server().String(),
 			State: s.Describe(), StateKey: s.State.String(), Duration: Dur(s.Duration()), DurationNs: int64(s.Duration()),
-			C2S: bytesCell(&s.Dirs[0]), S2C: bytesCell(&s.Dirs[1]), BytesC2S: s.Dirs[0].Bytes, BytesS2C: s.Dirs[1].Bytes,
-			Packets: s.Dirs[0].Packets + s.Dirs[1].Packets, Anomalies: s.AnomalyCount, FirstFrame: s.FirstFrame,
+			C2S: bytesCellSum(c2s), S2C: bytesCellSum(s2c), BytesC2S: c2s.Bytes, BytesS2C: s2c.Bytes,
+			Packets: int(c2s.Packets) + int(s2c.Packets), Anomalies: int(s.AnomalyCount), FirstFrame: int(s.FirstFrame),
 			FindingKinds: strings.Join(kinds[id], " ")}
 		p.Rows = append(p.Rows, row)
 	}
@@ -412,8 +419,8 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 			p.Omitted = append(p.Omitted, d.ID+": "+n)
 		}
 	}
-	if len(p.Rows) < len(r.Streams) {
-		n := len(r.Streams) - len(p.Rows)
+	if total := r.streamCount(); len(p.Rows) < total {
+		n := total - len(p.Rows)
 		why := "(table row limit)"
 		if lim.rowCut {
 			why = "to keep the page under --max-size"
