@@ -10,8 +10,9 @@ import (
 // "Memory"): what is flushed or given up because of them is counted and
 // shown, never dropped silently.
 type boundsOptions struct {
-	MaxFlows    int
-	MaxBuffered string
+	MaxFlows         int
+	MaxBuffered      string
+	MaxBufferedTotal string
 }
 
 // addFlags adds --max-flows, and --max-buffered for views that keep
@@ -24,6 +25,8 @@ func (o *boundsOptions) addFlags(f *pflag.FlagSet, kept bool) {
 	}
 	f.StringVar(&o.MaxBuffered, "max-buffered", "64MiB",
 		"out-of-order bytes buffered per followed stream while they wait for a hole to fill; past it the hole becomes a reported gap")
+	f.StringVar(&o.MaxBufferedTotal, "max-buffered-total", "256MiB",
+		"out-of-order bytes buffered by all streams together; past it the stream adding more gives up its hole (a reported gap)")
 }
 
 // apply sets the bounds in t (zero values, as in a command without these
@@ -39,6 +42,13 @@ func (o *boundsOptions) apply(t *reassembly.Options) error {
 			return usagef("--max-buffered %q: %v", o.MaxBuffered, err)
 		}
 		t.MaxBuffered = n
+	}
+	if o.MaxBufferedTotal != "" {
+		n, err := parseSize(o.MaxBufferedTotal)
+		if err != nil {
+			return usagef("--max-buffered-total %q: %v", o.MaxBufferedTotal, err)
+		}
+		t.MaxBufferedTotal = n
 	}
 	return nil
 }

@@ -25,6 +25,7 @@ func TestBoundsFlags(t *testing.T) {
 		{"report", path, "-o", "-", "--max-buffered", "lots"},
 		{"follow", path, "tcp/0", "--max-buffered", "-5MB"},
 		{"timeline", path, "--max-flows", "-3"},
+		{"timeline", path, "--max-buffered-total", "x"},
 	} {
 		if _, errOut, code := runCLI(t, nil, args...); code != 2 || !strings.Contains(errOut, "--max-") {
 			t.Errorf("%v: exit %d (%s), want 2 naming the flag", args, code, errOut)

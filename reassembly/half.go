@@ -33,6 +33,7 @@ type halfState struct {
 	highTime time.Time
 	ahead    []aheadSeg
 	aheadB   int64
+	pool     *aheadPool // the tracker's count of out-of-order bytes over all streams
 	keep     bool
 	finOff   int64 // offset of the FIN, -1 until seen
 	peerMSS  int   // MSS announced by the other side (segments above it are offload artifacts)
@@ -349,22 +350,46 @@ func (hs *halfState) insertAhead(as aheadSeg, rep *reporter) {
 	hs.ahead = append(hs.ahead, aheadSeg{})
 	copy(hs.ahead[i+1:], hs.ahead[i:])
 	hs.ahead[i] = as
-	hs.aheadB += int64(len(as.data))
-	if !hs.keep && hs.aheadB > maxAheadOnData {
+	hs.addAhead(int64(len(as.data)))
+	if !hs.keep && (hs.aheadB > maxAheadOnData || hs.pool.over()) {
 		for i := range hs.ahead {
 			if hs.ahead[i].data != nil {
 				hs.ahead[i].data, hs.ahead[i].noData = nil, true
 			}
 		}
-		hs.aheadB = 0
-		rep.add(AnomalyBufferCap, fmt.Sprintf("out-of-order bytes beyond %d buffered: their contents were not kept for analysis (counts are unaffected)", maxAheadOnData))
+		what := fmt.Sprintf("out-of-order bytes beyond %d buffered", maxAheadOnData)
+		if hs.aheadB <= maxAheadOnData {
+			what = fmt.Sprintf("out-of-order bytes of all streams together beyond %d buffered (total cap)", hs.pool.max)
+		}
+		hs.addAhead(-hs.aheadB)
+		rep.add(AnomalyBufferCap, what+": their contents were not kept for analysis (counts are unaffected)")
 	}
-	for len(hs.ahead) > 0 && (hs.aheadB > hs.maxAhead || len(hs.ahead) > maxAheadRanges) {
+	for len(hs.ahead) > 0 && (hs.aheadB > hs.maxAhead || len(hs.ahead) > maxAheadRanges || hs.pool.over()) {
 		first := hs.ahead[0].r.Start
-		rep.add(AnomalyBufferCap, fmt.Sprintf("out-of-order buffer cap reached: bytes [%d,%d) declared missing so that buffered data can be delivered", hs.next, first))
+		what := "out-of-order buffer cap reached"
+		if hs.aheadB <= hs.maxAhead && len(hs.ahead) <= maxAheadRanges {
+			what = fmt.Sprintf("out-of-order buffer cap of all streams together (%d bytes) reached", hs.pool.max)
+		}
+		rep.add(AnomalyBufferCap, fmt.Sprintf("%s: bytes [%d,%d) declared missing so that buffered data can be delivered", what, hs.next, first))
 		hs.gap(ByteRange{hs.next, first}, GapBuffer)
 		hs.next = first
 		hs.drain()
+	}
+}
+
+// aheadPool counts the out-of-order bytes buffered by all streams of a
+// tracker, against Options.MaxBufferedTotal.
+type aheadPool struct{ bytes, max int64 }
+
+// over reports whether the buffered bytes exceed the cap (a nil pool has
+// none).
+func (p *aheadPool) over() bool { return p != nil && p.bytes > p.max }
+
+// addAhead counts n more (or, negative, fewer) buffered bytes.
+func (hs *halfState) addAhead(n int64) {
+	hs.aheadB += n
+	if hs.pool != nil {
+		hs.pool.bytes += n
 	}
 }
 
@@ -373,7 +398,7 @@ func (hs *halfState) drain() {
 	for len(hs.ahead) > 0 && hs.ahead[0].r.Start <= hs.next {
 		as := hs.ahead[0]
 		hs.ahead = hs.ahead[1:]
-		hs.aheadB -= int64(len(as.data))
+		hs.addAhead(-int64(len(as.data)))
 		if as.r.End <= hs.next {
 			continue
 		}

@@ -43,6 +43,12 @@ type Options struct {
 	// MaxBuffered bounds the out-of-order bytes buffered per kept stream.
 	// Default 64 MiB.
 	MaxBuffered int64
+	// MaxBufferedTotal bounds the out-of-order bytes buffered by all streams
+	// together (kept streams, and the contents held for OnData). A stream
+	// that buffers past it gives up its hole (a reported gap), or, not
+	// kept, the contents it held (its counts are unaffected). Default
+	// 256 MiB.
+	MaxBufferedTotal int64
 	// ReorderWindow: a segment filling a hole within this time of the later
 	// bytes is "out-of-order", after it a "retransmission". As Wireshark, the
 	// handshake RTT replaces it once known. Default 3 ms.
@@ -103,6 +109,7 @@ type Tracker struct {
 	reset    lru          // closed by RST: flushed as soon as capture time moves on
 	pinned   lru          // kept streams: flushed only at Finish
 	rec      PacketRecord // scratch for recordPacket
+	ahead    aheadPool    // out-of-order bytes buffered by all streams
 	recNotes []Note       // scratch for the notes recordPacket writes
 	Stats    Stats
 }
@@ -194,13 +201,17 @@ func NewTracker(o Options) *Tracker {
 	if o.MaxBuffered <= 0 {
 		o.MaxBuffered = 64 << 20
 	}
+	if o.MaxBufferedTotal <= 0 {
+		o.MaxBufferedTotal = 256 << 20
+	}
 	if o.ReorderWindow <= 0 {
 		o.ReorderWindow = 3 * time.Millisecond
 	}
 	if o.MaxAnomalies <= 0 {
 		o.MaxAnomalies = 1000
 	}
-	return &Tracker{opts: o, flows: make(map[flowID]*conn), tombs: make(map[uint64]tomb), seed: maphash.MakeSeed()}
+	return &Tracker{opts: o, flows: make(map[flowID]*conn), tombs: make(map[uint64]tomb), seed: maphash.MakeSeed(),
+		ahead: aheadPool{max: o.MaxBufferedTotal}}
 }
 
 func (t *Tracker) tombKey(id flowID) uint64 { return maphash.Comparable(t.seed, id) }
@@ -358,7 +369,7 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 	}
 	c := &conn{s: s, id: id}
 	for d := range c.hs {
-		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow}
+		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow, pool: &t.ahead}
 		s.Dirs[d].WScale = -1
 		if t.opts.OnData != nil {
 			dir := Direction(d)
