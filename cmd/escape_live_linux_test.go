@@ -4,7 +4,6 @@ package cmd
 
 import (
 	"fmt"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -20,45 +19,10 @@ func hostileTraffic(ns *testNS) error {
 	resp := []byte("HTTP/1.1 200 " + jsonSoft + "\r\nContent-Length: " + fmt.Sprint(len(jsonHostile)) + "\r\n\r\n" + jsonHostile)
 	var inner error
 	err := ns.do(func() {
-		exchange := func(send, answer []byte) error {
-			ln, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				return err
-			}
-			defer ln.Close()
-			served := make(chan error, 1)
-			go func() {
-				c, err := ln.Accept()
-				if err != nil {
-					served <- err
-					return
-				}
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(5 * time.Second))
-				if _, err := io.ReadFull(c, make([]byte, len(send))); err != nil {
-					served <- err
-					return
-				}
-				_, err = c.Write(answer)
-				served <- err
-			}()
-			c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-			if err != nil {
-				return err
-			}
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			c.Write(send)
-			if _, err := io.ReadFull(c, make([]byte, len(answer))); err != nil {
-				c.Close()
-				return err
-			}
-			c.Close()
-			return <-served
-		}
-		if inner = exchange(req, resp); inner != nil {
+		if inner = tcpExchange(req, resp); inner != nil {
 			return
 		}
-		if inner = exchange(clientHello(jsonHostile+".example"), nil); inner != nil {
+		if inner = tcpExchange(clientHello(jsonHostile+".example"), nil); inner != nil {
 			return
 		}
 		u, err := net.ListenPacket("udp", "127.0.0.1:53")

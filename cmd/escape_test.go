@@ -202,18 +202,26 @@ func wsFrame(text []byte, mask []byte) []byte {
 //	tcp/5 DNS over TCP, port 53
 //	udp/0 DNS over UDP, port 53: a label holding the attacks
 //	udp/1 port 9999: every byte value in one datagram
-func attackCapture(t *testing.T) string {
-	t.Helper()
-	var c pcapgen.Capture
+// connsOneASecond returns conn, which writes a handshake from 10.0.0.1:port
+// to server into c, a second after the previous one, closeConn, which
+// closes one (client FIN, server FIN, last ACK), and next, the time the
+// next one would start.
+func connsOneASecond(c *pcapgen.Capture) (conn func(port uint16, server string) *pcapgen.Conn, closeConn func(*pcapgen.Conn), next func() time.Time) {
 	at := pcapgen.Epoch
-	conn := func(port uint16, server string) *pcapgen.Conn {
-		k := pcapgen.NewConn(&c, netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), netip.MustParseAddrPort(server), 1000, 2000)
+	conn = func(port uint16, server string) *pcapgen.Conn {
+		k := pcapgen.NewConn(c, netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), netip.MustParseAddrPort(server), 1000, 2000)
 		k.T = at
 		at = at.Add(time.Second)
 		k.Handshake()
 		return k
 	}
-	closeConn := func(k *pcapgen.Conn) { k.Fin(0); k.Fin(1); k.Ack(0) }
+	return conn, func(k *pcapgen.Conn) { k.Fin(0); k.Fin(1); k.Ack(0) }, func() time.Time { return at }
+}
+
+func attackCapture(t *testing.T) string {
+	t.Helper()
+	var c pcapgen.Capture
+	conn, closeConn, next := connsOneASecond(&c)
 	noLF := strings.ReplaceAll(attackLine, "\n", "")
 
 	// No ASCII control bytes: the request parses, and the path, headers,
@@ -261,6 +269,7 @@ func attackCapture(t *testing.T) string {
 	closeConn(k)
 
 	cli, dns := netip.MustParseAddrPort("10.0.0.1:5353"), netip.MustParseAddrPort("10.0.0.3:53")
+	at := next()
 	c.UDP(at, cli, dns, dnsMsg(9, false, label, "example"))
 	c.UDP(at.Add(time.Millisecond), dns, cli, dnsMsg(9, true, label, "example"))
 	c.UDP(at.Add(2*time.Millisecond), cli, netip.MustParseAddrPort("10.0.0.3:9999"), allBytes)
@@ -469,15 +478,7 @@ const jsonHostile = "\x1b[2J\x7f\u009b31m\u202eevil"
 func jsonAttackCapture(t *testing.T) string {
 	t.Helper()
 	var c pcapgen.Capture
-	at := pcapgen.Epoch
-	conn := func(port uint16, server string) *pcapgen.Conn {
-		k := pcapgen.NewConn(&c, netip.AddrPortFrom(netip.MustParseAddr("10.0.0.1"), port), netip.MustParseAddrPort(server), 1000, 2000)
-		k.T = at
-		at = at.Add(time.Second)
-		k.Handshake()
-		return k
-	}
-	closeConn := func(k *pcapgen.Conn) { k.Fin(0); k.Fin(1); k.Ack(0) }
+	conn, closeConn, next := connsOneASecond(&c)
 	soft := jsonSoft
 	k := conn(41000, "10.0.0.2:80")
 	k.Send(0, []byte("GET /"+soft+" HTTP/1.1\r\nHost: "+soft+"\r\nUser-Agent: "+soft+"\r\n\r\n"))
@@ -501,6 +502,7 @@ func jsonAttackCapture(t *testing.T) string {
 	closeConn(k)
 
 	cli, dns := netip.MustParseAddrPort("10.0.0.1:5353"), netip.MustParseAddrPort("10.0.0.3:53")
+	at := next()
 	c.UDP(at, cli, dns, dnsMsg(9, false, jsonHostile, "example"))
 	c.UDP(at.Add(time.Millisecond), dns, cli, dnsMsg(9, true, jsonHostile, "example"))
 

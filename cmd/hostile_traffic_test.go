@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/metrics"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,53 +47,39 @@ func heapSince(base uint64) uint64 {
 // garbage the collector has not reclaimed yet, which the soft memory limit
 // (cmd.Main sets 256 MiB) lets grow up to the limit.
 func peakLive(f func()) uint64 {
+	s := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	return peakOf(f, 5*time.Millisecond, func() uint64 {
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	})
+}
+
+// peakHeap samples HeapInuse while f runs and returns the highest value
+// seen above the heap before f.
+func peakHeap(f func()) uint64 {
+	var m runtime.MemStats
+	return peakOf(f, 10*time.Millisecond, func() uint64 {
+		runtime.ReadMemStats(&m)
+		return m.HeapInuse
+	})
+}
+
+// peakOf samples measure every period while f runs and returns the highest
+// value seen above the live heap before f.
+func peakOf(f func(), period time.Duration, measure func() uint64) uint64 {
 	base := heapNow()
-	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	var top atomic.Uint64
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
-		s := slices.Clone(sample)
 		for {
-			metrics.Read(s)
-			if v := s[0].Value.Uint64(); v > top.Load() {
+			if v := measure(); v > top.Load() {
 				top.Store(v)
 			}
 			select {
 			case <-stop:
 				return
-			case <-time.After(5 * time.Millisecond):
-			}
-		}
-	}()
-	f()
-	close(stop)
-	<-done
-	if t := top.Load(); t > base {
-		return t - base
-	}
-	return 0
-}
-
-// peakHeap samples HeapInuse while f runs and returns the highest value
-// seen above the heap before f.
-func peakHeap(f func()) (peak uint64) {
-	base := heapNow()
-	var top atomic.Uint64
-	stop := make(chan struct{})
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		var m runtime.MemStats
-		for {
-			runtime.ReadMemStats(&m)
-			if m.HeapInuse > top.Load() {
-				top.Store(m.HeapInuse)
-			}
-			select {
-			case <-stop:
-				return
-			case <-time.After(10 * time.Millisecond):
+			case <-time.After(period):
 			}
 		}
 	}()

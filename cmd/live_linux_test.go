@@ -117,6 +117,45 @@ func (s *syncBuffer) waitFor(ctx context.Context, cond func(string) bool) bool {
 	}
 }
 
+// tcpExchange, inside a namespace, connects to a fresh listener on
+// 127.0.0.1, sends send, has the server answer with answer, and checks the
+// client received exactly answer (each side bounded by a 5 s deadline).
+func tcpExchange(send, answer []byte) error {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	served := make(chan error, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			served <- err
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadFull(c, make([]byte, len(send))); err != nil {
+			served <- err
+			return
+		}
+		_, err = c.Write(answer)
+		served <- err
+	}()
+	c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
+	if err != nil {
+		return err
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	c.Write(send)
+	got, err := io.ReadAll(c)
+	c.Close()
+	if err != nil || !bytes.Equal(got, answer) {
+		return fmt.Errorf("response: %d bytes, %v", len(got), err)
+	}
+	return <-served
+}
+
 // loTraffic makes, inside ns: an HTTP-like request/response on 127.0.0.1,
 // a refused connection and two UDP datagrams. It returns what was sent.
 func loTraffic(ns *testNS, respBody int) (req, resp []byte, err error) {
@@ -124,43 +163,7 @@ func loTraffic(ns *testNS, respBody int) (req, resp []byte, err error) {
 	resp = []byte(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", respBody, strings.Repeat("x", respBody)))
 	var inner error
 	err = ns.do(func() {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			inner = err
-			return
-		}
-		defer ln.Close()
-		served := make(chan error, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				served <- err
-				return
-			}
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(5 * time.Second))
-			if _, err := io.ReadFull(c, make([]byte, len(req))); err != nil {
-				served <- err
-				return
-			}
-			_, err = c.Write(resp)
-			served <- err
-		}()
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 5*time.Second)
-		if err != nil {
-			inner = err
-			return
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		c.Write(req)
-		got, err := io.ReadAll(c)
-		c.Close()
-		if err != nil || !bytes.Equal(got, resp) {
-			inner = fmt.Errorf("response: %d bytes, %v", len(got), err)
-			return
-		}
-		if err := <-served; err != nil {
-			inner = err
+		if inner = tcpExchange(req, resp); inner != nil {
 			return
 		}
 		l2, _ := net.Listen("tcp", "127.0.0.1:0")
