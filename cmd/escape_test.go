@@ -202,6 +202,7 @@ func wsFrame(text []byte, mask []byte) []byte {
 //	tcp/5 DNS over TCP, port 53
 //	udp/0 DNS over UDP, port 53: a label holding the attacks
 //	udp/1 port 9999: every byte value in one datagram
+//
 // connsOneASecond returns conn, which writes a handshake from 10.0.0.1:port
 // to server into c, a second after the previous one, closeConn, which
 // closes one (client FIN, server FIN, last ACK), and next, the time the
