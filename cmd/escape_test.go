@@ -191,18 +191,6 @@ func wsFrame(text []byte, mask []byte) []byte {
 	return b
 }
 
-// attackCapture writes a capture with one conversation per protocol, each
-// carrying the attacks where that protocol puts text:
-//
-//	tcp/0 HTTP/1.1: request path, header names' values, response reason and body
-//	tcp/1 TLS: ClientHello SNI
-//	tcp/2 RESP: SET key and value, error reply
-//	tcp/3 HTTP upgrade to WebSocket: text frames both ways
-//	tcp/4 port 9999: every byte value, both ways, then the attacks
-//	tcp/5 DNS over TCP, port 53
-//	udp/0 DNS over UDP, port 53: a label holding the attacks
-//	udp/1 port 9999: every byte value in one datagram
-//
 // connsOneASecond returns conn, which writes a handshake from 10.0.0.1:port
 // to server into c, a second after the previous one, closeConn, which
 // closes one (client FIN, server FIN, last ACK), and next, the time the
@@ -219,6 +207,17 @@ func connsOneASecond(c *pcapgen.Capture) (conn func(port uint16, server string) 
 	return conn, func(k *pcapgen.Conn) { k.Fin(0); k.Fin(1); k.Ack(0) }, func() time.Time { return at }
 }
 
+// attackCapture writes a capture with one conversation per protocol, each
+// carrying the attacks where that protocol puts text:
+//
+//	tcp/0 HTTP/1.1: request path, header names' values, response reason and body
+//	tcp/1 TLS: ClientHello SNI
+//	tcp/2 RESP: SET key and value, error reply
+//	tcp/3 HTTP upgrade to WebSocket: text frames both ways
+//	tcp/4 port 9999: every byte value, both ways, then the attacks
+//	tcp/5 DNS over TCP, port 53
+//	udp/0 DNS over UDP, port 53: a label holding the attacks
+//	udp/1 port 9999: every byte value in one datagram
 func attackCapture(t *testing.T) string {
 	t.Helper()
 	var c pcapgen.Capture
