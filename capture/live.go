@@ -14,6 +14,10 @@ var ErrLiveUnsupported = errors.New("live capture needs Linux (or a build with -
 // exist; the message lists the interfaces that do.
 var ErrNoInterface = errors.New("no such network interface")
 
+// ErrNoLibpcap is returned by OpenLive when LiveOptions.Libpcap asks for
+// libpcap in a build without it (see HaveLibpcap).
+var ErrNoLibpcap = errors.New("capture through libpcap needs a build with -tags pcap (cgo and libpcap-dev)")
+
 // Live capture defaults.
 const (
 	DefaultSnaplen  = 262144   // libpcap's MAXIMUM_SNAPLEN: whole frames, GSO ones included
@@ -39,6 +43,13 @@ type LiveOptions struct {
 	// the mmap ring. It is also what OpenLive falls back to when the ring
 	// cannot be set up.
 	NoRing bool
+	// Libpcap captures through libpcap instead of AF_PACKET. It needs a
+	// build with -tags pcap (HaveLibpcap; otherwise OpenLive fails with
+	// ErrNoLibpcap on Linux, ErrLiveUnsupported elsewhere). On Linux AF_PACKET stays the default and this is the
+	// only way to choose libpcap; on other systems a -tags pcap build always
+	// uses libpcap, whatever Libpcap says. With libpcap, RingSize is the
+	// capture buffer size (pcap_set_buffer_size) and NoRing is an error.
+	Libpcap bool
 	// PollInterval bounds how long Next waits in the kernel before it checks
 	// whether its context is done (0: 100 ms).
 	PollInterval time.Duration
@@ -53,5 +64,5 @@ type LiveStats struct {
 	Received uint64 // packets that passed the filter, dropped ones included (tcpdump's "received by filter")
 	Dropped  uint64 // of those, packets the kernel dropped because the ring or socket buffer was full
 	Freezes  uint64 // times the TPACKET_V3 ring was full (queue freezes)
-	Method   string // "tpacket_v3 ring" or "packet socket"
+	Method   string // "tpacket_v3 ring", "packet socket" or "libpcap"
 }

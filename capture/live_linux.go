@@ -35,7 +35,9 @@ const (
 
 // LiveSource captures from a network interface through AF_PACKET, without
 // cgo: a TPACKET_V3 ring (gopacket/afpacket) by default, or a plain packet
-// socket (pcapgo.EthernetHandle) when the ring cannot be set up.
+// socket (pcapgo.EthernetHandle) when the ring cannot be set up. A build
+// with -tags pcap can capture through libpcap instead, when
+// LiveOptions.Libpcap asks for it (live_pcap.go).
 //
 // Next returns io.EOF once the context given to OpenLive is done. Next,
 // Stats and Close may be called from different goroutines: a mutex keeps
@@ -68,6 +70,8 @@ type LiveSource struct {
 
 	statsMu  sync.Mutex // guards ethStats
 	ethStats LiveStats
+
+	pcap *pcapHandle // set when capturing through libpcap (-tags pcap)
 }
 
 var _ Source = (*LiveSource)(nil)
@@ -83,6 +87,9 @@ var _ Source = (*LiveSource)(nil)
 func OpenLive(ctx context.Context, name string, o LiveOptions) (*LiveSource, error) {
 	if name == "any" {
 		return nil, fmt.Errorf("capture on %q is not supported: name one interface (see sockscope interfaces)", name)
+	}
+	if o.Libpcap {
+		return openLivePcap(ctx, name, o)
 	}
 	ifc, err := LookupInterface(name)
 	if err != nil {
@@ -291,7 +298,8 @@ func (s *LiveSource) Info() Info { return s.info }
 // Interface describes the interface being captured.
 func (s *LiveSource) Interface() Interface { return s.iface }
 
-// Method says how frames are read: "tpacket_v3 ring" or "packet socket";
+// Method says how frames are read: "tpacket_v3 ring", "packet socket" or
+// "libpcap";
 // Fallback says why the ring was not used ("" when it was, or not asked for).
 func (s *LiveSource) Method() string   { return s.method }
 func (s *LiveSource) Fallback() string { return s.why }
@@ -303,6 +311,9 @@ func (s *LiveSource) Defrag() *Defragmenter { return s.defrag }
 // start at 1; timestamps are the kernel's (nanoseconds). It returns io.EOF
 // when the context is done or the source was closed.
 func (s *LiveSource) Next(p *Packet) error {
+	if s.pcap != nil {
+		return s.nextPcap(p)
+	}
 	if s.eth != nil {
 		return s.nextEth(p)
 	}
@@ -388,6 +399,9 @@ func (s *LiveSource) Frames() int {
 // Stats returns the kernel's counters since the capture started. After
 // Close it returns the last counters read.
 func (s *LiveSource) Stats() (LiveStats, error) {
+	if s.pcap != nil {
+		return s.pcapStats()
+	}
 	if s.eth != nil {
 		if s.isClosed() || s.ctx.Err() != nil {
 			s.stopEth() // waits for a stop in progress, which reads the last counters
@@ -425,6 +439,9 @@ func (s *LiveSource) ringStatsLocked() (LiveStats, error) {
 // pcapng output (with the kernel's counters as interface statistics). It
 // is safe to call from any goroutine, and more than once.
 func (s *LiveSource) Close() error {
+	if s.pcap != nil {
+		return s.closePcap()
+	}
 	var st LiveStats
 	if s.eth != nil {
 		if s.stopCtx != nil {

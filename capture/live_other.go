@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !pcap
 
 package capture
 
@@ -13,7 +13,8 @@ type LiveSource struct{}
 var _ Source = (*LiveSource)(nil)
 
 // OpenLive returns ErrLiveUnsupported: sockscope's pure-Go live capture
-// uses Linux AF_PACKET sockets.
+// uses Linux AF_PACKET sockets. A build with -tags pcap replaces this file
+// with a libpcap capture (live_pcap_other.go).
 func OpenLive(ctx context.Context, name string, o LiveOptions) (*LiveSource, error) {
 	return nil, ErrLiveUnsupported
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ type inputOptions struct {
 	NoPromisc bool
 	RingMiB   int
 	NoRing    bool
+	Libpcap   bool   // --libpcap: capture through libpcap (a -tags pcap build on Linux)
 	Write     string // -w: also write what was captured to this pcapng file (live only)
 	// User is the account to switch to once the capture is open (--user);
 	// without it, a privileged process drops its capabilities instead.
@@ -53,6 +55,10 @@ func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
 	f.BoolVar(&o.NoPromisc, "no-promisc", false, "live: don't put the interface in promiscuous mode")
 	f.IntVar(&o.RingMiB, "ring-size", capture.DefaultRingSize>>20, "live: MiB of kernel ring buffer (more absorbs longer bursts without drops)")
 	f.BoolVar(&o.NoRing, "no-ring", false, "live: read with a plain packet socket instead of the TPACKET_V3 ring")
+	if capture.HaveLibpcap && runtime.GOOS == "linux" {
+		// Only a -tags pcap build has it; elsewhere libpcap is the only way.
+		f.BoolVar(&o.Libpcap, "libpcap", false, "live: capture through libpcap instead of AF_PACKET")
+	}
 	f.StringVar(&o.User, "user", "", "live: once the capture is open, run as user `NAME` (as tcpdump -Z); without it, root drops its capabilities")
 }
 
@@ -173,7 +179,7 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 	if o.Duration > 0 {
 		in.ctx, in.cancel = context.WithTimeoutCause(ctx, o.Duration, errDuration)
 	}
-	lo := capture.LiveOptions{Snaplen: o.Snaplen, NoPromisc: o.NoPromisc, Filter: o.Filter, RingSize: o.RingMiB << 20, NoRing: o.NoRing}
+	lo := capture.LiveOptions{Snaplen: o.Snaplen, NoPromisc: o.NoPromisc, Filter: o.Filter, RingSize: o.RingMiB << 20, NoRing: o.NoRing, Libpcap: o.Libpcap}
 	// -w: with --user the file is created once the process runs as that
 	// user (as tcpdump -Z does), so it belongs to them and is written with
 	// their rights; otherwise it is created before the capture opens, by
