@@ -16,6 +16,10 @@ import (
 type Engine struct {
 	cfg     Config
 	streams map[StreamRef]*streamState
+	// last is the most recently used entry of streams (a bulk transfer's
+	// segments come one after another: no map lookup for them).
+	lastRef StreamRef
+	last    *streamState
 	perStr  []Finding // per-stream findings so far (at most MaxPerKind of each kind)
 	popped  int       // how many of perStr Pop has returned
 	perKind map[Kind]int
@@ -81,11 +85,24 @@ func (e *Engine) Hooks(o reassembly.Options) reassembly.Options {
 }
 
 func (e *Engine) state(s *reassembly.Stream) *streamState {
+	if st := e.lookup(s); st != nil {
+		return st
+	}
+	st := newStreamState(e, s)
+	e.streams[RefOf(s)] = st
+	e.lastRef, e.last = RefOf(s), st
+	return st
+}
+
+// lookup returns s's state, or nil.
+func (e *Engine) lookup(s *reassembly.Stream) *streamState {
 	ref := RefOf(s)
+	if e.last != nil && e.lastRef == ref {
+		return e.last
+	}
 	st := e.streams[ref]
-	if st == nil {
-		st = newStreamState(e, s)
-		e.streams[ref] = st
+	if st != nil {
+		e.lastRef, e.last = ref, st
 	}
 	return st
 }
@@ -100,7 +117,7 @@ func (e *Engine) Packet(s *reassembly.Stream, r *reassembly.PacketRecord) {
 	if s.Proto != capture.ProtoTCP {
 		return
 	}
-	st := e.streams[RefOf(s)]
+	st := e.lookup(s)
 	if st == nil {
 		if r.Len == 0 && r.Flags&(capture.SYN|capture.RST) != 0 {
 			return
@@ -127,6 +144,9 @@ func (e *Engine) Stream(s *reassembly.Stream) {
 			st.finish(s)
 			e.addPerStream(st.findings(s)...)
 			delete(e.streams, ref)
+			if e.last == st {
+				e.last = nil
+			}
 		} else if f := e.heldOpen(s); f != nil {
 			// No payload, no window news: only the held-open rule applies.
 			e.addPerStream(*f)
@@ -166,6 +186,7 @@ func (e *Engine) Finish(sum Summary) []Finding {
 		e.addPerStream(st.findings(nil)...)
 	}
 	clear(e.streams)
+	e.last = nil
 	out := append([]Finding(nil), e.perStr...)
 	for _, k := range Kinds {
 		if o := e.over[k]; o != nil {
