@@ -101,6 +101,7 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	defer out.Flush()
 	jw := output.NewReadJSONWriter(out)
 	jw.Stats = o.Stats
+	jw.Async = src.Live == nil // a live capture's records go out at once
 	tw := output.NewReadTextWriter(out, output.ReadOptions{Limit: o.Limit, Sort: o.Sort, Stats: o.Stats})
 	ord := &reassembly.Ordered{Emit: tw.Stream, OnLate: tw.Merge, Settle: 5 * time.Second}
 	if o.Format == "json" {

@@ -309,21 +309,88 @@ type ReadJSONWriter struct {
 	enc *json.Encoder
 	// Stats adds the framing and message counts to stream records (read --stats).
 	Stats bool
+	// Async encodes the stream records on a goroutine of their own, in
+	// batches, so that a capture of a million short flows spends the
+	// tracker's time on tracking (set it for files: a live capture's
+	// records must not wait for a batch to fill).
+	Async bool
+
+	batch []reassembly.Summary
+	full  chan []reassembly.Summary // batches to encode
+	free  chan []reassembly.Summary // encoded batches, for reuse
+	done  chan error                // the encoder's first error, at its end
+	err   error
 }
+
+// asyncBatch is how many stream records an Async writer hands over at once.
+const asyncBatch = 256
 
 // NewReadJSONWriter returns a writer to w.
 func NewReadJSONWriter(w io.Writer) *ReadJSONWriter {
 	return &ReadJSONWriter{w: w, enc: NewJSONEncoder(w)}
 }
 
-// Stream writes one stream record.
+// Stream writes one stream record (with Async, hands it to the encoder).
 func (j *ReadJSONWriter) Stream(s *reassembly.Summary) error {
-	return j.enc.Encode(newSummaryStreamRecord(s, j.Stats))
+	if !j.Async {
+		return j.enc.Encode(newSummaryStreamRecord(s, j.Stats))
+	}
+	if j.err != nil {
+		return j.err
+	}
+	if j.full == nil {
+		j.full, j.free, j.done = make(chan []reassembly.Summary, 4), make(chan []reassembly.Summary, 5), make(chan error, 1)
+		for range 5 {
+			j.free <- make([]reassembly.Summary, 0, asyncBatch)
+		}
+		go j.encode()
+		j.batch = <-j.free
+	}
+	j.batch = append(j.batch, *s)
+	if len(j.batch) == asyncBatch {
+		j.full <- j.batch
+		j.batch = <-j.free
+	}
+	return nil
+}
+
+// encode writes the batches handed over, in order, until the channel is
+// closed; after an error it only drains them.
+func (j *ReadJSONWriter) encode() {
+	var err error
+	for b := range j.full {
+		for i := range b {
+			if err == nil {
+				err = j.enc.Encode(newSummaryStreamRecord(&b[i], j.Stats))
+			}
+		}
+		j.free <- b[:0]
+	}
+	j.done <- err
+}
+
+// drain hands over the last batch and waits for the encoder to finish.
+func (j *ReadJSONWriter) drain() error {
+	if j.full == nil {
+		return j.err
+	}
+	if len(j.batch) > 0 {
+		j.full <- j.batch
+	}
+	close(j.full)
+	if err := <-j.done; err != nil && j.err == nil {
+		j.err = err
+	}
+	j.full = nil
+	return j.err
 }
 
 // Finish writes the finding records and the summary record (r.Rows and
 // r.Streams are not written again).
 func (j *ReadJSONWriter) Finish(r *ReadReport) error {
+	if err := j.drain(); err != nil {
+		return err
+	}
 	if err := FindingsJSON(j.w, r.Findings); err != nil {
 		return err
 	}
