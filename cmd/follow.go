@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"strconv"
@@ -179,15 +180,21 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	if width <= 0 {
 		width = terminalWidth(io, 100)
 	}
+	// Every view is written once the stream is rebuilt: buffered, not a
+	// write per line (a transcript of a bulk stream is a million lines).
+	bw := bufio.NewWriterSize(io.Out, 64<<10)
 	switch {
 	case o.Format == "raw":
-		_, err = io.Out.Write(found.Dirs[dirs[0]].Data)
+		_, err = bw.Write(found.Dirs[dirs[0]].Data)
 	case o.Format == "json":
-		err = output.FollowJSON(io.Out, a)
+		err = output.FollowJSON(bw, a)
 	case o.Transcript:
-		err = output.FollowTranscript(io.Out, a, output.FollowOptions{Width: width})
+		err = output.FollowTranscript(bw, a, output.FollowOptions{Width: width})
 	default:
-		err = output.FollowText(io.Out, a, output.FollowOptions{Width: width, All: o.All, Dirs: dirs})
+		err = output.FollowText(bw, a, output.FollowOptions{Width: width, All: o.All, Dirs: dirs})
+	}
+	if err == nil {
+		err = bw.Flush()
 	}
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)

@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -247,13 +248,17 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 		tls[i].Labels, tls[i].Framing = messageLabels(s, o.Framing)
 	}
 	var err error
+	bw := bufio.NewWriterSize(io.Out, 64<<10) // written at the end: buffered
 	switch o.Format {
 	case "json":
-		err = output.TimelineJSON(io.Out, tls, ro)
+		err = output.TimelineJSON(bw, tls, ro)
 	case "mermaid":
-		err = output.TimelineMermaid(io.Out, tls, ro)
+		err = output.TimelineMermaid(bw, tls, ro)
 	default:
-		err = output.TimelineText(io.Out, tls, ro)
+		err = output.TimelineText(bw, tls, ro)
+	}
+	if err == nil {
+		err = bw.Flush()
 	}
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)
