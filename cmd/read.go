@@ -103,9 +103,10 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	jw.Stats = o.Stats
 	jw.Async = src.Live == nil // a live capture's records go out at once
 	tw := output.NewReadTextWriter(out, output.ReadOptions{Limit: o.Limit, Sort: o.Sort, Stats: o.Stats})
-	ord := &reassembly.Ordered{Emit: tw.Stream, OnLate: tw.Merge, Settle: 5 * time.Second}
+	// Interleaved: UDP flows go out as they settle too, not all at the end.
+	ord := &reassembly.Ordered{Emit: tw.Stream, OnLate: tw.Merge, Settle: 5 * time.Second, Interleave: true}
 	if o.Format == "json" {
-		ord = &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second}
+		ord = &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second, Interleave: true}
 	}
 	topts := reassembly.Options{OnStream: ord.Add}
 	if err := o.Bounds.apply(&topts); err != nil {

@@ -44,7 +44,7 @@ var SortKeys = []string{"id", "bytes", "packets", "duration", "start"}
 // ReadText renders the summary header, the streams table and notes.
 func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 	tw := NewReadTextWriter(w, o)
-	tw.held = true // the rows are all here: size the table by all of them
+	tw.atOnce = true // the rows are all here: size the table by all of them
 	rows := r.rows()
 	for i := range rows {
 		if err := tw.Stream(&rows[i]); err != nil {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -22,22 +23,25 @@ const SizingRows = 10_000
 
 // ReadTextWriter writes read's text view from finished streams.
 //
-// In ID order (ReadOptions.Sort "id" or ""), Stream must be called in ID
-// order (TCP by ID, then UDP by ID: reassembly.Ordered delivers them so):
-// only the rows shown are held, at most SizingRows of them. Sorted by
-// another key, the writer holds the top Limit rows (a heap), or every row
-// with Limit 0, and prints them at Finish.
+// Stream must be called with each protocol's streams in ID order (TCP and
+// UDP may be interleaved: reassembly.Ordered delivers them so). In ID order
+// (ReadOptions.Sort "id" or "") only the rows shown are held, at most
+// SizingRows of them (or Limit of each protocol), and the table lists TCP
+// then UDP; a streamed table prints rows as they come. Sorted by another
+// key, the writer holds the top Limit rows (a heap), or every row with
+// Limit 0, and prints them at Finish.
 type ReadTextWriter struct {
 	w    io.Writer
 	o    ReadOptions
 	byID bool
 
-	rows  []reassembly.Summary // held rows (a heap with a limit and a key)
-	seen  int                  // rows given to Stream
-	shown int                  // rows printed or to print
+	held  [2][]reassembly.Summary // [tcp, udp] rows held in ID order (by ID; every row without a limit)
+	rows  []reassembly.Summary    // the top Limit rows by a key (a heap)
+	seen  int                     // rows given to Stream
+	shown int                     // rows printed or to print
 	cmp   func(a, b *reassembly.Summary) int
 
-	held      bool  // never start the table before Finish (ReadText)
+	atOnce    bool  // never start the table before Finish (ReadText)
 	streaming bool  // the table was started before Finish
 	widths    []int // column widths while streaming
 	guessed   bool
@@ -57,18 +61,19 @@ func (t *ReadTextWriter) Stream(s *reassembly.Summary) error {
 		return t.err
 	}
 	t.seen++
+	held := &t.held[protoIndex(s)]
 	switch {
+	case t.byID && t.streaming:
+		if t.o.Limit == 0 || t.shown < t.o.Limit {
+			t.shown++
+			t.err = t.row(s)
+		}
 	case t.byID:
-		if t.o.Limit > 0 && t.shown >= t.o.Limit {
+		if t.o.Limit > 0 && len(*held) >= t.o.Limit {
 			return nil // counted, not shown
 		}
-		t.shown++
-		if t.streaming {
-			t.err = t.row(s)
-			return t.err
-		}
-		t.rows = append(t.rows, *s)
-		if !t.held && len(t.rows) >= SizingRows && (t.o.Limit == 0 || t.o.Limit > SizingRows) {
+		*held = append(*held, *s)
+		if !t.atOnce && len(t.held[0])+len(t.held[1]) >= SizingRows && (t.o.Limit == 0 || t.o.Limit > SizingRows) {
 			t.err = t.startStreaming()
 		}
 	case t.o.Limit > 0:
@@ -81,9 +86,25 @@ func (t *ReadTextWriter) Stream(s *reassembly.Summary) error {
 			heap.Fix(h, 0)
 		}
 	default:
-		t.rows = append(t.rows, *s)
+		*held = append(*held, *s)
 	}
 	return t.err
+}
+
+func protoIndex(s *reassembly.Summary) int {
+	if s.Proto == capture.ProtoUDP {
+		return 1
+	}
+	return 0
+}
+
+// idRows returns the held rows, TCP then UDP, at most Limit of them.
+func (t *ReadTextWriter) idRows() []reassembly.Summary {
+	rows := append(t.held[0], t.held[1]...)
+	if t.o.Limit > 0 && len(rows) > t.o.Limit {
+		rows = rows[:t.o.Limit]
+	}
+	return rows
 }
 
 // Merge takes a stream delivered again after Stream had it (use it as
@@ -95,12 +116,10 @@ func (t *ReadTextWriter) Merge(s *reassembly.Summary) bool {
 		return false
 	}
 	if t.byID || t.o.Limit == 0 {
-		// Held in delivery order, which is ID order.
-		i, ok := slices.BinarySearchFunc(t.rows, s, func(a reassembly.Summary, b *reassembly.Summary) int {
-			return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
-		})
+		held := t.held[protoIndex(s)] // in ID order
+		i, ok := slices.BinarySearchFunc(held, s.ID, func(a reassembly.Summary, id int32) int { return cmp.Compare(a.ID, id) })
 		if ok {
-			t.rows[i].Merge(s)
+			held[i].Merge(s)
 		}
 		return ok
 	}
@@ -137,10 +156,17 @@ func (t *ReadTextWriter) Finish(r *ReadReport) error {
 	}
 	ew := &errWriter{w: t.w}
 	if !t.streaming {
-		if !t.byID {
+		switch {
+		case t.byID:
+			t.rows = t.idRows()
+		case t.o.Limit == 0:
+			t.rows = append(t.held[0], t.held[1]...)
+			fallthrough
+		default:
 			slices.SortFunc(t.rows, func(a, b reassembly.Summary) int { return t.cmp(&a, &b) })
-			t.shown = len(t.rows)
 		}
+		t.held = [2][]reassembly.Summary{}
+		t.shown = len(t.rows)
 		readHeader(ew, r)
 		if t.seen == 0 {
 			fmt.Fprintf(ew, "\nno TCP streams or UDP flows\n")
@@ -199,16 +225,18 @@ func (t *ReadTextWriter) startStreaming() error {
 	if ew.err != nil {
 		return ew.err
 	}
-	t.widths = t.sizeColumns(t.rows)
+	rows := t.idRows()
+	t.widths = t.sizeColumns(rows)
 	// Stream numbers only grow: leave room for up to ten million.
 	t.widths[0] = max(t.widths[0], len("tcp/9999999"))
 	t.header()
-	for i := range t.rows {
-		if err := t.row(&t.rows[i]); err != nil {
+	for i := range rows {
+		t.shown++
+		if err := t.row(&rows[i]); err != nil {
 			return err
 		}
 	}
-	t.rows = nil
+	t.held = [2][]reassembly.Summary{}
 	return t.err
 }
 

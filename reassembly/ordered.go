@@ -13,10 +13,15 @@ import (
 // capture time has passed since its last packet, so a late packet (the last
 // ACK, a retransmission) can still be merged into it; a packet even later is
 // counted in Late instead. UDP flows are delivered at Finish, after all TCP
-// streams.
+// streams, unless Interleave is set.
 type Ordered struct {
 	Emit   func(*Summary) error
 	Settle time.Duration
+	// Interleave delivers UDP flows as they settle too (each protocol still
+	// in ID order, the two interleaved) instead of holding every UDP flow
+	// until Finish: a capture of a million DNS exchanges is a million UDP
+	// flows.
+	Interleave bool
 	// OnLate, when set, is offered a stream delivered again after it was
 	// emitted; it returns true when it merged it into what it holds (a
 	// view that has not printed that stream yet). Otherwise the delivery
@@ -98,14 +103,19 @@ func (o *Ordered) Add(s *Stream) {
 }
 
 func (o *Ordered) flush(all bool) {
-	w := &o.pending[0]
-	for o.err == nil {
-		sm := w.get(w.base)
-		if sm == nil || (!all && time.Duration(o.now-sm.end) < o.Settle) {
+	for p := range o.pending {
+		if p == 1 && !o.Interleave {
 			break
 		}
-		w.pop()
-		o.err = o.Emit(sm)
+		w := &o.pending[p]
+		for o.err == nil {
+			sm := w.get(w.base)
+			if sm == nil || (!all && time.Duration(o.now-sm.end) < o.Settle) {
+				break
+			}
+			w.pop()
+			o.err = o.Emit(sm)
+		}
 	}
 }
 

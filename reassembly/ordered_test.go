@@ -12,11 +12,19 @@ import (
 // ID order, TCP then UDP, each once; a second delivery before the stream is
 // emitted is merged, after it is offered to OnLate or counted as late.
 func TestOrderedDeliversInIDOrder(t *testing.T) {
+	for _, interleave := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp_then_udp", true: "interleaved"}[interleave], func(t *testing.T) {
+			testOrdered(t, interleave)
+		})
+	}
+}
+
+func testOrdered(t *testing.T, interleave bool) {
 	const n = 5000
 	rng := rand.New(rand.NewPCG(7, 8))
 	t0 := time.Unix(1_700_000_000, 0)
 	var got []Summary
-	o := &Ordered{Settle: time.Second, Emit: func(s *Summary) error { got = append(got, *s); return nil }}
+	o := &Ordered{Settle: time.Second, Interleave: interleave, Emit: func(s *Summary) error { got = append(got, *s); return nil }}
 	var late []int32
 	o.OnLate = func(s *Summary) bool { late = append(late, s.ID); return s.ID%2 == 0 }
 	type ev struct {
@@ -47,7 +55,7 @@ func TestOrderedDeliversInIDOrder(t *testing.T) {
 		end := t0.Add(time.Duration(i) * 10 * time.Millisecond)
 		for _, s := range again[i] {
 			// A second part, delivered later: merged, or late once emitted.
-			if s.Proto == capture.ProtoTCP && emitted(s.Proto, s.ID) {
+			if (s.Proto == capture.ProtoTCP || interleave) && emitted(s.Proto, s.ID) {
 				lateWant++
 			} else {
 				packets[ev{s.Proto, s.ID}]++
@@ -69,17 +77,34 @@ func TestOrderedDeliversInIDOrder(t *testing.T) {
 	if len(got) != 2*n {
 		t.Fatalf("%d emitted, want %d", len(got), 2*n)
 	}
-	for i, s := range got {
-		wantP, wantID := capture.ProtoTCP, i
-		if i >= n {
-			wantP, wantID = capture.ProtoUDP, i-n
+	if !interleave {
+		// TCP by ID, then UDP by ID.
+		for i, s := range got {
+			wantP, wantID := capture.ProtoTCP, i
+			if i >= n {
+				wantP, wantID = capture.ProtoUDP, i-n
+			}
+			if s.Proto != wantP || int(s.ID) != wantID {
+				t.Fatalf("emitted #%d is %v/%d, want %v/%d", i, s.Proto, s.ID, wantP, wantID)
+			}
 		}
-		if s.Proto != wantP || int(s.ID) != wantID {
-			t.Fatalf("emitted #%d is %v/%d, want %v/%d", i, s.Proto, s.ID, wantP, wantID)
+	}
+	next := map[capture.Proto]int{}
+	udpBeforeLastTCP := false
+	for i, s := range got {
+		if int(s.ID) != next[s.Proto] {
+			t.Fatalf("emitted #%d is %v/%d, want %v/%d (each protocol in ID order, each once)", i, s.Proto, s.ID, s.Proto, next[s.Proto])
+		}
+		next[s.Proto]++
+		if s.Proto == capture.ProtoUDP && next[capture.ProtoTCP] < n {
+			udpBeforeLastTCP = true
 		}
 		if w := packets[ev{s.Proto, int(s.ID)}]; int(s.Dirs[0].Packets) != w {
 			t.Errorf("%v/%d: %d packets, want %d (merged deliveries)", s.Proto, s.ID, s.Dirs[0].Packets, w)
 		}
+	}
+	if interleave && !udpBeforeLastTCP {
+		t.Error("interleaved, yet every UDP flow waited for the last TCP stream")
 	}
 	if lateWant == 0 {
 		t.Fatal("no late delivery exercised")
