@@ -150,24 +150,29 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 	}
 
 	// The streams drawn in detail are kept whole; the table lists the first
-	// output.DefaultReportRows streams by ID, held as compact summaries: a
-	// scan of a million flows costs neither a million streams nor rows.
+	// output.DefaultReportRows streams (TCP by ID, then UDP), held as compact
+	// summaries (at most that many of each protocol): a scan of a million
+	// flows costs neither a million streams nor rows.
 	var col reassembly.Collector
-	var rows []reassembly.Summary
-	byID := func(a reassembly.Summary, b *reassembly.Summary) int {
-		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
+	var held [2][]reassembly.Summary // [tcp, udp], each in ID order
+	proto := func(s *reassembly.Summary) int {
+		if s.Proto == capture.ProtoUDP {
+			return 1
+		}
+		return 0
 	}
-	ord := &reassembly.Ordered{Settle: 5 * time.Second,
+	ord := &reassembly.Ordered{Settle: 5 * time.Second, Interleave: true,
 		Emit: func(s *reassembly.Summary) error {
-			if len(rows) < output.DefaultReportRows {
-				rows = append(rows, *s)
+			if h := &held[proto(s)]; len(*h) < output.DefaultReportRows {
+				*h = append(*h, *s)
 			}
 			return nil
 		},
 		OnLate: func(s *reassembly.Summary) bool {
-			i, ok := slices.BinarySearchFunc(rows, s, byID)
+			h := held[proto(s)]
+			i, ok := slices.BinarySearchFunc(h, s.ID, func(a reassembly.Summary, id int32) int { return cmp.Compare(a.ID, id) })
 			if ok {
-				rows[i].Merge(s)
+				h[i].Merge(s)
 			}
 			return ok
 		},
@@ -197,6 +202,8 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		return err
 	}
 	kept := col.Streams()
+	rows := append(held[0], held[1]...) // TCP then UDP, the table's order
+	rows = rows[:min(len(rows), output.DefaultReportRows)]
 	if rows == nil {
 		rows = []reassembly.Summary{} // none: not "convert Streams"
 	}
