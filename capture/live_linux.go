@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/afpacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
@@ -45,9 +44,9 @@ const (
 // is the SIGSEGV of gopacket/gopacket#78), and a blocked read wakes up at
 // least every PollInterval to look at the context.
 type LiveSource struct {
+	liveOut
 	ctx    context.Context
 	iface  Interface
-	info   Info
 	filter string
 	method string
 	why    string // why the ring was not used, when it was not
@@ -60,13 +59,7 @@ type LiveSource struct {
 	stopCtx func() bool
 	closed  bool
 	final   LiveStats
-	frame   int
 	reads   int
-	defrag  *Defragmenter
-	ng      *pcapgo.NgWriter
-	ngErr   error
-	first   time.Time
-	last    time.Time
 
 	statsMu  sync.Mutex // guards ethStats
 	ethStats LiveStats
@@ -120,11 +113,10 @@ func OpenLive(ctx context.Context, name string, o LiveOptions) (*LiveSource, err
 		poll = defaultPoll
 	}
 	s := &LiveSource{
-		ctx:    ctx,
-		iface:  ifc,
-		filter: o.Filter,
-		info:   Info{Name: name, Format: "live", LinkTypes: []LinkType{link}, Snaplen: snaplen},
-		defrag: NewDefragmenter(DefragOptions{}),
+		ctx:     ctx,
+		iface:   ifc,
+		filter:  o.Filter,
+		liveOut: newLiveOut(name, link, snaplen),
 	}
 	if !o.NoRing {
 		err = s.openRing(name, cooked, o, raw, poll)
@@ -367,28 +359,6 @@ func (s *LiveSource) isClosed() bool {
 	return s.closed
 }
 
-func (s *LiveSource) fill(p *Packet, data []byte, ci gopacket.CaptureInfo) error {
-	s.frame++
-	link := s.info.LinkTypes[0]
-	*p = Packet{Frame: s.frame, Time: ci.Timestamp, Link: link, CapLen: len(data), WireLen: max(ci.Length, len(data))}
-	if s.first.IsZero() {
-		s.first = ci.Timestamp
-	}
-	s.last = ci.Timestamp
-	if s.ng != nil && s.ngErr == nil {
-		ci.InterfaceIndex = 0 // the pcapng interface, not the OS ifindex
-		ci.CaptureLength = len(data)
-		ci.Length = p.WireLen
-		ci.AncillaryData = nil
-		if err := s.ng.WritePacket(ci, data); err != nil {
-			s.ngErr = fmt.Errorf("write pcapng: %w", err)
-		}
-	}
-	DecodeFrame(link, data, p)
-	s.defrag.Process(p)
-	return s.ngErr
-}
-
 // Frames returns how many frames Next has returned.
 func (s *LiveSource) Frames() int {
 	s.mu.Lock()
@@ -460,17 +430,5 @@ func (s *LiveSource) Close() error {
 		s.ring.Close()
 	}
 	s.final, s.closed = st, true
-	if s.ng == nil {
-		return nil
-	}
-	if s.ngErr == nil && s.frame > 0 {
-		s.ngErr = s.ng.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{
-			LastUpdate: s.last, StartTime: s.first, EndTime: s.last,
-			PacketsReceived: st.Received, PacketsDropped: st.Dropped,
-		})
-	}
-	if err := s.ng.Flush(); err != nil && s.ngErr == nil {
-		s.ngErr = fmt.Errorf("write pcapng: %w", err)
-	}
-	return s.ngErr
+	return s.closeNg(st)
 }

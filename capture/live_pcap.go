@@ -39,7 +39,6 @@ import (
 
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcap"
-	"github.com/gopacket/gopacket/pcapgo"
 	"golang.org/x/net/bpf"
 
 	"github.com/sockscope/sockscope/capture/filter"
@@ -139,13 +138,12 @@ func openLivePcap(ctx context.Context, name string, o LiveOptions) (*LiveSource,
 		ifc.HWType = strings.ToLower(pcap.DatalinkValToDescription(int(dlt)))
 	}
 	s := &LiveSource{
-		ctx:    ctx,
-		iface:  ifc,
-		filter: o.Filter,
-		info:   Info{Name: name, Format: "live", LinkTypes: []LinkType{link}, Snaplen: snaplen},
-		defrag: NewDefragmenter(DefragOptions{}),
-		method: pcapMethod,
-		pcap:   &pcapHandle{h: h},
+		ctx:     ctx,
+		iface:   ifc,
+		filter:  o.Filter,
+		liveOut: newLiveOut(name, link, snaplen),
+		method:  pcapMethod,
+		pcap:    &pcapHandle{h: h},
 	}
 	if o.WriteTo != nil {
 		if err := s.SetWriteTo(o.WriteTo); err != nil {
@@ -326,17 +324,5 @@ func (s *LiveSource) closePcap() error {
 	st, _ := s.pcapStatsLocked()
 	s.pcap.h.Close()
 	s.final, s.closed = st, true
-	if s.ng == nil {
-		return nil
-	}
-	if s.ngErr == nil && s.frame > 0 {
-		s.ngErr = s.ng.WriteInterfaceStats(0, pcapgo.NgInterfaceStatistics{
-			LastUpdate: s.last, StartTime: s.first, EndTime: s.last,
-			PacketsReceived: st.Received, PacketsDropped: st.Dropped,
-		})
-	}
-	if err := s.ng.Flush(); err != nil && s.ngErr == nil {
-		s.ngErr = fmt.Errorf("write pcapng: %w", err)
-	}
-	return s.ngErr
+	return s.closeNg(st)
 }

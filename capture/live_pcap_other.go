@@ -9,9 +9,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
-	"time"
 
-	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
 )
@@ -26,9 +24,9 @@ import (
 // goroutines; Close, called while Next waits for frames, returns within
 // PollInterval and makes Next return io.EOF.
 type LiveSource struct {
+	liveOut
 	ctx    context.Context
 	iface  Interface
-	info   Info
 	filter string
 	method string
 	why    string // always "": libpcap has no fallback
@@ -37,13 +35,7 @@ type LiveSource struct {
 	pcap   *pcapHandle
 	closed bool
 	final  LiveStats
-	frame  int
 	reads  int
-	defrag *Defragmenter
-	ng     *pcapgo.NgWriter
-	ngErr  error
-	first  time.Time
-	last   time.Time
 }
 
 var _ Source = (*LiveSource)(nil)
@@ -110,25 +102,3 @@ func (s *LiveSource) Stats() (LiveStats, error) { return s.pcapStats() }
 // pcapng output (with libpcap's counters as interface statistics). It is
 // safe to call from any goroutine, and more than once.
 func (s *LiveSource) Close() error { return s.closePcap() }
-
-func (s *LiveSource) fill(p *Packet, data []byte, ci gopacket.CaptureInfo) error {
-	s.frame++
-	link := s.info.LinkTypes[0]
-	*p = Packet{Frame: s.frame, Time: ci.Timestamp, Link: link, CapLen: len(data), WireLen: max(ci.Length, len(data))}
-	if s.first.IsZero() {
-		s.first = ci.Timestamp
-	}
-	s.last = ci.Timestamp
-	if s.ng != nil && s.ngErr == nil {
-		ci.InterfaceIndex = 0 // the pcapng interface, not the OS ifindex
-		ci.CaptureLength = len(data)
-		ci.Length = p.WireLen
-		ci.AncillaryData = nil
-		if err := s.ng.WritePacket(ci, data); err != nil {
-			s.ngErr = fmt.Errorf("write pcapng: %w", err)
-		}
-	}
-	DecodeFrame(link, data, p)
-	s.defrag.Process(p)
-	return s.ngErr
-}
