@@ -342,17 +342,26 @@ func TestLiveLoopback(t *testing.T) {
 	}
 }
 
+// vethPair makes two namespaces joined by a veth pair, a's end net.1/24
+// and b's net.2/24 (net is the first three octets), both up; it returns
+// the namespaces and their interface names.
+func vethPair(t *testing.T, net string) (a, b *netns, va, vb string) {
+	t.Helper()
+	a, b = newNetNS(t), newNetNS(t)
+	va, vb = a.name+"v", b.name+"v"
+	ip(t, "link", "add", va, "netns", a.name, "type", "veth", "peer", "name", vb, "netns", b.name)
+	ip(t, "-n", a.name, "addr", "add", net+".1/24", "dev", va)
+	ip(t, "-n", b.name, "addr", "add", net+".2/24", "dev", vb)
+	ip(t, "-n", a.name, "link", "set", va, "up")
+	ip(t, "-n", b.name, "link", "set", vb, "up")
+	return a, b, va, vb
+}
+
 // TestLiveVeth captures Ethernet frames on one end of a veth pair joining
 // two namespaces, with a kernel filter that keeps only TCP.
 func TestLiveVeth(t *testing.T) {
 	needLive(t)
-	a, b := newNetNS(t), newNetNS(t)
-	va, vb := a.name+"v", b.name+"v"
-	ip(t, "link", "add", va, "netns", a.name, "type", "veth", "peer", "name", vb, "netns", b.name)
-	ip(t, "-n", a.name, "addr", "add", "10.251.0.1/24", "dev", va)
-	ip(t, "-n", b.name, "addr", "add", "10.251.0.2/24", "dev", vb)
-	ip(t, "-n", a.name, "link", "set", va, "up")
-	ip(t, "-n", b.name, "link", "set", vb, "up")
+	a, b, va, _ := vethPair(t, "10.251.0")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	var src *capture.LiveSource

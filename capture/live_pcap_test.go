@@ -158,13 +158,7 @@ func TestPcapLoopback(t *testing.T) {
 // that keeps the TCP traffic of one host only.
 func TestPcapVeth(t *testing.T) {
 	needLive(t)
-	a, b := newNetNS(t), newNetNS(t)
-	va, vb := a.name+"v", b.name+"v"
-	ip(t, "link", "add", va, "netns", a.name, "type", "veth", "peer", "name", vb, "netns", b.name)
-	ip(t, "-n", a.name, "addr", "add", "10.252.0.1/24", "dev", va)
-	ip(t, "-n", b.name, "addr", "add", "10.252.0.2/24", "dev", vb)
-	ip(t, "-n", a.name, "link", "set", va, "up")
-	ip(t, "-n", b.name, "link", "set", vb, "up")
+	a, b, va, _ := vethPair(t, "10.252.0")
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	src := openPcap(t, a, ctx, va, capture.LiveOptions{Filter: "tcp and host 10.252.0.2"})

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sockscope/sockscope/internal/golden"
 	"github.com/sockscope/sockscope/internal/pcapgen"
 	"github.com/sockscope/sockscope/output"
 )
@@ -50,7 +51,7 @@ func TestReadTextLimitSortMatchesAll(t *testing.T) {
 // ID order, every stream once) and the capture's totals after it; with a
 // limit it prints the usual layout.
 func TestReadTextStreamsLargeTables(t *testing.T) {
-	const flows = output.SizingRows + 2500
+	flows := output.SizingRows + 2500
 	path := scanCapture(t, flows)
 	out, errOut, code := runCLI(t, nil, "read", path, "--no-findings")
 	if code != 0 {
@@ -95,6 +96,33 @@ func TestReadTextStreamsLargeTables(t *testing.T) {
 	if !strings.HasPrefix(limited, "file     ") || len(tableRows(limited)) != 5 ||
 		!strings.Contains(limited, fmt.Sprintf("… %d more streams not shown", flows-5)) {
 		t.Errorf("--limit 5 on %d streams:\n%s", flows, limited)
+	}
+}
+
+// TestReadTextStreamedGolden: the streamed layout on real captures, with
+// the sizing threshold lowered so that the whole table fits a golden file:
+// an nmap scan of 200 ports (sized by its first 20 rows) and ApacheBench's 50
+// short HTTP/1.0 connections (gzip), with findings, and 20 rows exactly (no
+// streaming: "more than 20" would be false).
+func TestReadTextStreamedGolden(t *testing.T) {
+	defer func(n int) { output.SizingRows = n }(output.SizingRows)
+	output.SizingRows = 20
+	for _, tt := range []struct{ name, file string }{
+		{"nmap_scan", "16_nmap_syn_scan_1-200.pcap"},
+		{"ab_short_conns", "06_http10_50_short_conns_ab.pcap.gz"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			out, errOut, code := runCLI(t, nil, "read", corpus+tt.file)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			golden.Check(t, []byte(out+"--- stderr\n"+errOut))
+		})
+	}
+	output.SizingRows = 200 // nmap: exactly 200 streams
+	out, _, _ := runCLI(t, nil, "read", corpus+"16_nmap_syn_scan_1-200.pcap", "--no-findings")
+	if strings.Contains(out, "more than") || !strings.HasPrefix(out, "file ") {
+		t.Errorf("200 streams with 200 sizing rows: the table should not stream:\n%.300s", out)
 	}
 }
 

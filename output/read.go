@@ -57,6 +57,22 @@ func ReadText(w io.Writer, r *ReadReport, o ReadOptions) error {
 // readHeader writes the capture's totals: file, frames, packets, streams,
 // and what went wrong reading it.
 func readHeader(ew *errWriter, r *ReadReport) {
+	lines, issues := captureSummary(r, textsafe.Escape(r.Info.Name))
+	for _, l := range lines {
+		fmt.Fprintf(ew, "%-8s %s\n", l[0], l[1])
+	}
+	if issues != "" {
+		fmt.Fprintf(ew, "frames   %s\n", issues)
+	}
+	if r.Damage != nil {
+		fmt.Fprintf(ew, "damaged  %s\n", textsafe.Escape(r.Damage.Error()))
+	}
+}
+
+// captureSummary returns the capture's totals as labelled lines (file,
+// frames, packets, streams) and what went wrong with its frames, for read's
+// header and report's summary. name is the file's name, already escaped.
+func captureSummary(r *ReadReport, name string) (lines [][2]string, issues string) {
 	st := r.Stats
 	links := make([]string, len(r.Info.LinkTypes))
 	for i, l := range r.Info.LinkTypes {
@@ -66,37 +82,32 @@ func readHeader(ew *errWriter, r *ReadReport) {
 	if r.Info.Gzip {
 		format += " (gzip)"
 	}
-	fmt.Fprintf(ew, "file     %s · %s · %s\n", textsafe.Escape(r.Info.Name), format, strings.Join(links, ", "))
-	span := st.Last.Sub(st.First)
+	lines = append(lines, [2]string{"file", name + " · " + format + " · " + strings.Join(links, ", ")})
 	if st.Packets == 0 {
-		fmt.Fprintf(ew, "frames   0\n")
+		lines = append(lines, [2]string{"frames", "0"})
 	} else {
-		fmt.Fprintf(ew, "frames   %d · %s · %s → %s\n", st.Packets, Dur(span), Stamp(st.First), Stamp(st.Last))
+		lines = append(lines, [2]string{"frames", fmt.Sprintf("%d · %s · %s → %s", st.Packets, Dur(st.Last.Sub(st.First)), Stamp(st.First), Stamp(st.Last))})
 	}
-	fmt.Fprintf(ew, "packets  %d TCP · %d UDP · %d other IP · %d not IP\n", st.TCP, st.UDP, st.Other, st.NotIP)
-	fmt.Fprintf(ew, "streams  %d TCP · %d UDP\n", st.TCPStreams, st.UDPFlows)
-	var issues []string
+	lines = append(lines,
+		[2]string{"packets", fmt.Sprintf("%d TCP · %d UDP · %d other IP · %d not IP", st.TCP, st.UDP, st.Other, st.NotIP)},
+		[2]string{"streams", fmt.Sprintf("%d TCP · %d UDP", st.TCPStreams, st.UDPFlows)})
+	var is []string
 	if st.Malformed > 0 {
-		issues = append(issues, fmt.Sprintf("%d malformed", st.Malformed))
+		is = append(is, fmt.Sprintf("%d malformed", st.Malformed))
 	}
 	if st.Truncated > 0 {
-		issues = append(issues, fmt.Sprintf("%d cut by the snapshot length", st.Truncated))
+		is = append(is, fmt.Sprintf("%d cut by the snapshot length", st.Truncated))
 	}
 	if r.Defrag.Fragments > 0 {
-		issues = append(issues, fmt.Sprintf("%d IP fragments → %d datagrams rebuilt", r.Defrag.Fragments, r.Defrag.Reassembled))
+		is = append(is, fmt.Sprintf("%d IP fragments → %d datagrams rebuilt", r.Defrag.Fragments, r.Defrag.Reassembled))
 	}
 	if r.Defrag.Incomplete > 0 {
-		issues = append(issues, fmt.Sprintf("%d datagrams missing fragments", r.Defrag.Incomplete))
+		is = append(is, fmt.Sprintf("%d datagrams missing fragments", r.Defrag.Incomplete))
 	}
 	if st.FlushedIdle+st.FlushedFull > 0 {
-		issues = append(issues, fmt.Sprintf("%d flows flushed early (%d idle, %d table full)", st.FlushedIdle+st.FlushedFull, st.FlushedIdle, st.FlushedFull))
+		is = append(is, fmt.Sprintf("%d flows flushed early (%d idle, %d table full)", st.FlushedIdle+st.FlushedFull, st.FlushedIdle, st.FlushedFull))
 	}
-	if len(issues) > 0 {
-		fmt.Fprintf(ew, "frames   %s\n", strings.Join(issues, " · "))
-	}
-	if r.Damage != nil {
-		fmt.Fprintf(ew, "damaged  %s\n", textsafe.Escape(r.Damage.Error()))
-	}
+	return lines, strings.Join(is, " · ")
 }
 
 // bytesCell shows one direction: payload bytes, missing bytes, packets.

@@ -19,7 +19,7 @@ import (
 // size the columns (the stream column has room for ten million streams),
 // a later cell wider than its column pushes the rest of its row right, and the capture's totals follow the table, so memory stays
 // bounded by the streams in flight however many the capture holds.
-const SizingRows = 10_000
+var SizingRows = 10_000 // a variable for tests: the layout at a size a golden file can hold
 
 // ReadTextWriter writes read's text view from finished streams.
 //
@@ -72,10 +72,15 @@ func (t *ReadTextWriter) Stream(s *reassembly.Summary) error {
 		if t.o.Limit > 0 && len(*held) >= t.o.Limit {
 			return nil // counted, not shown
 		}
-		*held = append(*held, *s)
 		if !t.atOnce && len(t.held[0])+len(t.held[1]) >= SizingRows && (t.o.Limit == 0 || t.o.Limit > SizingRows) {
-			t.err = t.startStreaming()
+			// One more than the sizing rows: the table starts now.
+			if t.err = t.startStreaming(); t.err == nil {
+				t.shown++
+				t.err = t.row(s)
+			}
+			return t.err
 		}
+		*held = append(*held, *s)
 	case t.o.Limit > 0:
 		// Keep the top Limit rows: a heap whose root is the worst kept row.
 		h := (*worstFirst)(t)

@@ -433,39 +433,9 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 func anchorOf(id string) string { return strings.Replace(id, "/", "-", 1) }
 
 func reportSummary(r *ReadReport, name string) [][2]string {
-	st := r.Stats
-	links := make([]string, len(r.Info.LinkTypes))
-	for i, l := range r.Info.LinkTypes {
-		links[i] = l.String()
-	}
-	format := r.Info.Format
-	if r.Info.Gzip {
-		format += " (gzip)"
-	}
-	out := [][2]string{{"file", name + " · " + format + " · " + strings.Join(links, ", ")}}
-	if st.Packets == 0 {
-		out = append(out, [2]string{"frames", "0"})
-	} else {
-		out = append(out, [2]string{"frames", fmt.Sprintf("%d · %s · %s → %s", st.Packets, Dur(st.Last.Sub(st.First)), Stamp(st.First), Stamp(st.Last))})
-	}
-	out = append(out,
-		[2]string{"packets", fmt.Sprintf("%d TCP · %d UDP · %d other IP · %d not IP", st.TCP, st.UDP, st.Other, st.NotIP)},
-		[2]string{"streams", fmt.Sprintf("%d TCP · %d UDP", st.TCPStreams, st.UDPFlows)})
-	var issues []string
-	if st.Malformed > 0 {
-		issues = append(issues, fmt.Sprintf("%d malformed", st.Malformed))
-	}
-	if st.Truncated > 0 {
-		issues = append(issues, fmt.Sprintf("%d cut by the snapshot length", st.Truncated))
-	}
-	if r.Defrag.Fragments > 0 {
-		issues = append(issues, fmt.Sprintf("%d IP fragments → %d datagrams rebuilt", r.Defrag.Fragments, r.Defrag.Reassembled))
-	}
-	if st.FlushedIdle+st.FlushedFull > 0 {
-		issues = append(issues, fmt.Sprintf("%d flows flushed early", st.FlushedIdle+st.FlushedFull))
-	}
-	if len(issues) > 0 {
-		out = append(out, [2]string{"issues", strings.Join(issues, " · ")})
+	out, issues := captureSummary(r, name)
+	if issues != "" {
+		out = append(out, [2]string{"issues", issues})
 	}
 	return out
 }
