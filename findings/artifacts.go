@@ -66,7 +66,7 @@ func (ad *artifactDetector) stream(s *reassembly.Stream) {
 	}
 	for d := range s.Dirs {
 		h, other := &s.Dirs[d], &s.Dirs[1-d]
-		if other.Packets == 0 && h.Packets > 0 && !(h.SYN && h.Packets <= s.SYNCount && h.Bytes == 0) {
+		if !s.Resumed && other.Packets == 0 && h.Packets > 0 && !(h.SYN && h.Packets <= s.SYNCount && h.Bytes == 0) {
 			ad.nOne++
 			ad.one.stream(ref)
 			ad.one.frame(s.FirstFrame)

@@ -152,8 +152,10 @@ func (e *Engine) Stream(s *reassembly.Stream) {
 			e.addPerStream(*f)
 		}
 	}
-	e.scan.stream(s)
-	e.services.stream(s)
+	if !s.Resumed { // a later part of a connection counted already
+		e.scan.stream(s)
+		e.services.stream(s)
+	}
 	e.ends.stream(s, &e.limits)
 	e.arts.stream(s)
 }

@@ -152,7 +152,10 @@ func (st *streamState) retransPacket(r *reassembly.PacketRecord) {
 	}
 }
 
-func (st *streamState) retransFinding() *Finding {
+// retransFinding words the counts; late says they are of a later part of
+// a stream (packets after the flow was flushed: retransmissions after the
+// close), whose earlier segments were counted in the earlier part.
+func (st *streamState) retransFinding(late bool) *Finding {
 	cfg := &st.e.cfg
 	var parts []string
 	var frames []int
@@ -161,6 +164,12 @@ func (st *streamState) retransFinding() *Finding {
 		rt := &st.rt[d]
 		n := rt.retrans + rt.ooo
 		if n < cfg.RetransMin || n == 0 {
+			continue
+		}
+		if late {
+			parts = append(parts, fmt.Sprintf("%s %s after the stream had gone quiet (its flow was flushed)",
+				reassembly.Direction(d).Arrow(), plural(n, "segment sent again", "segments sent again")))
+			frames = append(frames, rt.frames...)
 			continue
 		}
 		pct := 100 * float64(n) / float64(max(rt.data, 1))
@@ -178,6 +187,10 @@ func (st *streamState) retransFinding() *Finding {
 	}
 	if len(parts) == 0 {
 		return nil
+	}
+	if late {
+		return st.one(Finding{Kind: KindRetransmit, Severity: Info,
+			Message: "Late retransmissions: " + strings.Join(parts, "; ") + "; the receiver had the bytes already."}, frames...)
 	}
 	return st.one(Finding{Kind: KindRetransmit, Severity: sev,
 		Message: "Segments were lost or reordered: " + strings.Join(parts, "; ") + "."}, frames...)

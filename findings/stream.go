@@ -69,7 +69,7 @@ func (st *streamState) findings(s *reassembly.Stream) []Finding {
 	}
 	add(st.slowFinding(s))
 	add(st.zeroWindowFinding())
-	add(st.retransFinding())
+	add(st.retransFinding(s != nil && s.Resumed))
 	add(st.delackFinding())
 	add(st.hazardFinding())
 	return out

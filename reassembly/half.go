@@ -28,6 +28,7 @@ type halfState struct {
 	h        *Half
 	baseSet  bool
 	isn      Seq   // relative sequence 0; offset 0 is isn+1
+	base     int64 // offset this part of the stream starts at (0; where it was flushed, when resumed)
 	next     int64 // every offset below next is resolved (delivered or declared missing)
 	highest  int64 // highest end offset seen
 	highTime time.Time
@@ -85,8 +86,15 @@ func (hs *halfState) setBase(p *capture.Packet) {
 	hs.finOff = -1
 }
 
-// Rel returns the relative sequence number of a raw one (as Wireshark shows it).
-func (hs *halfState) rel(seq uint32) int64 { return Seq(seq).Diff(hs.isn) }
+// rel returns the relative sequence number of a raw one (1 = the first byte
+// after the SYN), unwrapped into 64 bits: the 32-bit number is compared
+// (RFC 1982 serial arithmetic) with the highest byte seen so far, so a
+// stream of any length, wrapping any number of times, keeps exact offsets.
+// It equals Wireshark's tcp.seq below 4 GiB; past it, Wireshark's wraps.
+func (hs *halfState) rel(seq uint32) int64 {
+	ref := hs.highest + 1
+	return ref + Seq(seq).Diff(hs.isn.Add(ref))
+}
 
 // segment processes the payload of a TCP segment (PayloadLen > 0 or a probe).
 // zeroWin says the receiver last advertised a zero window.
@@ -117,6 +125,9 @@ func (hs *halfState) segment(p *capture.Packet, dir Direction, zeroWin bool, rep
 		return seg
 	case end <= 0:
 		seg.Kind = KindBeforeStart
+		if h.SYN {
+			seg.why = whyOldConn
+		}
 		rep.addSeg(AnomalyBeforeStart, &seg)
 		hs.record(seg)
 		return seg
@@ -426,9 +437,9 @@ func (hs *halfState) finish() {
 		hs.gap(ByteRange{hs.next, end}, GapLost)
 		hs.next = end
 	}
-	h.Bytes = end
+	h.Bytes = end - hs.base
 	h.End = end
-	h.Missing = end - h.Captured
+	h.Missing = h.Bytes - h.Captured
 }
 
 func fmtDur(d time.Duration) string {

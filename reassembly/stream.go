@@ -118,6 +118,7 @@ const (
 	whyResent  segWhy = iota // bytes already received
 	whyFast                  // sent again after duplicate ACKs
 	whyFillGap               // fills a gap left by a segment not captured
+	whyOldConn               // KindBeforeStart in a direction whose SYN was seen
 )
 
 // Reason says why the segment is what its Kind says, in words (empty for
@@ -128,6 +129,9 @@ func (g *Segment) Reason() string {
 	case KindKeepAlive:
 		return "keep-alive: sequence number one below the next expected byte; not data"
 	case KindBeforeStart:
+		if g.why == whyOldConn {
+			return fmt.Sprintf("bytes before this connection's SYN (relative seq %d): a late packet of an earlier connection on the same ports", g.Seq)
+		}
 		return fmt.Sprintf("bytes before the first byte this capture saw in this direction (relative seq %d)", g.Seq)
 	case KindZeroWindowProbe:
 		return "zero-window probe: one byte sent while the receiver's window is zero"
@@ -273,8 +277,12 @@ type Stream struct {
 	AnomalyCount  int       // all of them
 	Evicted       string    // non-empty when the flow was flushed before the end of the capture, and why
 	KeptData      bool
-	guessCode     uint8 // why the client was guessed (Summary.GuessReason)
-	evictCode     uint8 // why the flow was flushed early (Summary.Evicted)
+	// Resumed says this is a later part of a stream delivered before (a
+	// late packet after the flow was flushed): merge it into the earlier
+	// part (Merge); its counters hold only what came after the flush.
+	Resumed   bool
+	guessCode uint8 // why the client was guessed (Summary.GuessReason)
+	evictCode uint8 // why the flow was flushed early (Summary.Evicted)
 	// Framing and Messages are filled in by a consumer that frames the
 	// stream's bytes as they arrive (read --stats): the framing used and
 	// the messages counted per direction.

@@ -267,10 +267,10 @@ func (s *Summary) Merge(o *Summary) {
 	s.end = max(s.end, o.end)
 	s.LastFrame = max(s.LastFrame, o.LastFrame)
 	s.AnomalyCount += o.AnomalyCount
-	if o.State != StateOpen {
-		s.State = o.State
-		s.flags = s.flags&^(flagClosedByServer|flagResetByServer) | o.flags&(flagClosedByServer|flagResetByServer)
-	}
+	// The later part was resumed with the earlier one's state (see
+	// conn.resume): its state is the connection's.
+	s.State = o.State
+	s.flags = s.flags&^(flagClosedByServer|flagResetByServer) | o.flags&(flagClosedByServer|flagResetByServer)
 	if s.evicted == evictNone {
 		s.evicted = o.evicted
 	}

@@ -26,8 +26,11 @@ type Options struct {
 	IdleTimeout time.Duration
 	// ClosedLinger flushes a flow closed by FIN both ways after this much
 	// quiet capture time (a flow ended by RST goes at once). Default 2
-	// seconds: a late packet (the last ACK, a retransmitted FIN) after that is
-	// still counted in the stream, through Merge.
+	// seconds. A late packet after that (the last ACK, a retransmission, a
+	// repeated FIN) resumes the stream where it was left: same number,
+	// same sequence bases and state, so it counts as what it is (a
+	// retransmission adds no bytes; a repeated FIN is no new close), and
+	// the later part, marked Resumed, merges into the earlier one (Merge).
 	ClosedLinger time.Duration
 	// HandshakeTimeout flushes a connection whose SYNs got no answer after
 	// this much quiet capture time (Linux gives up retrying after about 63 s).
@@ -38,7 +41,8 @@ type Options struct {
 	// unanswered SYNs are all held until HandshakeTimeout). Default 100,000.
 	MaxFlows int
 	// MaxTombstones bounds how many flushed flows are remembered so that a
-	// late packet keeps its stream number (~40 bytes each). Default 2,000,000.
+	// late packet keeps its stream number and sequence state (~56 bytes
+	// each). Default 2,000,000.
 	MaxTombstones int
 	// MaxBuffered bounds the out-of-order bytes buffered per kept stream.
 	// Default 64 MiB.
@@ -119,15 +123,46 @@ type flowID struct {
 	proto capture.Proto
 }
 
-// tomb remembers a flushed flow so its stream number stays stable.
+// tomb remembers a flushed flow so that a late packet keeps its stream
+// number and, for TCP, lands where it would have had the flow been held:
+// each side's sequence base and how far its stream got, and how the
+// connection had ended. A late retransmission is then a retransmission and
+// a retransmitted FIN no new close.
 type tomb struct {
-	id      int32
-	evicted bool      // flushed while open (idle or table full), not closed
-	clientA bool      // the client was key.A
-	guessed bool      // ... and that was a guess
-	isn     [2]uint32 // SYN ISN of the side at key.A / key.B
-	set     [2]bool
+	id    int32
+	flags tombFlags
+	isn   [2]uint32 // relative sequence 0 of the side at key.A / key.B
+	end   [2]int64  // stream offset its bytes (or FIN) reached
 }
+
+type tombFlags uint32
+
+const (
+	tombEvicted        tombFlags = 1 << iota // flushed while open (idle or table full), not closed
+	tombClientA                              // the client was key.A
+	tombGuessed                              // ... and that was a guess
+	tombClosed                               // FIN both ways, or a RST
+	tombClosedByServer                       // the first FIN came from the server
+	tombFirstFIN
+	tombFirstRST
+	tombResetByServer
+	tombSynAck // the SYN-ACK had been seen
+	tombBaseA  // side A's sequence base is known (isn[0], end[0])
+	tombBaseB
+	tombSYNA // side A had sent a SYN (so isn[0] is its ISN)
+	tombSYNB
+	tombFINA
+	tombFINB
+	tombRSTA
+	tombRSTB
+	tombDataA // side A had sent packets / payload (for the state of a resumed part)
+	tombDataB
+)
+
+func (f tombFlags) has(b tombFlags) bool { return f&b != 0 }
+
+// side returns the tomb flag for side 0 (key.A) or 1 of a per-side pair.
+func sideFlag(a tombFlags, side int) tombFlags { return a << side }
 
 type conn struct {
 	s          *Stream
@@ -144,6 +179,8 @@ type conn struct {
 	recHS      bool    // packet records: handshake-complete note written
 	finNoted   bool
 	evOpened   bool
+	prior      [2]bool // resumed: direction d had packets before the flush
+	misfit     bool    // resumed, but the late packet's numbers did not fit
 	prev, next *conn
 	list       *lru
 	last       time.Time
@@ -318,13 +355,13 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		if p.Src != id.key.A {
 			side = 1
 		}
-		if tb.set[side] && tb.isn[side] != p.Seq {
+		if tb.flags.has(sideFlag(tombSYNA, side)) && tb.isn[side] != p.Seq {
 			resumed = false // a new connection on a reused 4-tuple
 		}
 	}
 	if resumed {
-		s.ID = int(tb.id)
-		if tb.evicted {
+		s.ID, s.Resumed = int(tb.id), true
+		if tb.flags.has(tombEvicted) {
 			// Flushed while still open: say so. A late packet on a cleanly
 			// closed flow (the last ACK) is merged silently.
 			s.Evicted, s.evictCode = "resumed after an earlier flush", evictResumed
@@ -359,10 +396,10 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 	if resumed {
 		// Keep the orientation the stream had before it was flushed.
 		s.Client, s.Server = id.key.B, id.key.A
-		if tb.clientA {
+		if tb.flags.has(tombClientA) {
 			s.Client, s.Server = id.key.A, id.key.B
 		}
-		s.ClientGuessed, s.Midstream, s.GuessReason, s.guessCode = tb.guessed, false, "", guessNone
+		s.ClientGuessed, s.Midstream, s.GuessReason, s.guessCode = tb.flags.has(tombGuessed), false, "", guessNone
 	}
 	if t.opts.Keep != nil && t.opts.Keep(p.Proto, s.ID) {
 		s.KeptData = true
@@ -377,6 +414,9 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		}
 	}
 	c.hs[0].rev, c.hs[1].rev = &c.hs[1], &c.hs[0]
+	if resumed && p.Proto == capture.ProtoTCP {
+		c.resume(tb, p)
+	}
 	t.flows[id] = c
 	if s.KeptData {
 		t.pinned.pushFront(c)
@@ -466,6 +506,10 @@ func (t *Tracker) tcp(c *conn, p *capture.Packet) {
 	rep := &reporter{max: t.opts.MaxAnomalies, s: s, d: d, frame: p.Frame}
 	if p.Issue != "" {
 		rep.add(AnomalyMalformed, p.Issue)
+	}
+	if c.misfit {
+		c.misfit = false
+		rep.add(AnomalyBeforeStart, "a late packet on a flushed connection's ports whose sequence number does not fit that connection: its bytes are counted from a new base")
 	}
 	if p.Truncated && p.Missing() > 0 && h.Truncated == 0 {
 		rep.add(AnomalySnaplen, fmt.Sprintf("frame cut by the snapshot length: %d of %d payload bytes captured", len(p.Payload), p.PayloadLen))
@@ -606,20 +650,14 @@ func (t *Tracker) finalize(c *conn, evicted uint8) {
 		s.evictCode = evicted
 		s.Evicted = (&Summary{evicted: evicted}).Evicted()
 	}
-	tb := tomb{id: int32(s.ID), evicted: !c.closed && evicted != evictNone, clientA: s.Client == c.id.key.A, guessed: s.ClientGuessed}
 	if c.id.proto == capture.ProtoTCP {
 		for d := range c.hs {
 			c.hs[d].finish()
-			side := 0
-			if s.Peer(Direction(d)) != c.id.key.A {
-				side = 1
-			}
-			if c.hs[d].baseSet && s.Dirs[d].SYN {
-				tb.isn[side], tb.set[side] = c.hs[d].h.ISN, true
-			}
 		}
 		s.State = tcpState(c)
-	} else {
+	}
+	tb := c.tomb(evicted)
+	if c.id.proto != capture.ProtoTCP {
 		s.State = StateUDP
 	}
 	t.bury(c.id, tb)
@@ -631,8 +669,10 @@ func (t *Tracker) finalize(c *conn, evicted uint8) {
 func tcpState(c *conn) State {
 	s := c.s
 	cs, sc := &s.Dirs[ClientToServer], &s.Dirs[ServerToClient]
+	csBytes := cs.Bytes > 0 || c.prior[ClientToServer]
+	scPackets := sc.Packets > 0 || c.prior[ServerToClient]
 	switch {
-	case c.firstRST && s.ResetBy == ServerToClient && !c.synAckSeen && cs.SYN && cs.Bytes == 0:
+	case c.firstRST && s.ResetBy == ServerToClient && !c.synAckSeen && cs.SYN && !csBytes:
 		return StateRefused
 	case c.firstRST:
 		return StateReset
@@ -640,10 +680,103 @@ func tcpState(c *conn) State {
 		return StateClosed
 	case cs.FIN || sc.FIN:
 		return StateHalfClosed
-	case cs.SYN && sc.Packets == 0 && cs.Bytes == 0:
+	case cs.SYN && !scPackets && !csBytes:
 		return StateNoAnswer
 	}
 	return StateOpen
+}
+
+// tomb is what a flushed connection leaves behind (see tomb).
+func (c *conn) tomb(evicted uint8) tomb {
+	s := c.s
+	tb := tomb{id: int32(s.ID)}
+	set := func(b bool, f tombFlags) {
+		if b {
+			tb.flags |= f
+		}
+	}
+	set(!c.closed && evicted != evictNone, tombEvicted)
+	set(s.Client == c.id.key.A, tombClientA)
+	set(s.ClientGuessed, tombGuessed)
+	if c.id.proto != capture.ProtoTCP {
+		return tb
+	}
+	set(c.closed, tombClosed)
+	set(c.firstFIN, tombFirstFIN)
+	set(c.firstFIN && s.ClosedBy == ServerToClient, tombClosedByServer)
+	set(c.firstRST, tombFirstRST)
+	set(c.firstRST && s.ResetBy == ServerToClient, tombResetByServer)
+	set(c.synAckSeen, tombSynAck)
+	for d := range c.hs {
+		hs, h := &c.hs[d], &s.Dirs[d]
+		side := 0
+		if s.Peer(Direction(d)) != c.id.key.A {
+			side = 1
+		}
+		if hs.baseSet {
+			tb.flags |= sideFlag(tombBaseA, side)
+			tb.isn[side], tb.end[side] = uint32(hs.isn), hs.next
+		}
+		set(h.SYN, sideFlag(tombSYNA, side))
+		set(h.FIN, sideFlag(tombFINA, side))
+		set(h.RST, sideFlag(tombRSTA, side))
+		set(h.Packets > 0 || c.prior[d], sideFlag(tombDataA, side))
+	}
+	return tb
+}
+
+// resumeWindow is how far from where a side's stream had got a late
+// packet's sequence number may be and still belong to the flushed
+// connection: TCP's largest window (2^30 bytes, RFC 7323).
+const resumeWindow = 1 << 30
+
+// resume picks a flushed connection up where it was left (see tomb), for
+// its late packet p: both sides keep their sequence base and position, so
+// that Bytes count only what is new and a repeated FIN or RST is no news.
+// A side whose p does not fit starts afresh from p (and says so).
+func (c *conn) resume(tb tomb, p *capture.Packet) {
+	s := c.s
+	c.closed = tb.flags.has(tombClosed)
+	c.firstFIN, c.firstRST = tb.flags.has(tombFirstFIN), tb.flags.has(tombFirstRST)
+	if tb.flags.has(tombClosedByServer) {
+		s.ClosedBy = ServerToClient
+	}
+	if tb.flags.has(tombResetByServer) {
+		s.ResetBy = ServerToClient
+	}
+	c.synAckSeen = tb.flags.has(tombSynAck)
+	for d := range c.hs {
+		hs, h := &c.hs[d], &s.Dirs[d]
+		side := 0
+		if s.Peer(Direction(d)) != c.id.key.A {
+			side = 1
+		}
+		h.SYN = tb.flags.has(sideFlag(tombSYNA, side))
+		h.FIN = tb.flags.has(sideFlag(tombFINA, side))
+		h.RST = tb.flags.has(sideFlag(tombRSTA, side))
+		c.prior[d] = tb.flags.has(sideFlag(tombDataA, side))
+		if !tb.flags.has(sideFlag(tombBaseA, side)) {
+			continue
+		}
+		hs.baseSet, hs.isn, hs.finOff = true, Seq(tb.isn[side]), -1
+		h.ISN = tb.isn[side]
+		hs.next, hs.highest, hs.base = tb.end[side], tb.end[side], tb.end[side]
+		if h.FIN {
+			hs.finOff = tb.end[side]
+		}
+		if s.Peer(Direction(d)) == p.Src {
+			seq := p.Seq
+			if p.Flags.Has(capture.SYN) {
+				seq++
+			}
+			if off := hs.rel(seq) - 1; off < hs.next-resumeWindow || off > hs.next+resumeWindow {
+				// Not the old connection's numbers: a fresh base, as for a
+				// stream picked up mid-way.
+				hs.baseSet, hs.next, hs.highest, hs.base, hs.finOff = false, 0, 0, 0, -1
+				c.misfit = true
+			}
+		}
+	}
 }
 
 // Finish flushes every flow still held, in stream-ID order (TCP first).
@@ -674,18 +807,24 @@ func (s *Stream) Merge(o *Stream) {
 		a.Wire += b.Wire
 		a.Retrans += b.Retrans
 		a.OutOfOrd += b.OutOfOrd
+		a.Truncated += b.Truncated
+		a.Oversize += b.Oversize
 		a.FIN = a.FIN || b.FIN
 		a.RST = a.RST || b.RST
+		s.Messages[d] += o.Messages[d]
+	}
+	if s.Framing == "" {
+		s.Framing = o.Framing
 	}
 	if o.End.After(s.End) {
 		s.End = o.End
 	}
 	s.LastFrame = max(s.LastFrame, o.LastFrame)
 	s.AnomalyCount += o.AnomalyCount
-	if o.State != StateOpen {
-		s.State = o.State
-		s.ClosedBy, s.ResetBy = o.ClosedBy, o.ResetBy
-	}
+	// The later part was resumed with the earlier one's state (see
+	// conn.resume): its state is the connection's.
+	s.State = o.State
+	s.ClosedBy, s.ResetBy = o.ClosedBy, o.ResetBy
 	if s.Evicted == "" {
 		s.Evicted = o.Evicted
 	}
