@@ -139,9 +139,20 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	// Stream numbers are given in order of first packet, so the stream to
 	// keep is known before it exists, live as in a file.
 	want := streamRef{proto, id}
-	topts := reassembly.Options{Keep: func(p capture.Proto, n int) bool { return streamRef{p, n} == want }}
+	wanted := func(p capture.Proto, n int) bool { return streamRef{p, n} == want }
+	topts := reassembly.Options{Keep: wanted}
 	if err := o.Bounds.apply(&topts); err != nil {
 		return err
+	}
+	// Every view is written buffered, not a write per line (a transcript
+	// of a bulk stream is a million lines).
+	bw := bufio.NewWriterSize(io.Out, 64<<10)
+	var raw *rawWriter
+	if o.Format == "raw" {
+		// The bytes go out as soon as they are in order: nothing of the
+		// stream is kept, so memory does not grow with its length.
+		raw = &rawWriter{w: bw, want: want, dir: dirs[0]}
+		topts.Keep, topts.Follow, topts.OnData = nil, wanted, raw.data
 	}
 	var found *reassembly.Stream
 	topts.OnStream = func(s *reassembly.Stream) {
@@ -172,6 +183,19 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		}
 		return usagef("%s has no %s/%d: it has %d TCP streams and %d UDP flows", o.Path, proto, id, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
+	if raw != nil {
+		err = raw.err
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err != nil {
+			return fmt.Errorf("write output: %w", err)
+		}
+		if damage != nil {
+			return fmt.Errorf("%w (every frame before it was analyzed)", damage)
+		}
+		return nil
+	}
 	a, err := decode.Analyze(found, o.Framing)
 	if err != nil {
 		return usagef("--framing: %v", err)
@@ -180,12 +204,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	if width <= 0 {
 		width = terminalWidth(io, 100)
 	}
-	// Every view is written once the stream is rebuilt: buffered, not a
-	// write per line (a transcript of a bulk stream is a million lines).
-	bw := bufio.NewWriterSize(io.Out, 64<<10)
 	switch {
-	case o.Format == "raw":
-		_, err = bw.Write(found.Dirs[dirs[0]].Data)
 	case o.Format == "json":
 		err = output.FollowJSON(bw, a)
 	case o.Transcript:
@@ -203,6 +222,23 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
 	}
 	return nil
+}
+
+// rawWriter writes one direction of the followed stream as its bytes come
+// in order (reassembly.Options.OnData); gaps are skipped, as in Half.Data.
+// After a write error it writes nothing more.
+type rawWriter struct {
+	w    *bufio.Writer
+	want streamRef
+	dir  reassembly.Direction
+	err  error
+}
+
+func (r *rawWriter) data(s *reassembly.Stream, d reassembly.Direction, _ reassembly.ByteRange, b []byte, _ int) {
+	if d != r.dir || b == nil || r.err != nil || (streamRef{s.Proto, s.ID}) != r.want {
+		return
+	}
+	_, r.err = r.w.Write(b)
 }
 
 // followProgress says on stderr when the followed stream of a live capture

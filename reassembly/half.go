@@ -36,6 +36,7 @@ type halfState struct {
 	aheadB   int64
 	pool     *aheadPool // the tracker's count of out-of-order bytes over all streams
 	keep     bool
+	hold     bool  // buffer out-of-order contents up to maxAhead (kept or followed streams)
 	finOff   int64 // offset of the FIN, -1 until seen
 	peerMSS  int   // MSS announced by the other side (segments above it are offload artifacts)
 	maxAhead int64 // cap on buffered out-of-order bytes (keep) or ranges*1024 (no keep)
@@ -362,7 +363,7 @@ func (hs *halfState) insertAhead(as aheadSeg, rep *reporter) {
 	copy(hs.ahead[i+1:], hs.ahead[i:])
 	hs.ahead[i] = as
 	hs.addAhead(int64(len(as.data)))
-	if !hs.keep && (hs.aheadB > maxAheadOnData || hs.pool.over()) {
+	if !hs.hold && (hs.aheadB > maxAheadOnData || hs.pool.over()) {
 		for i := range hs.ahead {
 			if hs.ahead[i].data != nil {
 				hs.ahead[i].data, hs.ahead[i].noData = nil, true

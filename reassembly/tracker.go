@@ -16,6 +16,11 @@ type Options struct {
 	// Keep selects the streams whose payload bytes and segment map are kept
 	// (follow). nil keeps none: the summary view needs no payload.
 	Keep func(proto capture.Proto, id int) bool
+	// Follow selects streams whose bytes go to OnData as a kept stream's
+	// would (out-of-order contents buffered up to MaxBuffered, the flow
+	// held until Finish) without being kept: following a stream of any
+	// length in memory bounded by MaxBuffered (follow --format raw).
+	Follow func(proto capture.Proto, id int) bool
 	// OnStream receives each stream once, when it is finished: closed and
 	// quiet for ClosedLinger, idle for IdleTimeout, evicted by MaxFlows, or at
 	// Finish. A stream whose flow was flushed early and then saw more packets
@@ -181,6 +186,7 @@ type conn struct {
 	evOpened   bool
 	prior      [2]bool // resumed: direction d had packets before the flush
 	misfit     bool    // resumed, but the late packet's numbers did not fit
+	follow     bool    // Options.Follow: held and buffered as if kept
 	prev, next *conn
 	list       *lru
 	last       time.Time
@@ -335,7 +341,7 @@ func (t *Tracker) Add(p *capture.Packet) {
 func (t *Tracker) listFor(c *conn) *lru {
 	s := c.s
 	switch {
-	case s.KeptData:
+	case s.KeptData || c.follow:
 		return &t.pinned
 	case c.closed && c.firstRST:
 		return &t.reset
@@ -405,8 +411,9 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		s.KeptData = true
 	}
 	c := &conn{s: s, id: id}
+	c.follow = t.opts.Follow != nil && t.opts.Follow(p.Proto, s.ID)
 	for d := range c.hs {
-		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow, pool: &t.ahead}
+		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, hold: s.KeptData || c.follow, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow, pool: &t.ahead}
 		s.Dirs[d].WScale = -1
 		if t.opts.OnData != nil {
 			dir := Direction(d)
@@ -418,7 +425,7 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		c.resume(tb, p)
 	}
 	t.flows[id] = c
-	if s.KeptData {
+	if s.KeptData || c.follow {
 		t.pinned.pushFront(c)
 	} else {
 		t.open.pushFront(c)

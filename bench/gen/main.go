@@ -17,6 +17,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"github.com/sockscope/sockscope/internal/pcapgen"
 	"io"
 	"os"
 	"strconv"
@@ -47,7 +48,7 @@ func main() {
 	sizeStr := flag.String("size", "1GB", "mix: target file size (KB/MB/GB are powers of 1024; intended 100MB..2GB, 1MB minimum); generation stops once all connections open at that point have closed")
 	seed := flag.Uint64("seed", 1, "PRNG seed; the same seed gives byte-identical output")
 	out := flag.String("o", "-", "output file, or - for stdout")
-	mode := flag.String("mode", "mix", "mix (realistic TCP/UDP mix) or scan (many short SYN/RST flows)")
+	mode := flag.String("mode", "mix", "mix (realistic TCP/UDP mix), scan (many short SYN/RST flows), or long (one connection carrying -size bytes server to client, any size: follow's memory test)")
 	flows := flag.Int("flows", 1000000, "scan: number of distinct flows")
 	csum := flag.Bool("checksum", true, "compute TCP/UDP checksums (IPv4 header checksum is always computed)")
 	flag.Parse()
@@ -68,13 +69,19 @@ func main() {
 			fmt.Fprintln(os.Stderr, "gen: -size must be between 1MB and 2GB")
 			os.Exit(2)
 		}
+	case "long":
+		if err := long(*out, size, *seed); err != nil {
+			fmt.Fprintln(os.Stderr, "gen:", err)
+			os.Exit(1)
+		}
+		return
 	case "scan":
 		if *flows < 1 || *flows > 50_000_000 {
 			fmt.Fprintln(os.Stderr, "gen: -flows must be between 1 and 50000000")
 			os.Exit(2)
 		}
 	default:
-		fmt.Fprintln(os.Stderr, "gen: -mode must be mix or scan")
+		fmt.Fprintln(os.Stderr, "gen: -mode must be mix, scan or long")
 		os.Exit(2)
 	}
 
@@ -100,4 +107,32 @@ func main() {
 	el := time.Since(start).Seconds()
 	fmt.Fprintf(os.Stderr, "gen: mode=%s seed=%d %s elapsed=%.2fs rate=%.0fMB/s\n",
 		*mode, *seed, sum, el, float64(sum.Bytes)/1e6/el)
+}
+
+// long writes one TCP connection (pcapgen.WriteLong): a 1000-byte request,
+// then size bytes from the server in 64000-byte segments, with its ISN
+// 1000 bytes short of the wrap; it prints the sha256 of the server's bytes.
+func long(out string, size int64, seed uint64) error {
+	var w io.Writer = os.Stdout
+	var f *os.File
+	if out != "-" {
+		var err error
+		if f, err = os.Create(out); err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	start := time.Now()
+	res, err := pcapgen.WriteLong(w, pcapgen.LongConfig{C2S: 1000, S2C: size, SegSize: 64000, ISN: [2]uint32{1, 1<<32 - 1000}, Seed: seed})
+	if err == nil && f != nil {
+		err = f.Close()
+	}
+	if err != nil {
+		return err
+	}
+	el := time.Since(start).Seconds()
+	fmt.Fprintf(os.Stderr, "gen: mode=long seed=%d frames=%d bytes=%d stream=tcp/0 s2c_bytes=%d s2c_sha256=%x elapsed=%.2fs\n",
+		seed, res.Frames, res.FileBytes, res.Bytes[1], res.SHA256[1], el)
+	return nil
 }

@@ -28,17 +28,38 @@ func (c *Capture) Frames() int { return c.frames }
 
 // Bytes returns the pcap file.
 func (c *Capture) Bytes() []byte {
+	h := fileHeader(c.snaplen(), c.Nanos)
+	return append(h[:], c.buf.Bytes()...)
+}
+
+// fileHeader returns a little-endian pcap file header (Ethernet link type).
+func fileHeader(snaplen int, nanos bool) [24]byte {
 	var h [24]byte
 	magic := uint32(0xa1b2c3d4)
-	if c.Nanos {
+	if nanos {
 		magic = 0xa1b23c4d
 	}
 	binary.LittleEndian.PutUint32(h[0:], magic)
 	binary.LittleEndian.PutUint16(h[4:], 2)
 	binary.LittleEndian.PutUint16(h[6:], 4)
-	binary.LittleEndian.PutUint32(h[16:], uint32(c.snaplen()))
+	binary.LittleEndian.PutUint32(h[16:], uint32(snaplen))
 	binary.LittleEndian.PutUint32(h[20:], 1)
-	return append(h[:], c.buf.Bytes()...)
+	return h
+}
+
+// recordHeader returns a pcap record header for a frame captured at t with
+// incl bytes stored of orig bytes on the wire.
+func recordHeader(t time.Time, nanos bool, incl, orig int) [16]byte {
+	var h [16]byte
+	binary.LittleEndian.PutUint32(h[0:], uint32(t.Unix()))
+	frac := t.Nanosecond() / 1000
+	if nanos {
+		frac = t.Nanosecond()
+	}
+	binary.LittleEndian.PutUint32(h[4:], uint32(frac))
+	binary.LittleEndian.PutUint32(h[8:], uint32(incl))
+	binary.LittleEndian.PutUint32(h[12:], uint32(orig))
+	return h
 }
 
 func (c *Capture) snaplen() int {
@@ -51,15 +72,7 @@ func (c *Capture) snaplen() int {
 // AddFrame appends a raw Ethernet frame captured at t.
 func (c *Capture) AddFrame(t time.Time, frame []byte) {
 	incl := min(len(frame), c.snaplen())
-	var h [16]byte
-	binary.LittleEndian.PutUint32(h[0:], uint32(t.Unix()))
-	frac := t.Nanosecond() / 1000
-	if c.Nanos {
-		frac = t.Nanosecond()
-	}
-	binary.LittleEndian.PutUint32(h[4:], uint32(frac))
-	binary.LittleEndian.PutUint32(h[8:], uint32(incl))
-	binary.LittleEndian.PutUint32(h[12:], uint32(len(frame)))
+	h := recordHeader(t, c.Nanos, incl, len(frame))
 	c.buf.Write(h[:])
 	c.buf.Write(frame[:incl])
 	c.frames++
@@ -91,11 +104,19 @@ type Segment struct {
 
 // TCP appends a TCP segment in an Ethernet/IPv4 (or IPv6) frame.
 func (c *Capture) TCP(t time.Time, s Segment) {
+	c.ip(t, 6, s.Src.Addr(), s.Dst.Addr(), appendTCPHeader(nil, s), s.Payload, s.WireLen)
+}
+
+// appendTCPHeader appends the TCP header of s (options padded with NOPs; the
+// checksum is left zero) to dst.
+func appendTCPHeader(dst []byte, s Segment) []byte {
 	opts := s.Options
 	for len(opts)%4 != 0 {
 		opts = append(opts, 1) // NOP
 	}
-	tcp := make([]byte, 20+len(opts))
+	n := len(dst)
+	dst = append(dst, make([]byte, 20+len(opts))...)
+	tcp := dst[n:]
 	binary.BigEndian.PutUint16(tcp[0:], s.Src.Port())
 	binary.BigEndian.PutUint16(tcp[2:], s.Dst.Port())
 	binary.BigEndian.PutUint32(tcp[4:], s.Seq)
@@ -108,7 +129,7 @@ func (c *Capture) TCP(t time.Time, s Segment) {
 	}
 	binary.BigEndian.PutUint16(tcp[14:], w)
 	copy(tcp[20:], opts)
-	c.ip(t, 6, s.Src.Addr(), s.Dst.Addr(), tcp, s.Payload, s.WireLen)
+	return dst
 }
 
 // UDP appends a UDP datagram.
@@ -122,32 +143,8 @@ func (c *Capture) UDP(t time.Time, src, dst netip.AddrPort, payload []byte) {
 
 func (c *Capture) ip(t time.Time, proto byte, src, dst netip.Addr, l4, payload []byte, wireLen int) {
 	plen := len(l4) + max(len(payload), wireLen)
-	var frame []byte
-	eth := []byte{0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00}
-	if src.Is4() {
-		ip := make([]byte, 20)
-		ip[0] = 0x45
-		binary.BigEndian.PutUint16(ip[2:], uint16(20+plen))
-		ip[6] = 0x40 // DF
-		ip[8] = 64
-		ip[9] = proto
-		s4, d4 := src.As4(), dst.As4()
-		copy(ip[12:], s4[:])
-		copy(ip[16:], d4[:])
-		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
-		frame = append(append(eth, ip...), l4...)
-	} else {
-		eth[12], eth[13] = 0x86, 0xdd
-		ip := make([]byte, 40)
-		ip[0] = 0x60
-		binary.BigEndian.PutUint16(ip[4:], uint16(plen))
-		ip[6] = proto
-		ip[7] = 64
-		s16, d16 := src.As16(), dst.As16()
-		copy(ip[8:], s16[:])
-		copy(ip[24:], d16[:])
-		frame = append(append(eth, ip...), l4...)
-	}
+	frame := appendL3Header(nil, proto, src, dst, plen)
+	frame = append(frame, l4...)
 	frame = append(frame, payload...)
 	full := len(frame)
 	if wireLen > len(payload) {
@@ -158,17 +155,42 @@ func (c *Capture) ip(t time.Time, proto byte, src, dst netip.Addr, l4, payload [
 	c.AddFrame(t, frame)
 }
 
+// appendL3Header appends the Ethernet and IPv4 (or IPv6) headers of a packet
+// carrying plen bytes of protocol proto (headers and payload) to b.
+func appendL3Header(b []byte, proto byte, src, dst netip.Addr, plen int) []byte {
+	b = append(b, 0x02, 0, 0, 0, 0, 2, 0x02, 0, 0, 0, 0, 1, 0x08, 0x00)
+	if src.Is4() {
+		n := len(b)
+		b = append(b, make([]byte, 20)...)
+		ip := b[n:]
+		ip[0] = 0x45
+		binary.BigEndian.PutUint16(ip[2:], uint16(20+plen))
+		ip[6] = 0x40 // DF
+		ip[8] = 64
+		ip[9] = proto
+		s4, d4 := src.As4(), dst.As4()
+		copy(ip[12:], s4[:])
+		copy(ip[16:], d4[:])
+		binary.BigEndian.PutUint16(ip[10:], checksum(ip))
+		return b
+	}
+	b[len(b)-2], b[len(b)-1] = 0x86, 0xdd
+	n := len(b)
+	b = append(b, make([]byte, 40)...)
+	ip := b[n:]
+	ip[0] = 0x60
+	binary.BigEndian.PutUint16(ip[4:], uint16(plen))
+	ip[6] = proto
+	ip[7] = 64
+	s16, d16 := src.As16(), dst.As16()
+	copy(ip[8:], s16[:])
+	copy(ip[24:], d16[:])
+	return b
+}
+
 // addCut appends a frame whose captured part is frame but whose wire length is full.
 func (c *Capture) addCut(t time.Time, frame []byte, full int) {
-	var h [16]byte
-	binary.LittleEndian.PutUint32(h[0:], uint32(t.Unix()))
-	frac := t.Nanosecond() / 1000
-	if c.Nanos {
-		frac = t.Nanosecond()
-	}
-	binary.LittleEndian.PutUint32(h[4:], uint32(frac))
-	binary.LittleEndian.PutUint32(h[8:], uint32(len(frame)))
-	binary.LittleEndian.PutUint32(h[12:], uint32(full))
+	h := recordHeader(t, c.Nanos, len(frame), full)
 	c.buf.Write(h[:])
 	c.buf.Write(frame)
 	c.frames++

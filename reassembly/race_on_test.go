@@ -1,0 +1,5 @@
+//go:build race
+
+package reassembly_test
+
+const raceEnabled = true
