@@ -183,19 +183,28 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		}
 		return usagef("%s has no %s/%d: it has %d TCP streams and %d UDP flows", o.Path, proto, id, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
-	if raw != nil {
-		err = raw.err
-		if err == nil {
-			err = bw.Flush()
+	if raw == nil {
+		if err := writeFollow(io, bw, found, o, dirs); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("write output: %w", err)
-		}
-		if damage != nil {
-			return fmt.Errorf("%w (every frame before it was analyzed)", damage)
-		}
-		return nil
+	} else {
+		err = raw.err // the bytes were written as they came
 	}
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if damage != nil {
+		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
+	}
+	return nil
+}
+
+// writeFollow frames a kept stream and writes its text, transcript or JSON
+// view.
+func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *followOptions, dirs []reassembly.Direction) error {
 	a, err := decode.Analyze(found, o.Framing)
 	if err != nil {
 		return usagef("--framing: %v", err)
@@ -212,14 +221,8 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	default:
 		err = output.FollowText(bw, a, output.FollowOptions{Width: width, All: o.All, Dirs: dirs})
 	}
-	if err == nil {
-		err = bw.Flush()
-	}
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)
-	}
-	if damage != nil {
-		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
 	}
 	return nil
 }
