@@ -34,19 +34,13 @@ func TestLongStreamCLI(t *testing.T) {
 	}
 	run := func(out io.Writer, args ...string) pcapgen.LongResult {
 		t.Helper()
-		pr, pw := io.Pipe()
-		resc := make(chan pcapgen.LongResult, 1)
-		go func() {
-			res, err := pcapgen.WriteLong(pw, cfg)
-			pw.CloseWithError(err)
-			resc <- res
-		}()
+		pr, wait := pcapgen.PipeLong(cfg)
 		var stderr bytes.Buffer
 		if code := Main(context.Background(), args, pr, out, &stderr); code != 0 {
 			t.Fatalf("%v: exit %d: %s", args, code, stderr.String())
 		}
 		pr.Close()
-		return <-resc
+		return wait()
 	}
 	var js bytes.Buffer
 	res := run(&js, "read", "-", "--format", "json")

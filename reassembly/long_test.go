@@ -53,13 +53,8 @@ func longConfig(n int64) pcapgen.LongConfig {
 func TestLongStream(t *testing.T) {
 	n := longSize(t)
 	cfg := longConfig(n)
-	pr, pw := io.Pipe()
-	resc := make(chan pcapgen.LongResult, 1)
-	go func() {
-		res, err := pcapgen.WriteLong(pw, cfg)
-		pw.CloseWithError(err)
-		resc <- res
-	}()
+	pr, wait := pcapgen.PipeLong(cfg)
+	defer pr.Close()
 	src, err := capture.NewReader("long", pr)
 	if err != nil {
 		t.Fatal(err)
@@ -91,7 +86,7 @@ func TestLongStream(t *testing.T) {
 	if err := tr.Consume(src); err != nil {
 		t.Fatal(err)
 	}
-	res := <-resc
+	res := wait()
 	if got == nil || tr.Stats.TCPStreams != 1 {
 		t.Fatalf("streams: %d", tr.Stats.TCPStreams)
 	}

@@ -448,3 +448,18 @@ func fillPayload(p []byte, key uint64, off int64) {
 		copy(p, w[:])
 	}
 }
+
+// PipeLong writes the capture of cfg on its own goroutine into the returned
+// reader (tests feed it to a reader of captures: nothing touches the disk);
+// wait returns WriteLong's result once the reader has been drained or
+// closed.
+func PipeLong(cfg LongConfig) (r io.ReadCloser, wait func() LongResult) {
+	pr, pw := io.Pipe()
+	resc := make(chan LongResult, 1)
+	go func() {
+		res, err := WriteLong(pw, cfg)
+		pw.CloseWithError(err)
+		resc <- res
+	}()
+	return pr, func() LongResult { return <-resc }
+}
