@@ -61,7 +61,15 @@ func corpusFiles(t *testing.T) map[string]string {
 	return files
 }
 
+// analyze runs a capture through a tracker that keeps every stream.
 func analyze(t *testing.T, path string) ([]*reassembly.Stream, *reassembly.Tracker, error) {
+	t.Helper()
+	return track(t, path, reassembly.Options{Keep: func(capture.Proto, int) bool { return true }})
+}
+
+// track runs a capture through a tracker with o and returns its streams,
+// merged (Collector) and sorted.
+func track(t *testing.T, path string, o reassembly.Options) ([]*reassembly.Stream, *reassembly.Tracker, error) {
 	t.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
@@ -69,7 +77,8 @@ func analyze(t *testing.T, path string) ([]*reassembly.Stream, *reassembly.Track
 	}
 	defer src.Close()
 	var col reassembly.Collector
-	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add, Keep: func(capture.Proto, int) bool { return true }})
+	o.OnStream = col.Add
+	tr := reassembly.NewTracker(o)
 	err = tr.Consume(src)
 	return col.Streams(), tr, err
 }

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -18,15 +17,8 @@ import (
 // and returns the merged streams.
 func summarize(t *testing.T, path string, linger time.Duration) []*reassembly.Stream {
 	t.Helper()
-	src, err := capture.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	var col reassembly.Collector
-	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add, ClosedLinger: linger})
-	_ = tr.Consume(src) // damaged captures: what was read is compared
-	return col.Streams()
+	streams, _, _ := track(t, path, reassembly.Options{ClosedLinger: linger}) // damaged captures: what was read is compared
+	return streams
 }
 
 // TestReadAgreesWithFollow: for every stream of every capture, the summary
