@@ -80,7 +80,7 @@ http1, tls, dns, resp, ws, h2.`,
 	o.Bounds.addFlags(f, true)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "raw"))
 	c.RegisterFlagCompletionFunc("dir", fixedCompletion("c2s", "s2c"))
-	c.RegisterFlagCompletionFunc("framing", fixedCompletion("auto", "raw", "line", "len:u32be", "len:u16be", "fixed:", "http1", "tls", "dns", "resp", "ws", "h2"))
+	c.RegisterFlagCompletionFunc("framing", fixedCompletion(decode.Completions()...))
 	return c
 }
 

@@ -38,6 +38,12 @@ func TestFollowGolden(t *testing.T) {
 		{"json_lines", []string{corpus + "09_lines_odd_chunks_nodelay.pcap", "0", "--framing", "line", "--format", "json"}},
 		{"transcript", []string{corpus + "01_tcp_handshake_hello_fin.pcap", "0", "--transcript"}},
 		{"framing_error", []string{corpus + "04_http11_keepalive_curl.pcap", "0", "--framing", "tls", "--dir", "c2s"}},
+		{"pgsql_error", []string{"../testdata/captures/pg_psql_query_error.pcap", "0", "--dir", "s2c"}},
+		{"pgsql_extended", []string{"../testdata/captures/pg_pgbench_extended.pcap", "1"}},
+		{"pgsql_ssl_switch", []string{"../testdata/captures/pg_sslrequest_tls.pcap", "0"}},
+		{"mysql", []string{"../testdata/captures/mysql_query_error.pcap", "0", "--dir", "c2s"}},
+		{"mqtt", []string{"../testdata/captures/mqtt_v311_v5.pcap", "1"}},
+		{"ssh", []string{"../testdata/captures/ssh_exec.pcap", "0", "--dir", "s2c"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,7 +79,7 @@ are left out. The page says what it left out.`,
 	o.In.addFlags(f, true)
 	o.Find.addFlags(f)
 	o.Bounds.addFlags(f, true)
-	c.RegisterFlagCompletionFunc("framing", fixedCompletion("auto", "raw", "line", "len:u32be", "len:u16be", "fixed:", "http1", "tls", "dns", "resp", "ws", "h2"))
+	c.RegisterFlagCompletionFunc("framing", fixedCompletion(decode.Completions()...))
 	return c
 }
 

@@ -34,6 +34,14 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newRESP(t), nil
 	case "h2":
 		return newH2(t), nil
+	case "pgsql":
+		return newPgSQL(t), nil
+	case "mysql":
+		return newMySQL(t), nil
+	case "mqtt":
+		return newMQTT(t), nil
+	case "ssh":
+		return newSSH(t), nil
 	}
 	return nil, fmt.Errorf("unknown framing %q", spec.Name)
 }

@@ -52,6 +52,15 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if line, ok := detectRequestLine(c2s); ok {
 			return "http1", "request line " + strconv.Quote(line)
 		}
+		if why, ok := detectPgStartup(c2s); ok {
+			return "pgsql", why
+		}
+		if why, ok := detectMQTTConnect(c2s); ok {
+			return "mqtt", why
+		}
+		if v, ok := detectSSHVersion(c2s); ok {
+			return "ssh", "client identification " + strconv.Quote(v)
+		}
 		if cmd, ok := detectRESP(c2s); ok {
 			return "resp", "RESP command array (" + cmd + ")"
 		}
@@ -76,9 +85,20 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if len(s2c) >= h2HeaderLen && s2c[3] == 0x4 && h2Plausible(s2c[:h2HeaderLen]) {
 			return "h2", "server's first bytes are an HTTP/2 SETTINGS frame"
 		}
+		if v, ok := detectSSHVersion(s2c); ok {
+			return "ssh", "server identification " + strconv.Quote(v)
+		}
+		if v, ok := detectMySQLGreeting(s2c); ok {
+			return "mysql", "server greeting (protocol 10, " + strconv.Quote(v) + ")"
+		}
+		if len(c2s) == 0 && len(s2c) >= 9 && s2c[0] == 'R' && binary.BigEndian.Uint32(s2c[1:]) >= 8 &&
+			binary.BigEndian.Uint32(s2c[1:]) <= 1024 && binary.BigEndian.Uint32(s2c[5:]) <= 12 {
+			return "pgsql", "server's first bytes are a PostgreSQL authentication request"
+		}
 	}
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
+		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh",
 	}); ok {
 		return spec, why
 	}
@@ -97,6 +117,104 @@ func Detect(in DetectInput) (spec string, reason string) {
 var detectPortNames = map[uint16]string{
 	53: "DNS", 80: "HTTP", 443: "HTTPS", 853: "DNS over TLS", 5353: "mDNS",
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
+	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH",
+}
+
+// TLSUpgrade reports whether a stream that framing name detected switched
+// to TLS in its first bytes — a PostgreSQL SSLRequest the server accepted
+// ('S'), a MySQL SSLRequest after the greeting — and where the TLS records
+// start in each direction.
+func TLSUpgrade(name string, c2s, s2c []byte) (c2sOff, s2cOff int, ok bool) {
+	switch name {
+	case "pgsql":
+		if len(c2s) >= 8 && len(s2c) >= 1 && s2c[0] == 'S' && binary.BigEndian.Uint32(c2s) == 8 &&
+			binary.BigEndian.Uint32(c2s[4:]) == pgSSLRequest {
+			return 8, 1, true
+		}
+	case "mysql":
+		if len(s2c) < 4 || len(c2s) < 4+32 {
+			return 0, 0, false
+		}
+		greeting := 4 + (int(s2c[0]) | int(s2c[1])<<8 | int(s2c[2])<<16)
+		l := int(c2s[0]) | int(c2s[1])<<8 | int(c2s[2])<<16
+		if l == 32 && binary.LittleEndian.Uint32(c2s[4:])&myCapSSL != 0 && greeting <= len(s2c) {
+			return 4 + 32, greeting, true
+		}
+	}
+	return 0, 0, false
+}
+
+// detectPgStartup reports whether b starts with a PostgreSQL client's first
+// packet: StartupMessage (protocol 3.x), SSLRequest, GSSENCRequest or
+// CancelRequest, each an Int32 length then an Int32 code.
+func detectPgStartup(b []byte) (string, bool) {
+	if len(b) < 8 {
+		return "", false
+	}
+	n, code := binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
+	switch {
+	case n == 8 && code == pgSSLRequest:
+		return "PostgreSQL SSLRequest", true
+	case n == 8 && code == pgGSSENCReq:
+		return "PostgreSQL GSSENCRequest", true
+	case n == 16 && code == pgCancelReq:
+		return "PostgreSQL CancelRequest", true
+	case code == pgProto3 && n > 8 && n <= pgMaxStartup:
+		// Parameters are NUL-terminated names and values: "user" comes first
+		// with every client we know, but any name will do.
+		if p := b[8:min(len(b), int(n))]; len(p) > 0 && p[0] >= 'a' && p[0] <= 'z' {
+			return "PostgreSQL StartupMessage v3.0", true
+		}
+	}
+	return "", false
+}
+
+// detectMQTTConnect reports whether b starts with an MQTT CONNECT packet
+// naming its protocol ("MQTT", or "MQIsdp" for 3.1).
+func detectMQTTConnect(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != 0x10 {
+		return "", false
+	}
+	_, _, _, hdr, err := mqttHeader(b)
+	if err != nil || hdr == 0 || len(b) < hdr+9 {
+		return "", false
+	}
+	proto, rest, ok := mqttString(b[hdr:])
+	if !ok || (proto != "MQTT" && proto != "MQIsdp") || len(rest) < 1 {
+		return "", false
+	}
+	ver := map[byte]string{3: "3.1", 4: "3.1.1", 5: "5.0"}[rest[0]]
+	if ver == "" {
+		return "", false
+	}
+	return "MQTT " + ver + " CONNECT", true
+}
+
+// detectSSHVersion reports whether b starts with an SSH identification line.
+func detectSSHVersion(b []byte) (string, bool) {
+	if !bytes.HasPrefix(b, []byte("SSH-1.")) && !bytes.HasPrefix(b, []byte("SSH-2.0-")) {
+		return "", false
+	}
+	line, _, _ := bytes.Cut(b[:min(len(b), sshMaxLine)], []byte("\n"))
+	return bTrunc(strings.TrimRight(string(line), "\r"), 60), true
+}
+
+// detectMySQLGreeting reports whether b starts with a MySQL/MariaDB initial
+// handshake packet: sequence id 0, protocol version 10, a NUL-terminated
+// server version, and returns that version.
+func detectMySQLGreeting(b []byte) (string, bool) {
+	if len(b) < 5+2 || b[3] != 0 || b[4] != 10 {
+		return "", false
+	}
+	l := int(b[0]) | int(b[1])<<8 | int(b[2])<<16
+	if l < 30 || l > 1024 {
+		return "", false
+	}
+	ver, _, ok := bytes.Cut(b[5:min(len(b), 5+l)], []byte{0})
+	if !ok || len(ver) == 0 || ver[0] < '0' || ver[0] > '9' {
+		return "", false
+	}
+	return bTrunc(string(ver), 48), true
 }
 
 // detectPort matches the server port, then the client port (the direction

@@ -13,7 +13,8 @@ import (
 // key or compare it in tests.
 type Spec struct {
 	// Name is the framer: "auto", "raw", "line", "len", "fixed", or a protocol
-	// name: "http1", "tls", "dns", "resp", "ws", "h2".
+	// name: "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql",
+	// "mqtt", "ssh".
 	Name string
 
 	// Delim ends each message of Name "line". Empty means LF, with a CR just
@@ -47,7 +48,19 @@ const (
 
 // specProtocols are the framing names that take no parameters, in the order
 // the usage text lists them.
-var specProtocols = []string{"auto", "raw", "http1", "tls", "dns", "resp", "ws", "h2"}
+var specProtocols = []string{"auto", "raw", "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql", "mqtt", "ssh"}
+
+// Framers lists the framings that frame messages (every --framing name but
+// auto and raw), in the order the usage text lists them: what
+// --hazard-framings accepts.
+func Framers() []string {
+	return append([]string{"line", "len", "fixed"}, specProtocols[2:]...)
+}
+
+// Completions lists --framing values for shell completion.
+func Completions() []string {
+	return append([]string{"auto", "raw", "line", "len:u32be", "len:u16be", "fixed:"}, specProtocols[2:]...)
+}
 
 // specWidths maps the len: width names to field size and byte order. u64le is
 // accepted for symmetry although DESIGN.md lists only u64be.
@@ -62,7 +75,7 @@ var specWidths = []struct {
 	{"u64be", 8, false}, {"u64le", 8, true},
 }
 
-const specUsage = "want auto, raw, line, line:<delim>, len:<width>[,offset=N][,adjust=N][,include], fixed:N, http1, tls, dns, resp, ws or h2"
+const specUsage = "want auto, raw, line, line:<delim>, len:<width>[,offset=N][,adjust=N][,include], fixed:N, http1, tls, dns, resp, ws, h2, pgsql, mysql, mqtt or ssh"
 
 // ParseSpec parses a --framing value:
 //

@@ -3,7 +3,10 @@ package findings
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+
+	"github.com/sockscope/sockscope/decode"
 )
 
 // Config holds every detector's thresholds. The zero value of a field means
@@ -139,8 +142,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--delack-tolerance %g: want a fraction below 1", c.DelayedACKTolerance)
 	}
 	for _, f := range c.HazardFramings {
-		if !slices.Contains([]string{"line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2"}, f) {
-			return fmt.Errorf("--hazard-framings %q: want framing names among line, len, fixed, http1, tls, dns, resp, ws, h2", f)
+		if !slices.Contains(decode.Framers(), f) {
+			return fmt.Errorf("--hazard-framings %q: want framing names among %s", f, strings.Join(decode.Framers(), ", "))
 		}
 	}
 	return nil

@@ -16,8 +16,10 @@ import (
 //
 // Rule: each TCP stream's framing is picked from its ports and its first
 // SniffBytes per direction, as `follow --framing auto` does (decode.Detect).
-// http1, resp, dns, line and h2 (HTTP/2 without TLS, h2c) are readable
-// application protocols: the stream is cleartext. tls is encrypted. Streams
+// http1, resp, dns, line, h2 (HTTP/2 without TLS, h2c), mqtt, and pgsql and
+// mysql unless they switched to TLS with an SSLRequest, are readable
+// application protocols: the stream is cleartext. tls is encrypted (ssh too,
+// but it is not TLS: no finding). Streams
 // whose bytes match no protocol (raw, or a guessed length prefix), or that
 // Detect classified by port alone, are neither: sockscope does not call binary it cannot read "cleartext".
 // Findings are per server address:port: cleartext is a warning when either
@@ -54,6 +56,7 @@ type contentState struct {
 // protoNames says what a detected framing is, in words.
 var protoNames = map[string]string{
 	"http1": "HTTP/1", "resp": "Redis (RESP)", "dns": "DNS over TCP", "line": "text lines", "h2": "HTTP/2 without TLS (h2c)", "tls": "TLS",
+	"pgsql": "PostgreSQL", "mysql": "MySQL", "mqtt": "MQTT",
 }
 
 func (st *streamState) data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
@@ -107,8 +110,16 @@ func (st *streamState) decide(s *reassembly.Stream) {
 			name = "" // a port is no evidence of what the bytes are
 		}
 		switch name {
-		case "http1", "resp", "dns", "line", "h2":
+		case "http1", "resp", "dns", "line", "h2", "mqtt":
 			st.e.content.add(s, classClear, protoNames[name], ct.first, "")
+		case "pgsql", "mysql":
+			// A database session is cleartext unless it switched to TLS
+			// (SSLRequest) in its first bytes.
+			if c, v, ok := decode.TLSUpgrade(name, sniff(0), sniff(1)); ok {
+				st.e.content.add(s, classTLS, "TLS", ct.first, tlsDetail(sniff(0)[c:], sniff(1)[v:]))
+			} else {
+				st.e.content.add(s, classClear, protoNames[name], ct.first, "")
+			}
 		case "tls":
 			st.e.content.add(s, classTLS, "TLS", ct.first, tlsDetail(sniff(0), sniff(1)))
 		}

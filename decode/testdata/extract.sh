@@ -23,6 +23,11 @@
 #   decode/testdata/extract.sh testdata/corpus/09_lines_odd_chunks_nodelay.pcap decode/testdata/generic 0
 #   decode/testdata/extract.sh testdata/corpus/10_lenprefix_u32be_split_coalesced.pcap.gz decode/testdata/generic 0
 #   decode/testdata/extract.sh testdata/corpus/14_dns_tcp_keepopen_u16be.pcap decode/testdata/generic 0
+#   decode/testdata/extract.sh testdata/captures/pg_psql_query_error.pcap decode/testdata/pgsql 0
+#   decode/testdata/extract.sh testdata/captures/pg_pgbench_extended.pcap decode/testdata/pgsql 1
+#   decode/testdata/extract.sh testdata/captures/mysql_query_error.pcap decode/testdata/mysql 0
+#   decode/testdata/extract.sh testdata/captures/mqtt_v311_v5.pcap decode/testdata/mqtt 0
+#   decode/testdata/extract.sh testdata/captures/ssh_exec.pcap decode/testdata/ssh 0
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

@@ -1,0 +1,224 @@
+package decode_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// protoMsg is one message as both sides name it: the frame that completed
+// it, its type and the length its header declares.
+type protoMsg struct {
+	Frame  int
+	Type   string
+	Length int
+}
+
+func (m protoMsg) String() string { return fmt.Sprintf("frame %d %s %d", m.Frame, m.Type, m.Length) }
+
+// pgTshark maps tshark's pgsql.type names to ours.
+var pgTshark = map[string]string{
+	"Authentication request": "Authentication", "Backend key data": "BackendKeyData", "Bind": "Bind",
+	"Bind completion": "BindComplete", "Command completion": "CommandComplete", "Data row": "DataRow",
+	"Describe": "Describe", "Error": "ErrorResponse", "Execute": "Execute", "Parameter status": "ParameterStatus",
+	"Parse": "Parse", "Parse completion": "ParseComplete", "Ready for query": "ReadyForQuery",
+	"Row description": "RowDescription", "SSL request": "SSLRequest", "Simple query": "Query",
+	"Startup message": "StartupMessage", "Sync": "Sync", "Termination": "Terminate",
+}
+
+var mqttTshark = []string{"", "CONNECT", "CONNACK", "PUBLISH", "PUBACK", "PUBREC", "PUBREL", "PUBCOMP",
+	"SUBSCRIBE", "SUBACK", "UNSUBSCRIBE", "UNSUBACK", "PINGREQ", "PINGRESP", "DISCONNECT", "AUTH"}
+
+var mysqlCommands = map[string]string{"1": "COM_QUIT", "2": "COM_INIT_DB", "3": "COM_QUERY", "22": "COM_STMT_PREPARE", "23": "COM_STMT_EXECUTE"}
+
+// tsharkMessages reads testdata/tshark/<capture>.msgs.tsv (record_proto_tshark.sh):
+// per stream and source port, the messages tshark dissected, in order.
+func tsharkMessages(t *testing.T, capture, proto string) map[string][]protoMsg {
+	t.Helper()
+	f, err := os.Open(filepath.Join("../testdata/tshark", capture+".msgs.tsv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string][]protoMsg{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	sc.Scan() // header
+	for sc.Scan() {
+		col := strings.Split(sc.Text(), "\t")
+		for len(col) < 8 {
+			col = append(col, "")
+		}
+		frame, _ := strconv.Atoi(col[0])
+		key := col[1] + "/" + col[2]
+		list := func(s string) []string {
+			if s == "" {
+				return nil
+			}
+			return strings.Split(s, ",")
+		}
+		atoi := func(s string) int { n, _ := strconv.Atoi(s); return n }
+		switch proto {
+		case "pgsql":
+			types, lens := list(col[3]), list(col[4])
+			for i, ty := range types {
+				out[key] = append(out[key], protoMsg{frame, pgTshark[ty], atoi(lens[i])})
+			}
+		case "mqtt":
+			types, lens := list(col[3]), list(col[4])
+			for i, ty := range types {
+				out[key] = append(out[key], protoMsg{frame, mqttTshark[atoi(ty)], atoi(lens[i])})
+			}
+		case "mysql":
+			lens := list(col[3])
+			for _, l := range lens {
+				ty := ""
+				if c := list(col[5]); len(c) == 1 && len(lens) == 1 {
+					ty = mysqlCommands[c[0]]
+				}
+				out[key] = append(out[key], protoMsg{frame, ty, atoi(l)})
+			}
+		case "ssh":
+			if col[3] != "" {
+				out[key] = append(out[key], protoMsg{frame, "version", 0})
+			}
+			codes := list(col[5])
+			for i, l := range list(col[4]) {
+				out[key] = append(out[key], protoMsg{frame, codes[i], atoi(l)})
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func field(m decode.Message, name string) string {
+	for _, f := range m.Fields {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
+}
+
+// ours lists the messages of one direction the way tshark's file does.
+func ours(a *decode.Analysis, d reassembly.Direction, proto string, mysqlTypes bool) []protoMsg {
+	var out []protoMsg
+	for _, m := range a.Messages[d] {
+		if m.Protocol != proto || len(m.Frames) == 0 {
+			continue
+		}
+		ty, n := field(m, "type"), 0
+		switch proto {
+		case "pgsql":
+			if ty == "SSLResponse" {
+				continue // tshark gives the one-byte answer no pgsql.type
+			}
+			if strings.HasPrefix(ty, "Authentication") {
+				ty = "Authentication"
+			}
+			// pgsql.length is the Int32 length: the message minus its type byte.
+			n = int(m.Range.Len())
+			if ty != "StartupMessage" && ty != "SSLRequest" && ty != "CancelRequest" && ty != "GSSENCRequest" {
+				n--
+			}
+		case "mqtt":
+			n, _ = strconv.Atoi(field(m, "remaining_length"))
+		case "mysql":
+			n, _ = strconv.Atoi(field(m, "length"))
+			if !mysqlTypes || !strings.HasPrefix(ty, "COM_") {
+				ty = ""
+			}
+		case "ssh":
+			if ty == "encrypted" {
+				continue // tshark cannot frame chacha20-poly1305 packets either
+			}
+			if ty != "version" {
+				ty = field(m, "message_code")
+				n, _ = strconv.Atoi(field(m, "packet_length"))
+			}
+		}
+		out = append(out, protoMsg{slices.Max(m.Frames), ty, n})
+	}
+	return out
+}
+
+// TestProtocolsAgainstTshark frames real captures of psql, pgbench, the
+// mariadb client, mosquitto and ssh with --framing auto and checks each
+// message — the frame that completed it, its type and its declared length —
+// against tshark's dissection of the same capture (recorded once by
+// testdata/captures/record_proto_tshark.sh).
+func TestProtocolsAgainstTshark(t *testing.T) {
+	for _, tt := range []struct {
+		capture, proto string
+		streams        int
+	}{
+		{"pg_psql_query_error.pcap", "pgsql", 1},
+		{"pg_pgbench_extended.pcap", "pgsql", 2},
+		{"pg_sslrequest_tls.pcap", "pgsql", 2},
+		{"mysql_query_error.pcap", "mysql", 1},
+		{"mqtt_v311_v5.pcap", "mqtt", 3},
+		{"ssh_exec.pcap", "ssh", 1},
+	} {
+		t.Run(tt.capture, func(t *testing.T) {
+			want := tsharkMessages(t, tt.capture, tt.proto)
+			ss := keptStreams(t, filepath.Join("../testdata/captures", tt.capture))
+			if len(ss) != tt.streams {
+				t.Fatalf("%d streams, want %d", len(ss), tt.streams)
+			}
+			total := 0
+			for _, s := range ss {
+				a, err := decode.Analyze(s, "auto")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if a.Framing != tt.proto {
+					t.Errorf("%s: auto picked %s (%s), want %s", s.Name(), a.Framing, a.Reason, tt.proto)
+					continue
+				}
+				for d, port := range []uint16{s.Client.Port(), s.Server.Port()} {
+					key := fmt.Sprintf("%d/%d", s.ID, port)
+					got := ours(a, reassembly.Direction(d), tt.proto, true)
+					exp := want[key]
+					if tt.proto == "mysql" {
+						// tshark names commands only; compare types where it does.
+						for i := range got {
+							if i < len(exp) && exp[i].Type == "" {
+								got[i].Type = ""
+							}
+						}
+					}
+					if !slices.Equal(got, exp) {
+						t.Errorf("%s %s: %d messages, tshark %d\n got %v\nwant %v", s.Name(), reassembly.Direction(d), len(got), len(exp), head(got), head(exp))
+						for i := range min(len(got), len(exp)) {
+							if got[i] != exp[i] {
+								t.Errorf("first difference at message %d: got %v, tshark %v", i+1, got[i], exp[i])
+								break
+							}
+						}
+					}
+					total += len(exp)
+					for _, e := range a.Errors[d] {
+						t.Errorf("%s %s: framing error at %d: %s", s.Name(), reassembly.Direction(d), e.Offset, e.Reason)
+					}
+				}
+			}
+			if total == 0 {
+				t.Fatal("tshark's answer has no messages: wrong file?")
+			}
+			t.Logf("%d messages equal tshark's", total)
+		})
+	}
+}
+
+func head(m []protoMsg) []protoMsg { return m[:min(len(m), 12)] }
