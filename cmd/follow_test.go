@@ -44,6 +44,9 @@ func TestFollowGolden(t *testing.T) {
 		{"mysql", []string{"../testdata/captures/mysql_query_error.pcap", "0", "--dir", "c2s"}},
 		{"mqtt", []string{"../testdata/captures/mqtt_v311_v5.pcap", "1"}},
 		{"ssh", []string{"../testdata/captures/ssh_exec.pcap", "0", "--dir", "s2c"}},
+		{"memcached_binary", []string{"../testdata/captures/memcached_text_binary.pcap", "3"}},
+		{"memcached_stats", []string{"../testdata/captures/memcached_text_binary.pcap", "2", "--dir", "s2c"}},
+		{"http_connect_tls", []string{"../testdata/captures/http_connect_tls.pcap", "0"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

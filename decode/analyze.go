@@ -42,6 +42,8 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newMQTT(t), nil
 	case "ssh":
 		return newSSH(t), nil
+	case "memcached":
+		return newMemcached(t), nil
 	}
 	return nil, fmt.Errorf("unknown framing %q", spec.Name)
 }

@@ -301,3 +301,35 @@ func BenchmarkDecodeMySQL(b *testing.B) {
 		return d
 	})
 }
+
+func TestMemcached(t *testing.T) {
+	c2s := "set k 0 0 5\r\nab\r\nc\r\nget k j\r\nms k 2 T0\r\nhi\r\n"
+	want := []string{"set k 5 B", "get k j", "ms k 2 B"}
+	if got := bSummaryList(t, newMemcached(Stream), reassembly.ClientToServer, []byte(c2s)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("commands:\n got %q\nwant %q", got, want)
+	}
+	s2c := "STORED\r\nVALUE k 0 5\r\nab\r\nc\r\nVALUE j 0 1\r\nx\r\nEND\r\nEND\r\nVA 2 f\r\nhi\r\nSERVER_ERROR out of memory\r\n"
+	want = []string{"STORED", "2 values (6 B) END", "END (no value)", "VA 2 B", "SERVER_ERROR out of memory"}
+	if got := bSummaryList(t, newMemcached(Stream), reassembly.ServerToClient, []byte(s2c)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("responses:\n got %q\nwant %q", got, want)
+	}
+	// Binary: a GetK response with "key not found".
+	resp := []byte{0x81, 0x0c, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'k'}
+	if got := bSummaryList(t, newMemcached(Stream), reassembly.ServerToClient, resp); len(got) != 1 || got[0] != `GetK response key not found "k"` {
+		t.Errorf("binary: %q", got)
+	}
+	if got := bSummaryList(t, newMemcached(Stream), reassembly.ClientToServer, []byte("set k 0 0 99999999999\r\n")); len(got) != 1 || !strings.Contains(got[0], "implausible") {
+		t.Errorf("huge data block: %q", got)
+	}
+}
+
+// FuzzMemcached checks the Decoder contract, chunking invariance and Resync
+// on the text and binary protocols.
+func FuzzMemcached(f *testing.F) {
+	fuzzSeeds(f, "memcached", "memcached_text_binary.1.c2s.bin", "memcached_text_binary.1.s2c.bin",
+		"memcached_text_binary.2.s2c.bin", "memcached_text_binary.3.c2s.bin", "memcached_text_binary.3.s2c.bin")
+	f.Fuzz(func(t *testing.T, data []byte, cut int, server bool) {
+		bCheckChunking(t, func() Decoder { return newMemcached(Stream) }, fuzzDir(server), data, cut)
+		newMemcached(Stream).(Resyncer).Resync(fuzzDir(server), data)
+	})
+}

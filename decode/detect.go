@@ -61,6 +61,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if v, ok := detectSSHVersion(c2s); ok {
 			return "ssh", "client identification " + strconv.Quote(v)
 		}
+		if why, ok := detectMemcached(c2s); ok {
+			return "memcached", why
+		}
 		if cmd, ok := detectRESP(c2s); ok {
 			return "resp", "RESP command array (" + cmd + ")"
 		}
@@ -98,7 +101,7 @@ func Detect(in DetectInput) (spec string, reason string) {
 	}
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
-		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh",
+		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh", 11211: "memcached",
 	}); ok {
 		return spec, why
 	}
@@ -117,7 +120,46 @@ func Detect(in DetectInput) (spec string, reason string) {
 var detectPortNames = map[uint16]string{
 	53: "DNS", 80: "HTTP", 443: "HTTPS", 853: "DNS over TLS", 5353: "mDNS",
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
-	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH",
+	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH", 11211: "memcached",
+}
+
+// detectMemcached reports whether b starts with a memcached request: a
+// binary header (magic 0x80, a known opcode, consistent lengths), or a text
+// storage command with its numeric arguments ("set k 0 0 5"), or a
+// retrieval ("get k1 k2") or stats/version line.
+func detectMemcached(b []byte) (string, bool) {
+	if len(b) >= mcHeaderLen && b[0] == 0x80 {
+		if _, ok := mcOpcodes[b[1]]; ok && b[5] == 0 {
+			body := binary.BigEndian.Uint32(b[8:])
+			if int(binary.BigEndian.Uint16(b[2:]))+int(b[4]) <= int(body) && body <= 1<<20 {
+				return "memcached binary " + mcOpcodes[b[1]] + " request", true
+			}
+		}
+		return "", false
+	}
+	line, _, ok := bytes.Cut(b[:min(len(b), 512)], []byte("\r\n"))
+	if !ok {
+		return "", false
+	}
+	words := strings.Fields(string(line))
+	if len(words) == 0 || len(words) != len(strings.Split(string(line), " ")) {
+		return "", false
+	}
+	num := func(s string) bool { _, err := strconv.ParseUint(s, 10, 64); return err == nil }
+	switch w := words[0]; {
+	case (w == "set" || w == "add" || w == "replace" || w == "append" || w == "prepend") && (len(words) == 5 || len(words) == 6 && words[5] == "noreply"),
+		w == "cas" && (len(words) == 6 || len(words) == 7 && words[6] == "noreply"):
+		for _, a := range words[2:5] {
+			if !num(a) {
+				return "", false
+			}
+		}
+	case (w == "get" || w == "gets") && len(words) >= 2:
+	case (w == "stats" || w == "version") && len(words) <= 2:
+	default:
+		return "", false
+	}
+	return "memcached text command " + strconv.Quote(bTrunc(string(line), 40)), true
 }
 
 // TLSUpgrade reports whether a stream that framing name detected switched

@@ -37,7 +37,14 @@ const (
 	httpModeWS                       // WebSocket frames, after a 101 (or a handshake request)
 	httpModeH2                       // HTTP/2 frames, after an h2c upgrade or the prior-knowledge preface
 	httpModeOpaque                   // a tunnel or unknown protocol: one "raw" message per call
+	httpModeTunnel                   // after a successful CONNECT: the protocol inside, once detected
 )
+
+// httpTunnelSniff is how many bytes of a CONNECT tunnel's first direction
+// to speak are looked at to tell what runs inside (TLS, HTTP, SSH...): a
+// fixed number, so the answer does not depend on how the bytes were cut
+// into segments.
+const httpTunnelSniff = 64
 
 // httpRequest is what a response needs to know about the request it answers.
 type httpRequest struct {
@@ -69,11 +76,15 @@ type httpDecoder struct {
 	// protocols if it succeeds and no response has decided it yet. Bytes
 	// after it that do not look like an HTTP request are taken as the new
 	// protocol, so the client side can be framed before the server side.
-	await  [2]string
-	seen   [2]bool // direction d has returned at least one HTTP message
-	ws     Decoder // WebSocket framer after an upgrade, shared by both directions
-	h2     Decoder // HTTP/2 framer after h2c, shared by both directions
-	resume [2]httpResume
+	await [2]string
+	seen  [2]bool // direction d has returned at least one HTTP message
+	ws    Decoder // WebSocket framer after an upgrade, shared by both directions
+	h2    Decoder // HTTP/2 framer after h2c, shared by both directions
+	// inner frames what runs inside a CONNECT tunnel, both directions; nil
+	// until the first tunnel bytes decide it (innerName "raw": nothing known).
+	inner     Decoder
+	innerName string
+	resume    [2]httpResume
 }
 
 var (
@@ -109,6 +120,8 @@ func (d *httpDecoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Mess
 		return d.h2.Next(dir, b, atEOF)
 	case httpModeOpaque:
 		return d.opaqueMessage(di, b)
+	case httpModeTunnel:
+		return d.tunnel(dir, b, atEOF)
 	case httpModeWSOrHTTP:
 		if len(b) < 2 {
 			return Message{}, 0, ErrNeedMore
@@ -179,7 +192,7 @@ func (d *httpDecoder) switchTo(di reassembly.Direction, proto string) {
 	case proto == "h2c" && (d.h2 != nil || newH2Func != nil && d.newH2() != nil):
 		d.mode[di] = httpModeH2
 	case proto == "connect":
-		d.mode[di], d.opaque[di] = httpModeOpaque, "tunnel"
+		d.mode[di], d.opaque[di] = httpModeTunnel, "tunnel"
 	default:
 		d.mode[di], d.opaque[di] = httpModeOpaque, proto
 	}
@@ -189,6 +202,38 @@ func (d *httpDecoder) switchTo(di reassembly.Direction, proto string) {
 func (d *httpDecoder) newH2() Decoder {
 	d.h2 = newH2Func(d.t)
 	return d.h2
+}
+
+// tunnel frames the bytes of a CONNECT tunnel with the framing Detect picks
+// from the first httpTunnelSniff bytes of whichever direction speaks first
+// (a TLS ClientHello, an SSH banner, a request line...); when it knows none,
+// the tunnel is shown as opaque data, as before.
+func (d *httpDecoder) tunnel(dir reassembly.Direction, b []byte, atEOF bool) (Message, int, error) {
+	di := dir & 1
+	if d.innerName == "" {
+		if len(b) < httpTunnelSniff && !atEOF {
+			return Message{}, 0, ErrNeedMore
+		}
+		in := DetectInput{Transport: Stream}
+		if di == reassembly.ClientToServer {
+			in.C2S = b[:min(len(b), httpTunnelSniff)]
+		} else {
+			in.S2C = b[:min(len(b), httpTunnelSniff)]
+		}
+		name, _ := Detect(in)
+		d.innerName = "raw"
+		if name != "raw" && name != "line" {
+			if sp, err := ParseSpec(name); err == nil {
+				if dec, err := New(sp, d.t); err == nil && dec != nil {
+					d.inner, d.innerName = dec, name
+				}
+			}
+		}
+	}
+	if d.inner == nil {
+		return d.opaqueMessage(di, b)
+	}
+	return d.inner.Next(dir, b, atEOF)
 }
 
 // opaqueMessage returns all of b as one message: after CONNECT or an
@@ -227,6 +272,14 @@ func (d *httpDecoder) Resync(dir reassembly.Direction, b []byte) int {
 			return -1
 		}
 		return 0
+	case httpModeTunnel:
+		if d.inner == nil {
+			if len(b) == 0 {
+				return -1
+			}
+			return 0
+		}
+		sub = d.inner
 	}
 	if sub != nil {
 		if r, ok := sub.(Resyncer); ok {

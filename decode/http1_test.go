@@ -173,11 +173,18 @@ func TestHTTP1(t *testing.T) {
 			wantS2C: []string{"h2"},
 		},
 		{
-			name:    "CONNECT tunnel: opaque data after the 200",
+			name:    "CONNECT tunnel: TLS inside is framed as TLS records",
 			c2s:     "CONNECT example.test:443 HTTP/1.1\r\nHost: example.test:443\r\n\r\n" + "\x16\x03\x01\x00\x01\x01",
 			s2c:     "HTTP/1.1 200 Connection established\r\n\r\n" + "\x16\x03\x03\x00\x01\x02",
-			wantC2S: []string{"61 CONNECT example.test:443", "6 tunnel data 6 B"},
-			wantS2C: []string{"39 200 Connection established", "6 tunnel data 6 B"},
+			wantC2S: []string{"61 CONNECT example.test:443", "6 Handshake ClientHello (start)"},
+			wantS2C: []string{"39 200 Connection established", "6 Handshake ServerHello (start)"},
+		},
+		{
+			name:    "CONNECT tunnel: unknown bytes inside stay opaque",
+			c2s:     "CONNECT example.test:9 HTTP/1.1\r\n\r\n" + "\x00\x01\x02\x03",
+			s2c:     "HTTP/1.1 200 OK\r\n\r\n" + "\xff\xfe",
+			wantC2S: []string{"35 CONNECT example.test:9", "4 tunnel data 4 B"},
+			wantS2C: []string{"19 200 OK", "2 tunnel data 2 B"},
 		},
 		{
 			name:    "101 to a protocol without a framer: opaque",

@@ -28,6 +28,7 @@
 #   decode/testdata/extract.sh testdata/captures/mysql_query_error.pcap decode/testdata/mysql 0
 #   decode/testdata/extract.sh testdata/captures/mqtt_v311_v5.pcap decode/testdata/mqtt 0
 #   decode/testdata/extract.sh testdata/captures/ssh_exec.pcap decode/testdata/ssh 0
+#   decode/testdata/extract.sh testdata/captures/memcached_text_binary.pcap decode/testdata/memcached 1 2 3
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

@@ -10,8 +10,11 @@
 #                              2,000-row result set, an error (1146)
 #   mqtt_v311_v5.pcap          mosquitto with mosquitto_sub/pub, MQTT 3.1.1 and 5
 #   ssh_exec.pcap              ssh to a local sshd running one command
+#   http_connect_tls.pcap      curl through tinyproxy (CONNECT) to openssl s_server -WWW
+#   memcached_text_binary.pcap memccp/memccat, text protocol then binary, and "stats"
 # Needs root, postgresql (15), mariadb-server/-client, mosquitto(-clients),
-# openssh-server/-client, openssl, tcpdump. Then run record_tshark.sh on them
+# openssh-server/-client, openssl, tinyproxy, memcached, libmemcached-tools,
+# tcpdump. Then run record_tshark.sh on them
 # and record_proto_tshark.sh for the message-level answers.
 set -euo pipefail
 out=$(cd "$(dirname "$0")" && pwd)
@@ -85,6 +88,36 @@ cap "$OUT/ssh_exec.pcap" 'tcp port 2222'
 timeout 10 ssh -F /dev/null -p 2222 -i userkey -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes root@127.0.0.1 'echo hello from sshd' >/dev/null 2>&1 || true
 endcap
 kill $SP; wait $SP 2>/dev/null || true
+
+# tinyproxy on 8888 tunnels curl's HTTPS (CONNECT) to openssl s_server on 4433;
+# only the client ↔ proxy leg is captured.
+head -c 3000 /dev/zero | tr '\0' 'y' > page.html
+printf 'Port 8888\nListen 127.0.0.1\nAllow 127.0.0.1\nConnectPort 4433\nMaxClients 5\nPidFile "%s/tinyproxy.pid"\n' "$PWD" > tinyproxy.conf
+tinyproxy -d -c tinyproxy.conf >/dev/null 2>&1 & XP=$!
+openssl s_server -quiet -accept 4433 -cert cert.pem -key key.pem -WWW >/dev/null 2>&1 & OP=$!
+sleep 1
+cap "$OUT/http_connect_tls.pcap" 'tcp port 8888'
+timeout 10 curl -sk -x http://127.0.0.1:8888 https://127.0.0.1:4433/page.html -o /dev/null || true
+endcap
+kill $XP $OP; wait $XP $OP 2>/dev/null || true
+
+# memcached: the text protocol (set/get/stats), then the binary one.
+memcached -u root -l 127.0.0.1 -p 11212 -U 0 >/dev/null 2>&1 & MC=$!
+sleep 0.5
+printf 'hello memcached\n' > item.txt
+cap "$OUT/memcached_text_binary.pcap" 'tcp port 11212'
+timeout 5 memccp --servers=127.0.0.1:11212 item.txt || true
+timeout 5 memccat --servers=127.0.0.1:11212 item.txt >/dev/null || true
+printf 'stats slabs\r\nquit\r\n' | timeout 5 python3 -c '
+import socket,sys
+s=socket.create_connection(("127.0.0.1",11212)); s.sendall(sys.stdin.buffer.read()); s.settimeout(2)
+try:
+    while s.recv(65536): pass
+except Exception: pass' || true
+timeout 5 memccp --binary --servers=127.0.0.1:11212 item.txt || true
+timeout 5 memccat --binary --servers=127.0.0.1:11212 item.txt >/dev/null || true
+endcap
+kill $MC; wait $MC 2>/dev/null || true
 INNER
 OUT=$out PGBIN=$pgbin timeout 240 unshare -n bash inner.sh
 ls -l "$out"/pg_*.pcap "$out"/mysql_*.pcap "$out"/mqtt_*.pcap "$out"/ssh_*.pcap

@@ -19,3 +19,6 @@ done
 rec mysql_query_error.pcap tcp.port==3307,mysql mysql.packet_length mysql.packet_number mysql.command mysql.response_code
 rec mqtt_v311_v5.pcap tcp.port==1884,mqtt mqtt.msgtype mqtt.len mqtt.topic
 rec ssh_exec.pcap tcp.port==2222,ssh ssh.protocol ssh.packet_length ssh.message_code ssh.packet_length_encrypted
+# The TLS records inside the CONNECT tunnel (tshark follows the tunnel too).
+rec http_connect_tls.pcap tcp.port==8888,http tls.record.content_type tls.record.length
+rec memcached_text_binary.pcap tcp.port==11212,memcache memcache.command memcache.response memcache.opcode memcache.magic
