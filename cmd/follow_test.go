@@ -47,6 +47,9 @@ func TestFollowGolden(t *testing.T) {
 		{"memcached_binary", []string{"../testdata/captures/memcached_text_binary.pcap", "3"}},
 		{"memcached_stats", []string{"../testdata/captures/memcached_text_binary.pcap", "2", "--dir", "s2c"}},
 		{"http_connect_tls", []string{"../testdata/captures/http_connect_tls.pcap", "0"}},
+		{"smtp", []string{"../testdata/captures/smtp_curl_python.pcap", "0"}},
+		{"ftp", []string{"../testdata/captures/ftp_curl_pyftpdlib.pcap", "2"}},
+		{"pop3_stls", []string{"../testdata/captures/pop3_dovecot_stls.pcap", "2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -44,6 +44,12 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newSSH(t), nil
 	case "memcached":
 		return newMemcached(t), nil
+	case "smtp":
+		return newSMTP(t), nil
+	case "ftp":
+		return newFTP(t), nil
+	case "pop3":
+		return newPOP3(t), nil
 	}
 	return nil, fmt.Errorf("unknown framing %q", spec.Name)
 }

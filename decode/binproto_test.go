@@ -333,3 +333,51 @@ func FuzzMemcached(f *testing.F) {
 		newMemcached(Stream).(Resyncer).Resync(fuzzDir(server), data)
 	})
 }
+
+func TestSMTP(t *testing.T) {
+	d := newSMTP(Stream)
+	// In capture order: greeting, EHLO, its reply, STARTTLS, 220, then TLS.
+	steps := []struct {
+		dir  reassembly.Direction
+		data string
+		want string
+	}{
+		{reassembly.ServerToClient, "220 mx ESMTP\r\n", "220 mx ESMTP"},
+		{reassembly.ClientToServer, "EHLO me\r\n", "EHLO me"},
+		{reassembly.ServerToClient, "250-mx\r\n250-STARTTLS\r\n250 CHUNKING\r\n", "250 mx (+2 lines)"},
+		{reassembly.ClientToServer, "AUTH PLAIN AGEAYg==\r\n", "AUTH PLAIN (credentials not shown)"},
+		{reassembly.ServerToClient, "235 ok\r\n", "235 ok"},
+		{reassembly.ClientToServer, "BDAT 5 LAST\r\nhello", "BDAT 5 LAST"},
+		{reassembly.ServerToClient, "250 queued\r\n", "250 queued"},
+		{reassembly.ClientToServer, "STARTTLS\r\n", "STARTTLS"},
+		{reassembly.ServerToClient, "220 go ahead\r\n", "220 go ahead"},
+		{reassembly.ClientToServer, "\x16\x03\x01\x00\x01\x01", "Handshake ClientHello (start)"},
+	}
+	for _, s := range steps {
+		got := bSummaryList(t, d, s.dir, []byte(s.data))
+		if len(got) != 1 || got[0] != s.want {
+			t.Errorf("%s %q: got %q, want %q", s.dir, s.data, got, s.want)
+		}
+	}
+	if got := bSummaryList(t, newSMTP(Stream), reassembly.ServerToClient, []byte("250-a\r\nxyz\r\n")); len(got) != 1 || !strings.Contains(got[0], "does not continue it") {
+		t.Errorf("broken multi-line reply: %q", got)
+	}
+}
+
+// FuzzTextProto checks the Decoder contract and chunking invariance of the
+// SMTP, FTP and POP3 framings, each direction from a fresh decoder and from
+// one that has seen the greeting and a command.
+func FuzzTextProto(f *testing.F) {
+	fuzzSeeds(f, "textproto", "smtp_curl_python.0.c2s.bin", "smtp_curl_python.0.s2c.bin", "ftp_curl_pyftpdlib.2.c2s.bin",
+		"ftp_curl_pyftpdlib.2.s2c.bin", "pop3_dovecot_stls.1.c2s.bin", "pop3_dovecot_stls.1.s2c.bin")
+	f.Fuzz(func(t *testing.T, data []byte, cut int, server bool) {
+		for _, mk := range []func(Transport) Decoder{newSMTP, newFTP, newPOP3} {
+			bCheckChunking(t, func() Decoder { return mk(Stream) }, fuzzDir(server), data, cut)
+			bCheckChunking(t, func() Decoder {
+				d := mk(Stream).(*textProtoDecoder)
+				d.greeted, d.pending, d.body = true, []string{"RETR +", "DATA"}, !server
+				return d
+			}, fuzzDir(server), data, cut)
+		}
+	})
+}

@@ -75,6 +75,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 			}
 		}
 	}
+	if spec, why, ok := detectCommandReply(c2s, s2c); ok {
+		return spec, why
+	}
 	// What the server sends first, or answers: covers servers that speak
 	// first and streams whose client bytes were not captured.
 	if len(s2c) > 0 {
@@ -102,6 +105,7 @@ func Detect(in DetectInput) (spec string, reason string) {
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
 		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh", 11211: "memcached",
+		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3",
 	}); ok {
 		return spec, why
 	}
@@ -121,6 +125,44 @@ var detectPortNames = map[uint16]string{
 	53: "DNS", 80: "HTTP", 443: "HTTPS", 853: "DNS over TLS", 5353: "mDNS",
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
 	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH", 11211: "memcached",
+	25: "SMTP", 587: "SMTP submission", 21: "FTP", 110: "POP3",
+}
+
+// detectCommandReply tells SMTP, FTP and POP3 apart by the server's
+// greeting ("220 ...", "+OK ...") and the client's first command (EHLO,
+// USER...): SMTP and FTP both greet with 220.
+func detectCommandReply(c2s, s2c []byte) (spec, reason string, ok bool) {
+	firstLine := func(b []byte) string {
+		l, _, _ := bytes.Cut(b[:min(len(b), 200)], []byte("\n"))
+		return strings.TrimRight(string(l), "\r")
+	}
+	greet := firstLine(s2c)
+	verb, _, _ := strings.Cut(firstLine(c2s), " ")
+	verb = strings.ToUpper(verb)
+	smtpVerb := verb == "EHLO" || verb == "HELO" || verb == "LHLO"
+	ftpVerb := verb == "USER" || verb == "AUTH" || verb == "FEAT" || verb == "SYST" || verb == "OPTS"
+	switch {
+	case strings.HasPrefix(greet, "+OK") && (len(c2s) == 0 || verb == "CAPA" || verb == "USER" || verb == "STLS" || verb == "APOP" || verb == "AUTH"):
+		return "pop3", "server greeting " + strconv.Quote(bTrunc(greet, 60)), true
+	case len(greet) >= 4 && greet[:3] == "220" && (greet[3] == ' ' || greet[3] == '-'):
+		up := strings.ToUpper(greet)
+		switch {
+		case smtpVerb || !ftpVerb && strings.Contains(up, "SMTP"):
+			return "smtp", "server greeting " + strconv.Quote(bTrunc(greet, 60)) + cond(smtpVerb, ", client "+verb, ""), true
+		case ftpVerb || strings.Contains(up, "FTP"):
+			return "ftp", "server greeting " + strconv.Quote(bTrunc(greet, 60)) + cond(ftpVerb, ", client "+verb, ""), true
+		}
+	case len(s2c) == 0 && smtpVerb:
+		return "smtp", "client's first command " + verb, true
+	}
+	return "", "", false
+}
+
+func cond(c bool, a, b string) string {
+	if c {
+		return a
+	}
+	return b
 }
 
 // detectMemcached reports whether b starts with a memcached request: a
@@ -164,10 +206,37 @@ func detectMemcached(b []byte) (string, bool) {
 
 // TLSUpgrade reports whether a stream that framing name detected switched
 // to TLS in its first bytes — a PostgreSQL SSLRequest the server accepted
-// ('S'), a MySQL SSLRequest after the greeting — and where the TLS records
-// start in each direction.
+// ('S'), a MySQL SSLRequest after the greeting, SMTP STARTTLS, POP3 STLS,
+// FTP AUTH TLS followed by a TLS handshake — and where the TLS records start
+// in each direction.
 func TLSUpgrade(name string, c2s, s2c []byte) (c2sOff, s2cOff int, ok bool) {
 	switch name {
+	case "smtp", "pop3", "ftp":
+		// The command line, then at once a TLS handshake record.
+		up := bytes.ToUpper(c2s)
+		for _, cmd := range []string{"STARTTLS\r\n", "STLS\r\n", "AUTH TLS\r\n"} {
+			i := bytes.Index(up, []byte(cmd))
+			if i < 0 || i > 0 && c2s[i-1] != '\n' {
+				continue
+			}
+			at := i + len(cmd)
+			if !detectTLSRecord(c2s[at:]) {
+				continue
+			}
+			s := len(s2c)
+			for j := bytes.IndexByte(s2c, '\n'); j >= 0; {
+				if detectTLSRecord(s2c[j+1:]) {
+					s = j + 1
+					break
+				}
+				k := bytes.IndexByte(s2c[j+1:], '\n')
+				if k < 0 {
+					break
+				}
+				j += 1 + k
+			}
+			return at, s, true
+		}
 	case "pgsql":
 		if len(c2s) >= 8 && len(s2c) >= 1 && s2c[0] == 'S' && binary.BigEndian.Uint32(c2s) == 8 &&
 			binary.BigEndian.Uint32(c2s[4:]) == pgSSLRequest {

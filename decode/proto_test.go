@@ -287,3 +287,100 @@ func mcOpcode(name string) int {
 }
 
 func head(m []protoMsg) []protoMsg { return m[:min(len(m), 12)] }
+
+// TestCommandReplyAgainstTshark checks the SMTP, FTP and POP3 framings on
+// real sessions (curl against Python's smtpd, pyftpdlib, dovecot) against
+// tshark: every client command at the same frame with the same verb, and
+// the server's reply codes in the same order. tshark lists each segment of
+// a multi-line reply on its own, so runs of one code are compared as one.
+func TestCommandReplyAgainstTshark(t *testing.T) {
+	for _, tt := range []struct{ capture, proto string }{
+		{"smtp_curl_python.pcap", "smtp"},
+		{"ftp_curl_pyftpdlib.pcap", "ftp"},
+		{"pop3_dovecot_stls.pcap", "pop3"},
+	} {
+		t.Run(tt.capture, func(t *testing.T) {
+			f, err := os.Open(filepath.Join("../testdata/tshark", tt.capture+".msgs.tsv"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			type side struct {
+				cmds    []protoMsg
+				replies []string
+			}
+			want := map[string]*side{} // by tcp.stream
+			sc := bufio.NewScanner(f)
+			sc.Scan()
+			for sc.Scan() {
+				col := append(strings.Split(sc.Text(), "\t"), "", "")
+				s := want[col[1]]
+				if s == nil {
+					s = &side{}
+					want[col[1]] = s
+				}
+				frame, _ := strconv.Atoi(col[0])
+				if c := col[3]; c != "" {
+					if strings.ToUpper(c) != c || strings.ContainsAny(c, "=0123456789") {
+						c = "AUTH response" // a SASL response, which we do not show
+					}
+					s.cmds = append(s.cmds, protoMsg{frame, c, 0})
+				}
+				for _, r := range strings.Split(col[4], ",") {
+					if r != "" && (len(s.replies) == 0 || s.replies[len(s.replies)-1] != r) {
+						s.replies = append(s.replies, r)
+					}
+				}
+			}
+			total := 0
+			for _, st := range keptStreams(t, filepath.Join("../testdata/captures", tt.capture)) {
+				a, err := decode.Analyze(st, "auto")
+				if err != nil {
+					t.Fatal(err)
+				}
+				w := want[strconv.Itoa(st.ID)]
+				if w == nil || len(w.cmds) == 0 {
+					continue // an FTP data connection
+				}
+				if a.Framing != tt.proto {
+					t.Fatalf("%s: auto picked %s (%s)", st.Name(), a.Framing, a.Reason)
+				}
+				var cmds []protoMsg
+				for _, m := range a.Messages[reassembly.ClientToServer] {
+					if m.Protocol == tt.proto && field(m, "command") != "DATA content" {
+						cmds = append(cmds, protoMsg{slices.Max(m.Frames), strings.TrimSuffix(field(m, "command"), " +"), 0})
+					}
+				}
+				var replies []string
+				for _, m := range a.Messages[reassembly.ServerToClient] {
+					r := cmp.Or(field(m, "code"), field(m, "status"))
+					if m.Protocol != tt.proto || r == "" || r == "+" || r == "+ " {
+						continue
+					}
+					if strings.HasPrefix(r, "+OK") {
+						r = "+OK"
+					}
+					if len(replies) == 0 || replies[len(replies)-1] != r {
+						replies = append(replies, r)
+					}
+				}
+				if !slices.Equal(cmds, w.cmds) {
+					t.Errorf("%s commands:\n got %v\nwant %v", st.Name(), cmds, w.cmds)
+				}
+				if !slices.Equal(replies, w.replies) {
+					t.Errorf("%s replies:\n got %v\nwant %v", st.Name(), replies, w.replies)
+				}
+				for d := range a.Errors {
+					for _, e := range a.Errors[d] {
+						t.Errorf("%s: framing error at %d: %s", st.Name(), e.Offset, e.Reason)
+					}
+				}
+				total += len(cmds)
+			}
+			if total == 0 {
+				t.Fatal("no commands compared")
+			}
+			t.Logf("%d commands equal tshark's", total)
+		})
+	}
+}

@@ -16,8 +16,9 @@ import (
 //
 // Rule: each TCP stream's framing is picked from its ports and its first
 // SniffBytes per direction, as `follow --framing auto` does (decode.Detect).
-// http1, resp, dns, line, h2 (HTTP/2 without TLS, h2c), mqtt, and pgsql and
-// mysql unless they switched to TLS with an SSLRequest, are readable
+// http1, resp, dns, line, h2 (HTTP/2 without TLS, h2c), mqtt, memcached,
+// and pgsql, mysql, smtp, pop3 and ftp unless they switched to TLS in their
+// first bytes (SSLRequest, STARTTLS, STLS, AUTH TLS), are readable
 // application protocols: the stream is cleartext. tls is encrypted (ssh too,
 // but it is not TLS: no finding). Streams
 // whose bytes match no protocol (raw, or a guessed length prefix), or that
@@ -56,7 +57,8 @@ type contentState struct {
 // protoNames says what a detected framing is, in words.
 var protoNames = map[string]string{
 	"http1": "HTTP/1", "resp": "Redis (RESP)", "dns": "DNS over TCP", "line": "text lines", "h2": "HTTP/2 without TLS (h2c)", "tls": "TLS",
-	"pgsql": "PostgreSQL", "mysql": "MySQL", "mqtt": "MQTT",
+	"pgsql": "PostgreSQL", "mysql": "MySQL", "mqtt": "MQTT", "memcached": "memcached",
+	"smtp": "SMTP", "pop3": "POP3", "ftp": "FTP",
 }
 
 func (st *streamState) data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
@@ -110,11 +112,11 @@ func (st *streamState) decide(s *reassembly.Stream) {
 			name = "" // a port is no evidence of what the bytes are
 		}
 		switch name {
-		case "http1", "resp", "dns", "line", "h2", "mqtt":
+		case "http1", "resp", "dns", "line", "h2", "mqtt", "memcached":
 			st.e.content.add(s, classClear, protoNames[name], ct.first, "")
-		case "pgsql", "mysql":
-			// A database session is cleartext unless it switched to TLS
-			// (SSLRequest) in its first bytes.
+		case "pgsql", "mysql", "smtp", "pop3", "ftp":
+			// Cleartext unless the session switched to TLS (SSLRequest,
+			// STARTTLS, STLS, AUTH TLS) in its first bytes.
 			if c, v, ok := decode.TLSUpgrade(name, sniff(0), sniff(1)); ok {
 				st.e.content.add(s, classTLS, "TLS", ct.first, tlsDetail(sniff(0)[c:], sniff(1)[v:]))
 			} else {

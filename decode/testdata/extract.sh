@@ -29,6 +29,9 @@
 #   decode/testdata/extract.sh testdata/captures/mqtt_v311_v5.pcap decode/testdata/mqtt 0
 #   decode/testdata/extract.sh testdata/captures/ssh_exec.pcap decode/testdata/ssh 0
 #   decode/testdata/extract.sh testdata/captures/memcached_text_binary.pcap decode/testdata/memcached 1 2 3
+#   decode/testdata/extract.sh testdata/captures/smtp_curl_python.pcap decode/testdata/textproto 0
+#   decode/testdata/extract.sh testdata/captures/ftp_curl_pyftpdlib.pcap decode/testdata/textproto 2
+#   decode/testdata/extract.sh testdata/captures/pop3_dovecot_stls.pcap decode/testdata/textproto 1
 set -euo pipefail
 
 if [ $# -lt 3 ]; then

@@ -22,3 +22,6 @@ rec ssh_exec.pcap tcp.port==2222,ssh ssh.protocol ssh.packet_length ssh.message_
 # The TLS records inside the CONNECT tunnel (tshark follows the tunnel too).
 rec http_connect_tls.pcap tcp.port==8888,http tls.record.content_type tls.record.length
 rec memcached_text_binary.pcap tcp.port==11212,memcache memcache.command memcache.response memcache.opcode memcache.magic
+rec smtp_curl_python.pcap tcp.port==2525,smtp smtp.req.command smtp.response.code
+rec ftp_curl_pyftpdlib.pcap tcp.port==2121,ftp ftp.request.command ftp.response.code
+rec pop3_dovecot_stls.pcap tcp.port==1110,pop pop.request.command pop.response.indicator
