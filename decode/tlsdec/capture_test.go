@@ -1,0 +1,224 @@
+package tlsdec
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// seg is one in-order piece of a direction's TCP bytes, as the reassembler
+// delivers it (Options.OnData), in capture order.
+type seg struct {
+	dir  reassembly.Direction
+	data []byte // nil: a gap of n bytes
+	n    int64
+}
+
+// tcpSegments returns the in-order TCP payload pieces of TCP stream id of a
+// capture, through sockscope's own reassembly.
+func tcpSegments(t testing.TB, path string, id int) []seg {
+	t.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		t.Fatalf("open %s: %v", path, err)
+	}
+	defer src.Close()
+	var segs []seg
+	tr := reassembly.NewTracker(reassembly.Options{
+		Follow: func(p capture.Proto, sid int) bool { return p == capture.ProtoTCP && sid == id },
+		OnData: func(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+			if s.Proto != capture.ProtoTCP || s.ID != id {
+				return
+			}
+			segs = append(segs, seg{dir: d, data: bytes.Clone(b), n: r.Len()})
+		},
+	})
+	if err := tr.Consume(src); err != nil {
+		t.Fatalf("consume %s: %v", path, err)
+	}
+	return segs
+}
+
+// result is what a Session produced, per direction.
+type result struct {
+	app     [2][]byte
+	records [2][]Record // without Plaintext
+	errs    []error
+}
+
+// feeder feeds segments to a Session in some chunking.
+type feeder struct {
+	name string
+	feed func(s *Session, segs []seg)
+}
+
+var feeders = []feeder{
+	{"segments", func(s *Session, segs []seg) {
+		for _, g := range segs {
+			feedSeg(s, g, func(b []byte) { s.Feed(g.dir, b) })
+		}
+	}},
+	{"bytewise", func(s *Session, segs []seg) {
+		for _, g := range segs {
+			feedSeg(s, g, func(b []byte) {
+				for i := range b {
+					s.Feed(g.dir, b[i:i+1])
+				}
+			})
+		}
+	}},
+	{"random", func(s *Session, segs []seg) {
+		rng := rand.New(rand.NewPCG(1, 2))
+		for _, g := range segs {
+			feedSeg(s, g, func(b []byte) {
+				for len(b) > 0 {
+					n := min(len(b), 1+rng.IntN(700))
+					s.Feed(g.dir, b[:n])
+					b = b[n:]
+				}
+			})
+		}
+	}},
+	{"whole_c2s_first", func(s *Session, segs []seg) { feedWhole(s, segs, reassembly.ClientToServer) }},
+	{"whole_s2c_first", func(s *Session, segs []seg) { feedWhole(s, segs, reassembly.ServerToClient) }},
+}
+
+func feedSeg(s *Session, g seg, f func([]byte)) {
+	if g.data == nil {
+		s.Gap(g.dir, g.n)
+		return
+	}
+	f(g.data)
+}
+
+// feedWhole feeds each direction's bytes as one chunk, first one way.
+func feedWhole(s *Session, segs []seg, first reassembly.Direction) {
+	for _, d := range []reassembly.Direction{first, first.Reverse()} {
+		var all []byte
+		for _, g := range segs {
+			if g.dir == d {
+				all = append(all, g.data...)
+			}
+		}
+		s.Feed(d, all)
+	}
+}
+
+func run(kl *KeyLog, segs []seg, f feeder) (*Session, *result) {
+	res := &result{}
+	s := NewSession(Config{Keys: kl, OnRecord: func(r *Record) {
+		if r.Decrypted && r.Inner == ApplicationData {
+			if r.AppOffset != int64(len(res.app[r.Dir])) {
+				res.errs = append(res.errs, fmt.Errorf("%s record %d: AppOffset %d, want %d", r.Dir, r.N, r.AppOffset, len(res.app[r.Dir])))
+			}
+			res.app[r.Dir] = append(res.app[r.Dir], r.Plaintext...)
+		}
+		if r.Err != nil {
+			res.errs = append(res.errs, fmt.Errorf("%s: %w", r.Dir, r.Err))
+		}
+		if r.Err != nil && r.Plaintext != nil {
+			res.errs = append(res.errs, fmt.Errorf("%s record %d: plaintext with an error", r.Dir, r.N))
+		}
+		c := *r
+		c.Plaintext = nil
+		res.records[r.Dir] = append(res.records[r.Dir], c)
+	}})
+	f.feed(s, segs)
+	s.Close()
+	return s, res
+}
+
+// corpusCase is a real capture with its key log and tshark's decrypted
+// Follow TLS Stream (testdata/README.md says how each was made).
+type corpusCase struct {
+	name    string // testdata/<name>.pcap, .keys, .tshark.c2s, .tshark.s2c
+	version uint16
+	suite   uint16
+	check   func(t *testing.T, i Info)
+}
+
+var corpusCases = []corpusCase{
+	{name: "11_tls13_curl_openssl_sni", version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
+		// curl offers h2 and http/1.1; s_server -www negotiates none.
+		if i.SNI != "sockscope.test" || i.ALPN != "" || fmt.Sprint(i.OfferedALPN) != "[h2 http/1.1]" {
+			t.Errorf("SNI %q ALPN %q offered %q, want sockscope.test, none, [h2 http/1.1]", i.SNI, i.ALPN, i.OfferedALPN)
+		}
+	}},
+	{name: "12_tls12_curl_openssl_sni", version: 0x0303, suite: 0xC030, check: func(t *testing.T, i Info) {
+		if i.SNI != "sockscope.test" || !i.ExtendedMasterSecret {
+			t.Errorf("SNI %q EMS %v, want sockscope.test, true", i.SNI, i.ExtendedMasterSecret)
+		}
+	}},
+}
+
+func TestCorpusAgainstTshark(t *testing.T) {
+	for _, c := range corpusCases {
+		t.Run(c.name, func(t *testing.T) {
+			base := filepath.Join("testdata", c.name)
+			kl, err := ReadKeyLogFile(base + ".keys")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want [2][]byte
+			for d, ext := range []string{".tshark.c2s", ".tshark.s2c"} {
+				if want[d], err = os.ReadFile(base + ext); err != nil {
+					t.Fatal(err)
+				}
+			}
+			segs := tcpSegments(t, base+".pcap", 0)
+			for _, f := range feeders {
+				t.Run(f.name, func(t *testing.T) {
+					s, res := run(kl, segs, f)
+					for _, e := range res.errs {
+						t.Error(e)
+					}
+					for d := range 2 {
+						if !bytes.Equal(res.app[d], want[d]) {
+							t.Errorf("%s: decrypted %d bytes, tshark %d; differ at %d", reassembly.Direction(d), len(res.app[d]), len(want[d]), firstDiff(res.app[d], want[d]))
+						}
+						checkRanges(t, res.records[d], s.Offset(reassembly.Direction(d)))
+					}
+					i := s.Info()
+					if i.Version != c.version || i.Suite != c.suite {
+						t.Errorf("version %s suite %s, want %s %s", VersionName(i.Version), SuiteName(i.Suite), VersionName(c.version), SuiteName(c.suite))
+					}
+					if c.check != nil {
+						c.check(t, i)
+					}
+				})
+			}
+		})
+	}
+}
+
+// checkRanges checks that a direction's records tile [0, end) in order and
+// are numbered from 1.
+func checkRanges(t *testing.T, recs []Record, end int64) {
+	t.Helper()
+	var off int64
+	for i, r := range recs {
+		if r.N != i+1 || r.Range.Start != off || r.Range.End <= r.Range.Start {
+			t.Errorf("record %d: N %d range %v, want N %d starting at %d", i, r.N, r.Range, i+1, off)
+			return
+		}
+		off = r.Range.End
+	}
+	if off != end {
+		t.Errorf("records end at %d, stream at %d", off, end)
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
