@@ -138,6 +138,7 @@ func run(kl *KeyLog, segs []seg, f feeder) (*Session, *result) {
 // Follow TLS Stream (testdata/README.md says how each was made).
 type corpusCase struct {
 	name    string // testdata/<name>.pcap, .keys, .tshark.c2s, .tshark.s2c
+	stream  int    // TCP stream; tshark's bytes for stream N>0 are in <name>.N.tshark.*
 	version uint16
 	suite   uint16
 	check   func(t *testing.T, i Info)
@@ -155,23 +156,69 @@ var corpusCases = []corpusCase{
 			t.Errorf("SNI %q EMS %v, want sockscope.test, true", i.SNI, i.ExtendedMasterSecret)
 		}
 	}},
+	{name: "30_tls13_aes128gcm", version: 0x0304, suite: 0x1301},
+	{name: "31_tls13_aes256gcm", version: 0x0304, suite: 0x1302},
+	{name: "32_tls13_chacha20", version: 0x0304, suite: 0x1303},
+	{name: "33_tls12_ecdhe_rsa_aes128gcm", version: 0x0303, suite: 0xC02F},
+	{name: "34_tls12_ecdhe_rsa_aes256gcm", version: 0x0303, suite: 0xC030},
+	{name: "35_tls12_ecdhe_rsa_chacha20", version: 0x0303, suite: 0xCCA8},
+	{name: "36_tls12_ecdhe_rsa_aes128sha_etm", version: 0x0303, suite: 0xC013, check: wantETM(true)},
+	{name: "37_tls12_ecdhe_rsa_aes128sha_noetm", version: 0x0303, suite: 0xC013, check: wantETM(false)},
+	{name: "38_tls12_rsa_aes256sha256", version: 0x0303, suite: 0x003D, check: wantETM(false)},
+	{name: "39_tls12_ecdhe_rsa_aes256sha384", version: 0x0303, suite: 0xC028, check: wantETM(true)},
+	{name: "40_tls13_hrr", version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
+		if !i.HelloRetry {
+			t.Error("HelloRetry false, want true")
+		}
+	}},
+	{name: "41_tls13_keyupdate", version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
+		if i.KeyUpdates[0] < 1 || i.KeyUpdates[1] < 1 {
+			t.Errorf("KeyUpdates %v, want at least one each way", i.KeyUpdates)
+		}
+	}},
+	{name: "42_tls12_resume_ticket", version: 0x0303, suite: 0xC030, check: wantResumed(false)},
+	{name: "42_tls12_resume_ticket", stream: 1, version: 0x0303, suite: 0xC030, check: wantResumed(true)},
+	{name: "43_tls12_resume_sessionid", version: 0x0303, suite: 0xC030, check: wantResumed(false)},
+	{name: "43_tls12_resume_sessionid", stream: 1, version: 0x0303, suite: 0xC030, check: wantResumed(true)},
+	{name: "44_tls13_resume_psk", version: 0x0304, suite: 0x1302, check: wantResumed(false)},
+	{name: "44_tls13_resume_psk", stream: 1, version: 0x0304, suite: 0x1302, check: wantResumed(true)},
+}
+
+func wantETM(v bool) func(*testing.T, Info) {
+	return func(t *testing.T, i Info) {
+		if i.EncryptThenMAC != v {
+			t.Errorf("EncryptThenMAC %v, want %v", i.EncryptThenMAC, v)
+		}
+	}
+}
+
+func wantResumed(v bool) func(*testing.T, Info) {
+	return func(t *testing.T, i Info) {
+		if i.Resumed != v {
+			t.Errorf("Resumed %v, want %v", i.Resumed, v)
+		}
+	}
 }
 
 func TestCorpusAgainstTshark(t *testing.T) {
 	for _, c := range corpusCases {
-		t.Run(c.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/tcp%d", c.name, c.stream), func(t *testing.T) {
 			base := filepath.Join("testdata", c.name)
 			kl, err := ReadKeyLogFile(base + ".keys")
 			if err != nil {
 				t.Fatal(err)
 			}
+			tsharkBase := base
+			if c.stream > 0 {
+				tsharkBase = fmt.Sprintf("%s.%d", base, c.stream)
+			}
 			var want [2][]byte
 			for d, ext := range []string{".tshark.c2s", ".tshark.s2c"} {
-				if want[d], err = os.ReadFile(base + ext); err != nil {
+				if want[d], err = os.ReadFile(tsharkBase + ext); err != nil {
 					t.Fatal(err)
 				}
 			}
-			segs := tcpSegments(t, base+".pcap", 0)
+			segs := tcpSegments(t, base+".pcap", c.stream)
 			for _, f := range feeders {
 				t.Run(f.name, func(t *testing.T) {
 					s, res := run(kl, segs, f)

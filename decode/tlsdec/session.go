@@ -412,7 +412,9 @@ func (s *Session) process(h *half, rec []byte, start int64) {
 // changeCipherSpec switches a TLS 1.2 direction to protected records. In
 // TLS 1.3 it is the compatibility no-op.
 func (s *Session) changeCipherSpec(h *half) {
-	if s.info.HaveServerHello && s.info.Version == 0x0304 {
+	// A CCS before the ServerHello is TLS 1.3's compatibility CCS after a
+	// HelloRetryRequest (or noise): it changes nothing.
+	if !s.info.HaveServerHello || s.info.Version == 0x0304 {
 		return
 	}
 	if h.enc {
