@@ -57,17 +57,17 @@ func xorNonce(nonce *[12]byte, iv *[12]byte, seq uint64) {
 
 // tls13Cipher: AEAD with nonce iv^seq and the record header as additional data.
 type tls13Cipher struct {
-	aead cipher.AEAD
-	iv   [12]byte
+	aead  cipher.AEAD
+	iv    [12]byte
+	nonce [12]byte // scratch: a local would escape through the interface call
 }
 
 func (c *tls13Cipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
 	if len(rec) < 5+c.aead.Overhead() {
 		return nil, false
 	}
-	var nonce [12]byte
-	xorNonce(&nonce, &c.iv, seq)
-	pt, err := c.aead.Open(dst, nonce[:], rec[5:], rec[:5])
+	xorNonce(&c.nonce, &c.iv, seq)
+	pt, err := c.aead.Open(dst, c.nonce[:], rec[5:], rec[:5])
 	return pt, err == nil
 }
 
@@ -161,8 +161,10 @@ func aad12(buf *[13]byte, seq uint64, rec []byte, n int) []byte {
 
 // gcm12Cipher: AES-GCM with a 4-byte salt and an 8-byte explicit nonce (RFC 5288).
 type gcm12Cipher struct {
-	aead cipher.AEAD
-	salt [4]byte
+	aead  cipher.AEAD
+	salt  [4]byte
+	nonce [12]byte // scratch
+	ad    [13]byte // scratch
 }
 
 func (c *gcm12Cipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
@@ -170,19 +172,19 @@ func (c *gcm12Cipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
 	if len(body) < 8+c.aead.Overhead() {
 		return nil, false
 	}
-	var nonce [12]byte
-	copy(nonce[:4], c.salt[:])
-	copy(nonce[4:], body[:8])
+	copy(c.nonce[:4], c.salt[:])
+	copy(c.nonce[4:], body[:8])
 	ct := body[8:]
-	var ab [13]byte
-	pt, err := c.aead.Open(dst, nonce[:], ct, aad12(&ab, seq, rec, len(ct)-c.aead.Overhead()))
+	pt, err := c.aead.Open(dst, c.nonce[:], ct, aad12(&c.ad, seq, rec, len(ct)-c.aead.Overhead()))
 	return pt, err == nil
 }
 
 // chacha12Cipher: ChaCha20-Poly1305 for TLS 1.2 (RFC 7905): nonce iv^seq.
 type chacha12Cipher struct {
-	aead cipher.AEAD
-	iv   [12]byte
+	aead  cipher.AEAD
+	iv    [12]byte
+	nonce [12]byte // scratch
+	ad    [13]byte // scratch
 }
 
 func (c *chacha12Cipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
@@ -190,10 +192,8 @@ func (c *chacha12Cipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
 	if len(ct) < c.aead.Overhead() {
 		return nil, false
 	}
-	var nonce [12]byte
-	xorNonce(&nonce, &c.iv, seq)
-	var ab [13]byte
-	pt, err := c.aead.Open(dst, nonce[:], ct, aad12(&ab, seq, rec, len(ct)-c.aead.Overhead()))
+	xorNonce(&c.nonce, &c.iv, seq)
+	pt, err := c.aead.Open(dst, c.nonce[:], ct, aad12(&c.ad, seq, rec, len(ct)-c.aead.Overhead()))
 	return pt, err == nil
 }
 
@@ -205,20 +205,20 @@ type cbcCipher struct {
 	mac   hash.Hash
 	etm   bool
 	tag   []byte
+	ad    [13]byte // scratch
 }
 
 func (c *cbcCipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
 	body := rec[5:]
 	bs := c.block.BlockSize()
 	ms := c.mac.Size()
-	var ab [13]byte
 	if c.etm {
 		if len(body) < bs+bs+ms || (len(body)-ms)%bs != 0 {
 			return nil, false
 		}
 		enc, tag := body[:len(body)-ms], body[len(body)-ms:]
 		c.mac.Reset()
-		c.mac.Write(aad12(&ab, seq, rec, len(enc)))
+		c.mac.Write(aad12(&c.ad, seq, rec, len(enc)))
 		c.mac.Write(enc)
 		c.tag = c.mac.Sum(c.tag[:0])
 		if !hmac.Equal(c.tag, tag) {
@@ -258,7 +258,7 @@ func (c *cbcCipher) open(dst, rec []byte, seq uint64) ([]byte, bool) {
 	content := pt[:n-1-pad-ms]
 	tag := pt[n-1-pad-ms : n-1-pad]
 	c.mac.Reset()
-	c.mac.Write(aad12(&ab, seq, rec, len(content)))
+	c.mac.Write(aad12(&c.ad, seq, rec, len(content)))
 	c.mac.Write(content)
 	c.tag = c.mac.Sum(c.tag[:0])
 	good &= subtle.ConstantTimeCompare(c.tag, tag)

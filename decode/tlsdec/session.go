@@ -568,19 +568,20 @@ func (s *Session) decrypt12(h *half, suite *suiteInfo, rec []byte) ([]byte, Cont
 // may be under: the current one, then the next one (a key change whose
 // message could not be read: a damaged record, a key log without handshake
 // secrets, early data the client stopped sending).
-func candidates(p phase13) []phase13 {
+func candidates(p phase13) ([2]phase13, int) {
 	switch p {
 	case phaseEarly:
-		return []phase13{phaseEarly, phaseHandshake}
+		return [2]phase13{phaseEarly, phaseHandshake}, 2
 	case phaseHandshake:
-		return []phase13{phaseHandshake, phaseApp}
+		return [2]phase13{phaseHandshake, phaseApp}, 2
 	}
-	return []phase13{phaseApp}
+	return [2]phase13{phaseApp}, 1
 }
 
 func (s *Session) decrypt13(h *half, suite *suiteInfo, rec []byte) ([]byte, ContentType, error) {
 	haveKey := false
-	for _, p := range candidates(h.phase) {
+	cands, nc := candidates(h.phase)
+	for _, p := range cands[:nc] {
 		c := s.cipher13(h, suite, p)
 		if c == nil {
 			continue
