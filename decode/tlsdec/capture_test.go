@@ -182,6 +182,12 @@ var corpusCases = []corpusCase{
 	{name: "43_tls12_resume_sessionid", stream: 1, version: 0x0303, suite: 0xC030, check: wantResumed(true)},
 	{name: "44_tls13_resume_psk", version: 0x0304, suite: 0x1302, check: wantResumed(false)},
 	{name: "44_tls13_resume_psk", stream: 1, version: 0x0304, suite: 0x1302, check: wantResumed(true)},
+	{name: "45_tls13_early_data", version: 0x0304, suite: 0x1302, check: wantResumed(false)},
+	{name: "45_tls13_early_data", stream: 1, version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
+		if !i.Resumed || !i.EarlyDataOffered || !i.EarlyDataAccepted {
+			t.Errorf("Resumed %v EarlyDataOffered %v EarlyDataAccepted %v, want all true", i.Resumed, i.EarlyDataOffered, i.EarlyDataAccepted)
+		}
+	}},
 }
 
 func wantETM(v bool) func(*testing.T, Info) {

@@ -443,6 +443,7 @@ func (s *Session) handshake(h *half, typ uint8, body []byte) {
 		s.info.OfferedSuites = ch.suites
 		s.info.OfferedALPN = ch.alpn
 		s.info.EarlyDataOffered = ch.earlyData
+		s.clientPhase13()
 	case typ == hsServerHello && h.dir == reassembly.ServerToClient && !h.enc && h.phase == phasePlain && !s.info.HaveServerHello:
 		sh, ok := parseServerHello(body)
 		if !ok {
@@ -460,13 +461,7 @@ func (s *Session) handshake(h *half, typ uint8, body []byte) {
 		if sh.version == 0x0304 {
 			s.info.Resumed = sh.psk
 			h.phase = phaseHandshake
-			c := &s.h[reassembly.ClientToServer]
-			if c.phase == phasePlain {
-				c.phase = phaseHandshake
-				if s.ch.earlyData {
-					c.phase = phaseEarly
-				}
-			}
+			s.clientPhase13()
 		} else {
 			s.info.ALPN = sh.alpn
 			s.info.ExtendedMasterSecret = sh.ems
@@ -489,6 +484,20 @@ func (s *Session) handshake(h *half, typ uint8, body []byte) {
 		h.toHandshake = true
 	case typ == hsKeyUpdate && tls13 && h.phase == phaseApp:
 		h.keyUpdate = true
+	}
+}
+
+// clientPhase13 starts the client's TLS 1.3 record protection once both
+// hellos are known (in whichever order they were fed): early data keys if
+// the client offered 0-RTT, else handshake keys.
+func (s *Session) clientPhase13() {
+	c := &s.h[reassembly.ClientToServer]
+	if !s.info.HaveClientHello || !s.info.HaveServerHello || s.info.Version != 0x0304 || c.phase != phasePlain {
+		return
+	}
+	c.phase = phaseHandshake
+	if s.ch.earlyData {
+		c.phase = phaseEarly
 	}
 }
 

@@ -16,6 +16,15 @@ openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj /CN=sockscope.test \
 seq -f 'line %06g of the server to client test data, some padding text' 1 650 >"$gen/s2c.txt" # ~40 KB
 seq -f 'line %06g of the client to server test data' 1 90 >"$gen/c2s.txt"
 
+# Arguments, if any, name the captures to record (default: all of them).
+only=("$@")
+wanted() {
+  [ ${#only[@]} -eq 0 ] && return 0
+  local n
+  for n in "${only[@]}"; do [ "$n" = "$1" ] && return 0; done
+  return 1
+}
+
 # start_dump FILE PORT: tcpdump in the background, waits until it listens.
 start_dump() {
   rm -f "$gen/dump.err"
@@ -67,6 +76,7 @@ record() {
 # one NAME PORT SERVER_ARGS -- CLIENT_ARGS: one connection.
 one() {
   local name=$1 port=$2; shift 2
+  wanted "$name" || return 0
   local sargs=() cargs=()
   while [ "$1" != -- ]; do sargs+=("$1"); shift; done; shift
   cargs=("$@")
@@ -107,6 +117,7 @@ one 41_tls13_keyupdate 4512 -- -tls1_3
 # (TLS 1.2 ticket, TLS 1.2 session ID, TLS 1.3 PSK).
 resume() {
   local name=$1 port=$2; shift 2
+  wanted "$name" || return 0
   local sargs=() cargs=()
   while [ "$1" != -- ]; do sargs+=("$1"); shift; done; shift
   cargs=("$@")
@@ -128,3 +139,20 @@ EOT
 resume 42_tls12_resume_ticket 4513 -- -tls1_2
 resume 43_tls12_resume_sessionid 4514 -no_ticket -- -tls1_2
 resume 44_tls13_resume_psk 4515 -- -tls1_3
+
+# 0-RTT: the second connection resumes and sends early data (the server
+# accepts it).
+printf 'early data line sent in 0-RTT\n' >"$gen/early.txt"
+early() {
+  local name=$1 port=$2
+  wanted "$name" || return 0
+  rm -f "$name.keys" "$gen/sess.pem"
+  start_dump "$name.pcap" "$port"
+  NACCEPT=2 server "$port" -early_data -max_early_data 16384
+  client "$port" "$name.keys" -tls1_3 -sess_out "$gen/sess.pem"
+  client "$port" "$name.keys" -tls1_3 -sess_in "$gen/sess.pem" -early_data "$gen/early.txt"
+  wait "$srv" || true
+  stop_dump
+  record "$name" "$port"
+}
+early 45_tls13_early_data 4516
