@@ -182,6 +182,10 @@ var corpusCases = []corpusCase{
 	{name: "43_tls12_resume_sessionid", stream: 1, version: 0x0303, suite: 0xC030, check: wantResumed(true)},
 	{name: "44_tls13_resume_psk", version: 0x0304, suite: 0x1302, check: wantResumed(false)},
 	{name: "44_tls13_resume_psk", stream: 1, version: 0x0304, suite: 0x1302, check: wantResumed(true)},
+	{name: "46_tls13_alpn_h2", version: 0x0304, suite: 0x1302, check: wantALPN("h2")},
+	{name: "47_tls12_alpn_http11", version: 0x0303, suite: 0xC030, check: wantALPN("http/1.1")},
+	{name: "48_tls13_aes128ccm", version: 0x0304, suite: 0x1304},
+	{name: "49_tls12_rsa_aes128ccm", version: 0x0303, suite: 0xC09C},
 	{name: "45_tls13_early_data", version: 0x0304, suite: 0x1302, check: wantResumed(false)},
 	{name: "45_tls13_early_data", stream: 1, version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
 		if !i.Resumed || !i.EarlyDataOffered || !i.EarlyDataAccepted {
@@ -194,6 +198,14 @@ func wantETM(v bool) func(*testing.T, Info) {
 	return func(t *testing.T, i Info) {
 		if i.EncryptThenMAC != v {
 			t.Errorf("EncryptThenMAC %v, want %v", i.EncryptThenMAC, v)
+		}
+	}
+}
+
+func wantALPN(p string) func(*testing.T, Info) {
+	return func(t *testing.T, i Info) {
+		if i.ALPN != p || fmt.Sprint(i.OfferedALPN) != "[h2 http/1.1]" {
+			t.Errorf("ALPN %q offered %q, want %q of [h2 http/1.1]", i.ALPN, i.OfferedALPN, p)
 		}
 	}
 }

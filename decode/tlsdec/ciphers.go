@@ -40,6 +40,12 @@ func newAEAD(kind cipherKind, key []byte) (cipher.AEAD, error) {
 			return nil, errKeyLen
 		}
 		return a, nil
+	case kindCCM:
+		b, err := aes.NewCipher(key)
+		if err != nil {
+			return nil, errKeyLen
+		}
+		return newCCM(b), nil
 	}
 	return nil, errKeyLen
 }
@@ -136,7 +142,7 @@ type tls12Keys struct{ mac, key, iv []byte }
 func keyBlock12(s *suiteInfo, master []byte, cr, sr Random) (client, server tls12Keys) {
 	ivLen := 0
 	switch s.kind {
-	case kindGCM:
+	case kindGCM, kindCCM:
 		ivLen = 4
 	case kindChaCha:
 		ivLen = 12
@@ -159,7 +165,8 @@ func aad12(buf *[13]byte, seq uint64, rec []byte, n int) []byte {
 	return buf[:]
 }
 
-// gcm12Cipher: AES-GCM with a 4-byte salt and an 8-byte explicit nonce (RFC 5288).
+// gcm12Cipher: AES-GCM (RFC 5288) or AES-CCM (RFC 6655) with a 4-byte salt
+// and an 8-byte explicit nonce.
 type gcm12Cipher struct {
 	aead  cipher.AEAD
 	salt  [4]byte
@@ -287,8 +294,8 @@ func decryptCBC(b cipher.Block, dst, enc []byte) []byte {
 // newTLS12Cipher builds one direction's record cipher from its key block part.
 func newTLS12Cipher(s *suiteInfo, k tls12Keys, etm bool) (recordCipher, error) {
 	switch s.kind {
-	case kindGCM:
-		a, err := newAEAD(kindGCM, k.key)
+	case kindGCM, kindCCM:
+		a, err := newAEAD(s.kind, k.key)
 		if err != nil {
 			return nil, err
 		}

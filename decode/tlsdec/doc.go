@@ -65,18 +65,20 @@
 // # What is decrypted
 //
 // TLS 1.3: TLS_AES_128_GCM_SHA256, TLS_AES_256_GCM_SHA384,
-// TLS_CHACHA20_POLY1305_SHA256, with the HKDF-Expand-Label key schedule from
+// TLS_CHACHA20_POLY1305_SHA256, TLS_AES_128_CCM_SHA256, with the HKDF-Expand-Label key schedule from
 // the traffic secrets: handshake keys, then application keys after each
 // direction's Finished, the next generation after a KeyUpdate, early data
 // with CLIENT_EARLY_TRAFFIC_SECRET; inner content type and padding removed.
 // If a key change cannot be seen (a damaged Finished, a key log with only the
 // application secrets), the next key is tried after the current one fails.
-// TLS 1.2: AES-GCM, ChaCha20-Poly1305 and AES-CBC with HMAC-SHA1/SHA256/
+// TLS 1.2: AES-GCM, AES-CCM, ChaCha20-Poly1305 and AES-CBC with HMAC-SHA1/SHA256/
 // SHA384 (MAC-then-encrypt, or encrypt-then-MAC when the ServerHello agreed to
 // it), with the SHA-256 or SHA-384 PRF, for RSA, DHE and ECDHE key exchange
 // alike (the key log gives the master secret); session resumption by ID or
-// ticket uses the new connection's CLIENT_RANDOM line. Not decrypted: AES-CCM,
-// TLS 1.0/1.1 and SSL 3, 3DES, RC4, renegotiation.
+// ticket uses the new connection's CLIENT_RANDOM line. Not decrypted: AES-CCM_8,
+// TLS 1.0/1.1 and SSL 3, 3DES, RC4, Camellia, renegotiation. AES-CCM is built
+// here on crypto/aes and crypto/cipher's CTR mode (neither the standard
+// library nor golang.org/x/crypto has it); all else is their code.
 //
 // # Memory
 //

@@ -64,6 +64,7 @@ func TestFlippedByte(t *testing.T) {
 	for _, name := range []string{
 		"30_tls13_aes128gcm", "32_tls13_chacha20", "33_tls12_ecdhe_rsa_aes128gcm", "35_tls12_ecdhe_rsa_chacha20",
 		"36_tls12_ecdhe_rsa_aes128sha_etm", "37_tls12_ecdhe_rsa_aes128sha_noetm", "39_tls12_ecdhe_rsa_aes256sha384",
+		"48_tls13_aes128ccm", "49_tls12_rsa_aes128ccm",
 	} {
 		t.Run(name, func(t *testing.T) {
 			kl, err := ReadKeyLogFile(filepath.Join("testdata", name+".keys"))

@@ -14,6 +14,7 @@ const (
 	kindGCM    cipherKind = iota + 1 // AES-GCM
 	kindChaCha                       // ChaCha20-Poly1305
 	kindCBC                          // AES-CBC + HMAC (TLS 1.2)
+	kindCCM                          // AES-CCM, 16-byte tag
 )
 
 // suiteInfo is what the record layer needs to know about a cipher suite.
@@ -46,6 +47,19 @@ func init() {
 	addSuite(suiteInfo{id: 0x1301, name: "TLS_AES_128_GCM_SHA256", tls13: true, kind: kindGCM, keyLen: 16})
 	addSuite(suiteInfo{id: 0x1302, name: "TLS_AES_256_GCM_SHA384", tls13: true, kind: kindGCM, keyLen: 32, prf: sha384})
 	addSuite(suiteInfo{id: 0x1303, name: "TLS_CHACHA20_POLY1305_SHA256", tls13: true, kind: kindChaCha, keyLen: 32})
+	addSuite(suiteInfo{id: 0x1304, name: "TLS_AES_128_CCM_SHA256", tls13: true, kind: kindCCM, keyLen: 16})
+	// TLS 1.2 AES-CCM (RFC 6655, RFC 7251), 16-byte tag.
+	for _, s := range []struct {
+		id     uint16
+		name   string
+		keyLen int
+	}{
+		{0xC09C, "TLS_RSA_WITH_AES_128_CCM", 16}, {0xC09D, "TLS_RSA_WITH_AES_256_CCM", 32},
+		{0xC09E, "TLS_DHE_RSA_WITH_AES_128_CCM", 16}, {0xC09F, "TLS_DHE_RSA_WITH_AES_256_CCM", 32},
+		{0xC0AC, "TLS_ECDHE_ECDSA_WITH_AES_128_CCM", 16}, {0xC0AD, "TLS_ECDHE_ECDSA_WITH_AES_256_CCM", 32},
+	} {
+		addSuite(suiteInfo{id: s.id, name: s.name, kind: kindCCM, keyLen: s.keyLen})
+	}
 	// TLS 1.2 AEAD.
 	for _, s := range []struct {
 		id   uint16
@@ -106,12 +120,9 @@ func init() {
 // knownNames names suites this package recognises but cannot decrypt, so the
 // "not supported" report can say which.
 var knownNames = map[uint16]string{
-	0x1304: "TLS_AES_128_CCM_SHA256",
+	0xC0A0: "TLS_RSA_WITH_AES_128_CCM_8",
+	0xC0AE: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM_8",
 	0x1305: "TLS_AES_128_CCM_8_SHA256",
-	0xC0AC: "TLS_ECDHE_ECDSA_WITH_AES_128_CCM",
-	0xC0AD: "TLS_ECDHE_ECDSA_WITH_AES_256_CCM",
-	0xC09C: "TLS_RSA_WITH_AES_128_CCM",
-	0xC09D: "TLS_RSA_WITH_AES_256_CCM",
 	0x000A: "TLS_RSA_WITH_3DES_EDE_CBC_SHA",
 	0xC012: "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA",
 	0x0005: "TLS_RSA_WITH_RC4_128_SHA",
@@ -119,8 +130,6 @@ var knownNames = map[uint16]string{
 	0xC011: "TLS_ECDHE_RSA_WITH_RC4_128_SHA",
 	0x0041: "TLS_RSA_WITH_CAMELLIA_128_CBC_SHA",
 	0x0084: "TLS_RSA_WITH_CAMELLIA_256_CBC_SHA",
-	0xC09E: "TLS_DHE_RSA_WITH_AES_128_CCM",
-	0xC09F: "TLS_DHE_RSA_WITH_AES_256_CCM",
 	0x00AE: "TLS_PSK_WITH_AES_128_CBC_SHA256",
 	0x00A8: "TLS_PSK_WITH_AES_128_GCM_SHA256",
 	0xC0A4: "TLS_PSK_WITH_AES_128_CCM",

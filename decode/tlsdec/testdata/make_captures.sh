@@ -102,6 +102,12 @@ one 38_tls12_rsa_aes256sha256 4509 -- -tls1_2 -cipher AES256-SHA256 -no_etm
 one 39_tls12_ecdhe_rsa_aes256sha384 4510 -- -tls1_2 -cipher ECDHE-RSA-AES256-SHA384
 # HelloRetryRequest: the client's first key share (X25519) is not one the server takes.
 one 40_tls13_hrr 4511 -groups P-256 -- -tls1_3 -groups X25519:P-256
+# ALPN: TLS 1.3 negotiates it in EncryptedExtensions, TLS 1.2 in the ServerHello.
+one 46_tls13_alpn_h2 4517 -alpn h2 -- -tls1_3 -alpn h2,http/1.1
+one 47_tls12_alpn_http11 4518 -alpn http/1.1 -- -tls1_2 -alpn h2,http/1.1
+# AES-128-CCM (TLS 1.3; openssl enables it only when asked).
+one 48_tls13_aes128ccm 4519 -ciphersuites TLS_AES_128_CCM_SHA256 -- -tls1_3 -ciphersuites TLS_AES_128_CCM_SHA256
+one 49_tls12_rsa_aes128ccm 4520 -cipher AES128-CCM -- -tls1_2 -cipher AES128-CCM
 
 # KeyUpdate both ways: 'K' on s_client's and s_server's stdin sends a
 # KeyUpdate with update_requested (so the peer updates too).
