@@ -229,3 +229,48 @@ func TestKeyArrivesLater(t *testing.T) {
 		t.Fatalf("decrypted %d bytes, want a proper suffix of tshark's %d", len(app), len(want))
 	}
 }
+
+// TestDamagedKeyUpdate: when the record carrying a KeyUpdate is damaged,
+// that record fails authentication, and the next records still decrypt
+// (under the next key, which is tried when the current one fails).
+func TestDamagedKeyUpdate(t *testing.T) {
+	const name = "41_tls13_keyupdate"
+	kl, err := ReadKeyLogFile(filepath.Join("testdata", name+".keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := streams(t, name)
+	var want [2][]byte
+	for d, ext := range []string{".tshark.c2s", ".tshark.s2c"} {
+		if want[d], err = os.ReadFile(filepath.Join("testdata", name+ext)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Find the records that carry the KeyUpdates.
+	var ku [2][]reassembly.ByteRange
+	s := NewSession(Config{Keys: kl, OnRecord: func(r *Record) {
+		if r.Decrypted && r.Inner == Handshake && len(r.Plaintext) > 0 && r.Plaintext[0] == hsKeyUpdate {
+			ku[r.Dir] = append(ku[r.Dir], r.Range)
+		}
+	}})
+	s.Feed(c2s, all[0])
+	s.Feed(s2c, all[1])
+	s.Close()
+	for d := range 2 {
+		if len(ku[d]) == 0 {
+			t.Fatalf("%s: no KeyUpdate record", reassembly.Direction(d))
+		}
+		damaged := all
+		damaged[d] = bytes.Clone(all[d])
+		damaged[d][ku[d][0].Start+10] ^= 1
+		res := feedAll(kl, damaged)
+		if fails := authFailures(t, res); len(fails) != 1 {
+			t.Errorf("%s: %d authentication failures, want 1", reassembly.Direction(d), len(fails))
+		}
+		for e := range 2 {
+			if !bytes.Equal(res.app[e], want[e]) {
+				t.Errorf("damaged %s KeyUpdate: %s decrypted %q, want %q", reassembly.Direction(d), reassembly.Direction(e), res.app[e], want[e])
+			}
+		}
+	}
+}

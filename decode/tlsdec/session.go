@@ -66,7 +66,9 @@ type Info struct {
 	// EarlyDataOffered says the client offered 0-RTT data; EarlyDataAccepted
 	// that the server's EncryptedExtensions accepted it.
 	EarlyDataOffered, EarlyDataAccepted bool
-	// KeyUpdates counts the TLS 1.3 KeyUpdate messages decrypted per direction.
+	// KeyUpdates counts the TLS 1.3 key updates applied per direction: a
+	// KeyUpdate message decrypted, or inferred when its record was damaged
+	// and the next record opened under the next key.
 	KeyUpdates [2]int
 }
 
@@ -101,10 +103,12 @@ type half struct {
 	c12 recordCipher
 
 	// TLS 1.3.
-	phase     phase13
-	seq13     [4]uint64
-	c13       [4]recordCipher
-	appSecret []byte // current application traffic secret (KeyUpdate); key material
+	phase      phase13
+	seq13      [4]uint64
+	c13        [4]recordCipher
+	appSecret  []byte       // current application traffic secret (KeyUpdate); key material
+	nextC      recordCipher // the next generation's cipher, once derived
+	nextSecret []byte       // its secret; key material
 
 	toApp, toHandshake, keyUpdate bool // key changes due after this record
 	sawServerHelloDone            bool
@@ -521,6 +525,7 @@ func (s *Session) afterRecord(h *half) {
 			next := nextTrafficSecret(suite, h.appSecret)
 			if c, err := newTLS13Cipher(suite, next); err == nil {
 				h.appSecret, h.c13[phaseApp], h.seq13[phaseApp] = next, c, 0
+				h.nextC, h.nextSecret = nil, nil
 				s.info.KeyUpdates[h.dir]++
 			}
 		}
@@ -602,20 +607,44 @@ func (s *Session) decrypt13(h *half, suite *suiteInfo, rec []byte) ([]byte, Cont
 		}
 		h.seq13[p]++
 		h.phase = p
-		i := len(pt) - 1
-		for i >= 0 && pt[i] == 0 {
-			i--
-		}
-		if i < 0 {
-			return nil, 0, &DecryptError{Reason: Malformed, Detail: "decrypted record has no content type"}
-		}
-		return pt[:i], ContentType(pt[i]), nil
+		return innerType(pt)
 	}
 	h.seq13[h.phase]++
 	if !haveKey {
 		return nil, 0, &DecryptError{Reason: NoKey, ClientRandom: s.info.ClientRandom}
 	}
+	// The record may be the first under the next application key: a
+	// KeyUpdate this session could not read (its record was damaged).
+	if h.phase == phaseApp && h.appSecret != nil {
+		if h.nextC == nil {
+			next := nextTrafficSecret(suite, h.appSecret)
+			if c, err := newTLS13Cipher(suite, next); err == nil {
+				h.nextC, h.nextSecret = c, next
+			}
+		}
+		if h.nextC != nil {
+			if pt, ok := h.nextC.open(s.out[:0], rec, 0); ok {
+				h.appSecret, h.c13[phaseApp], h.seq13[phaseApp] = h.nextSecret, h.nextC, 1
+				h.nextC, h.nextSecret = nil, nil
+				s.info.KeyUpdates[h.dir]++
+				return innerType(pt)
+			}
+		}
+	}
 	return nil, 0, &DecryptError{Reason: AuthFailed}
+}
+
+// innerType splits a TLS 1.3 plaintext into its content and inner content
+// type, removing the zero padding (RFC 8446 §5.4).
+func innerType(pt []byte) ([]byte, ContentType, error) {
+	i := len(pt) - 1
+	for i >= 0 && pt[i] == 0 {
+		i--
+	}
+	if i < 0 {
+		return nil, 0, &DecryptError{Reason: Malformed, Detail: "decrypted record has no content type"}
+	}
+	return pt[:i], ContentType(pt[i]), nil
 }
 
 // cipher13 returns the record cipher of phase p for direction h, deriving it
