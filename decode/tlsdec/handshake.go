@@ -248,6 +248,11 @@ func interesting(typ uint8) bool {
 	return false
 }
 
+// reset drops a message in progress; the next byte starts a message.
+func (h *hsReader) reset() {
+	h.nhdr, h.left, h.inBody, h.body = 0, 0, false, h.body[:0]
+}
+
 // write feeds handshake-content bytes (plaintext of handshake records).
 func (h *hsReader) write(p []byte) {
 	for len(p) > 0 && !h.stopped {

@@ -397,6 +397,9 @@ func (s *Session) process(h *half, rec []byte, start int64) {
 			de.Record = h.n
 		}
 		r.Err = err
+		// A handshake message in progress cannot be finished without this
+		// record's bytes: drop it rather than misread what follows.
+		h.hs.reset()
 		s.emit(r)
 		s.afterRecord(h)
 		return
