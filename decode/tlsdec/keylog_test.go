@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -192,5 +193,30 @@ func TestSecretsNotPrinted(t *testing.T) {
 	e := &DecryptError{Reason: NoKey, Record: 3, ClientRandom: mustRandom(t, cr1)}
 	if strings.Contains(e.Error(), "aaaa") || !strings.Contains(e.Error(), cr1) {
 		t.Errorf("NoKey message %q", e)
+	}
+}
+
+// TestPrintingRedacts: printing a KeyLog or a Session in any verb shows no
+// secret (here the hex of the master secret and a traffic secret).
+func TestPrintingRedacts(t *testing.T) {
+	text, err := os.ReadFile("testdata/33_tls12_ecdhe_rsa_aes128gcm.keys")
+	if err != nil {
+		t.Fatal(err)
+	}
+	kl, _ := ParseKeyLog(bytes.NewReader(text))
+	kl.Write([]byte("CLIENT_RANDOM " + cr1 + " " + ms[:20])) // a partial line is held
+	all := streams(t, "33_tls12_ecdhe_rsa_aes128gcm")
+	s := NewSession(Config{Keys: kl})
+	s.Feed(c2s, all[0])
+	s.Feed(s2c, all[1])
+	f := strings.Fields(string(text))
+	master := f[len(f)-1]
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x"} {
+		for _, v := range []any{kl, s} {
+			out := fmt.Sprintf(verb, v)
+			if strings.Contains(out, master[:16]) || strings.Contains(out, ms[:16]) || strings.Contains(strings.ToLower(out), "aaaaaaaa") {
+				t.Errorf("%s of %T shows a secret: %.80s", verb, v, out)
+			}
+		}
 	}
 }
