@@ -56,6 +56,9 @@ type result struct {
 type feeder struct {
 	name string
 	feed func(s *Session, segs []seg)
+	// maxWaiting is Config.MaxWaiting: feeding one whole direction first
+	// needs room for it (0: the default, enough for capture order).
+	maxWaiting int
 }
 
 var feeders = []feeder{
@@ -63,7 +66,7 @@ var feeders = []feeder{
 		for _, g := range segs {
 			feedSeg(s, g, func(b []byte) { s.Feed(g.dir, b) })
 		}
-	}},
+	}, 0},
 	{"bytewise", func(s *Session, segs []seg) {
 		for _, g := range segs {
 			feedSeg(s, g, func(b []byte) {
@@ -72,7 +75,7 @@ var feeders = []feeder{
 				}
 			})
 		}
-	}},
+	}, 0},
 	{"random", func(s *Session, segs []seg) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		for _, g := range segs {
@@ -84,9 +87,9 @@ var feeders = []feeder{
 				}
 			})
 		}
-	}},
-	{"whole_c2s_first", func(s *Session, segs []seg) { feedWhole(s, segs, reassembly.ClientToServer) }},
-	{"whole_s2c_first", func(s *Session, segs []seg) { feedWhole(s, segs, reassembly.ServerToClient) }},
+	}, 0},
+	{"whole_c2s_first", func(s *Session, segs []seg) { feedWhole(s, segs, reassembly.ClientToServer) }, 1 << 20},
+	{"whole_s2c_first", func(s *Session, segs []seg) { feedWhole(s, segs, reassembly.ServerToClient) }, 1 << 20},
 }
 
 func feedSeg(s *Session, g seg, f func([]byte)) {
@@ -112,7 +115,7 @@ func feedWhole(s *Session, segs []seg, first reassembly.Direction) {
 
 func run(kl *KeyLog, segs []seg, f feeder) (*Session, *result) {
 	res := &result{}
-	s := NewSession(Config{Keys: kl, OnRecord: func(r *Record) {
+	s := NewSession(Config{Keys: kl, MaxWaiting: f.maxWaiting, OnRecord: func(r *Record) {
 		if r.Decrypted && r.Inner == ApplicationData {
 			if r.AppOffset != int64(len(res.app[r.Dir])) {
 				res.errs = append(res.errs, fmt.Errorf("%s record %d: AppOffset %d, want %d", r.Dir, r.N, r.AppOffset, len(res.app[r.Dir])))
@@ -186,6 +189,12 @@ var corpusCases = []corpusCase{
 	{name: "47_tls12_alpn_http11", version: 0x0303, suite: 0xC030, check: wantALPN("http/1.1")},
 	{name: "48_tls13_aes128ccm", version: 0x0304, suite: 0x1304},
 	{name: "49_tls12_rsa_aes128ccm", version: 0x0303, suite: 0xC09C},
+	{name: "51_tls13_curl_nghttpd_h2", version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
+		if i.ALPN != "h2" {
+			t.Errorf("ALPN %q, want h2", i.ALPN)
+		}
+	}},
+	{name: "52_tls13_python_tiny_records", version: 0x0304, suite: 0x1302},
 	{name: "45_tls13_early_data", version: 0x0304, suite: 0x1302, check: wantResumed(false)},
 	{name: "45_tls13_early_data", stream: 1, version: 0x0304, suite: 0x1302, check: func(t *testing.T, i Info) {
 		if !i.Resumed || !i.EarlyDataOffered || !i.EarlyDataAccepted {
@@ -286,4 +295,32 @@ func firstDiff(a, b []byte) int {
 		}
 	}
 	return min(len(a), len(b))
+}
+
+// TestTinyRecords: the Python client's 200 small writes are 200 records
+// (plus the last one), each 8 bytes of application data, several to a
+// segment.
+func TestTinyRecords(t *testing.T) {
+	const name = "52_tls13_python_tiny_records"
+	kl, err := ReadKeyLogFile(filepath.Join("testdata", name+".keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	segs := tcpSegments(t, filepath.Join("testdata", name+".pcap"), 0)
+	_, res := run(kl, segs, feeders[0])
+	n, c2sSegs := 0, 0
+	for _, r := range res.records[0] {
+		if r.Decrypted && r.Inner == ApplicationData {
+			n++
+		}
+	}
+	for _, g := range segs {
+		if g.dir == reassembly.ClientToServer {
+			c2sSegs++
+		}
+	}
+	if n != 201 {
+		t.Errorf("%d c2s application data records, want 201", n)
+	}
+	t.Logf("%d c2s application data records in %d segments", n, c2sSegs)
 }

@@ -162,3 +162,61 @@ early() {
   record "$name" "$port"
 }
 early 45_tls13_early_data 4516
+
+# curl (HTTP/2, ALPN h2) to nghttpd, key log from SSLKEYLOGFILE.
+if wanted 51_tls13_curl_nghttpd_h2; then
+  name=51_tls13_curl_nghttpd_h2 port=4521
+  rm -f "$name.keys"
+  mkdir -p "$gen/htdocs"
+  seq -f 'line %06g of the http2 body' 1 2000 >"$gen/htdocs/body.txt"
+  timeout 20 nghttpd -a 127.0.0.1 -d "$gen/htdocs" "$port" "$gen/key.pem" "$gen/cert.pem" >"$gen/nghttpd.out" 2>&1 &
+  ngh=$!
+  for _ in $(seq 50); do ss -ltn "sport = :$port" | grep -q LISTEN && break; sleep 0.1; done
+  start_dump "$name.pcap" "$port"
+  SSLKEYLOGFILE="$PWD/$name.keys" timeout 20 curl -sk --http2 -o /dev/null -o /dev/null \
+    "https://127.0.0.1:$port/body.txt" "https://127.0.0.1:$port/body.txt"
+  stop_dump
+  kill "$ngh"; wait "$ngh" || true
+  record "$name" "$port"
+fi
+
+# Python: the client writes 200 tiny messages, one TLS record each
+# (TCP_NODELAY), and the server echoes each; ssl keylog_filename.
+if wanted 52_tls13_python_tiny_records; then
+  name=52_tls13_python_tiny_records port=4522
+  rm -f "$name.keys"
+  start_dump "$name.pcap" "$port"
+  KEYS="$PWD/$name.keys" CERT="$gen/cert.pem" KEY="$gen/key.pem" PORT=$port timeout 30 python3 - <<'EOT'
+import os, socket, ssl, threading
+port = int(os.environ["PORT"])
+sctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+sctx.load_cert_chain(os.environ["CERT"], os.environ["KEY"])
+ls = socket.create_server(("127.0.0.1", port))
+def serve():
+    c, _ = ls.accept()
+    with sctx.wrap_socket(c, server_side=True) as s:
+        while True:
+            b = s.recv(4096)
+            if not b:
+                break
+            s.sendall(b.upper())
+t = threading.Thread(target=serve); t.start()
+cctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+cctx.check_hostname = False
+cctx.verify_mode = ssl.CERT_NONE
+cctx.keylog_filename = os.environ["KEYS"]
+raw = socket.create_connection(("127.0.0.1", port))
+raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+with cctx.wrap_socket(raw, server_hostname="sockscope.test") as s:
+    for i in range(200):
+        s.sendall(b"msg %03d;" % i)
+    s.sendall(b"END")
+    got = b""
+    while not got.endswith(b"END"):
+        got += s.recv(4096)
+    s.unwrap() if False else None
+t.join(timeout=5)
+EOT
+  stop_dump
+  record "$name" "$port"
+fi
