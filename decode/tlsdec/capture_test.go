@@ -307,6 +307,14 @@ func TestTinyRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	segs := tcpSegments(t, filepath.Join("testdata", name+".pcap"), 0)
+	// Small records, small buffers (here before Close, which frees them).
+	s := NewSession(Config{Keys: kl})
+	for _, g := range segs {
+		s.Feed(g.dir, g.data)
+	}
+	if c := cap(s.out) + cap(s.h[0].buf) + cap(s.h[1].buf); c > 8192 {
+		t.Errorf("buffers hold %d bytes for a connection of small records", c)
+	}
 	_, res := run(kl, segs, feeders[0])
 	n, c2sSegs := 0, 0
 	for _, r := range res.records[0] {

@@ -26,7 +26,8 @@ type Config struct {
 	// key log, FileTail) apply to the records that follow. Nil: no keys.
 	Keys *KeyLog
 	// OnRecord receives every record, in order within each direction. The
-	// Record and its Plaintext are valid only during the call.
+	// Record and its Plaintext are valid only during the call, which must
+	// not call the Session's Feed, Gap or Close (Info is fine).
 	OnRecord func(*Record)
 	// MaxWaiting bounds the bytes of complete records held per direction
 	// while the other direction's hello, which the keys depend on, has not
@@ -121,14 +122,15 @@ type half struct {
 //
 // Memory: at most one incomplete record per direction (5 + MaxRecordLen
 // bytes), one record of plaintext, and up to MaxWaiting bytes of records
-// waiting for the other direction's hello.
+// waiting for the other direction's hello; buffers grow to the records
+// seen, so a connection of small records holds small buffers.
 type Session struct {
 	cfg  Config
 	h    [2]half
 	info Info
 	ch   clientHello
 	sh   serverHello
-	out  []byte // plaintext of the record being reported
+	out  []byte // plaintext of the record being reported (grown to the largest record)
 	rec  Record
 }
 
@@ -137,7 +139,7 @@ func NewSession(cfg Config) *Session {
 	if cfg.MaxWaiting <= 0 {
 		cfg.MaxWaiting = DefaultMaxWaiting
 	}
-	s := &Session{cfg: cfg, out: make([]byte, 0, MaxRecordLen+256)}
+	s := &Session{cfg: cfg}
 	for d := range s.h {
 		h := &s.h[d]
 		h.dir = reassembly.Direction(d)
@@ -196,18 +198,22 @@ func (s *Session) Feed(d reassembly.Direction, b []byte) {
 				continue
 			}
 		}
-		need := headerLen - len(h.buf)
+		want := headerLen // bytes of the record to hold: its header, then all of it
 		if len(h.buf) >= headerLen {
 			n, ok := s.header(h, h.buf, h.off-int64(len(h.buf)))
 			if !ok {
 				continue
 			}
-			need = headerLen + n - len(h.buf)
+			want = headerLen + n
 		}
-		take := min(need, len(b))
-		if h.buf == nil {
-			h.buf = make([]byte, 0, headerLen+MaxRecordLen)
+		if cap(h.buf) < want {
+			// Grow to this record's size only: a session with small records
+			// holds small buffers; none exceeds headerLen + MaxRecordLen.
+			nb := make([]byte, len(h.buf), max(want, 64))
+			copy(nb, h.buf)
+			h.buf = nb
 		}
+		take := min(want-len(h.buf), len(b))
 		h.buf = append(h.buf, b[:take]...)
 		b = b[take:]
 		h.off += int64(take)
@@ -281,7 +287,8 @@ func (s *Session) Gap(d reassembly.Direction, n int64) {
 }
 
 // Close ends the connection: records still waiting for a hello are reported
-// (NoHandshake), and an incomplete record as Truncated.
+// (NoHandshake), and an incomplete record as Truncated. The buffers are
+// released; Info stays available.
 func (s *Session) Close() {
 	for d := range s.h {
 		h := &s.h[d]
@@ -298,7 +305,9 @@ func (s *Session) Close() {
 			h.dead = err
 			s.emit(r)
 		}
+		h.buf = nil
 	}
+	s.out = nil
 }
 
 func (s *Session) emit(r Record) {
@@ -555,6 +564,14 @@ func (s *Session) decrypt(h *half, rec []byte) ([]byte, ContentType, error) {
 	return s.decrypt13(h, suite, rec)
 }
 
+// dst returns the plaintext buffer, with room for a record of n bytes.
+func (s *Session) dst(n int) []byte {
+	if cap(s.out) < n {
+		s.out = make([]byte, 0, max(n, 2*cap(s.out)))
+	}
+	return s.out[:0]
+}
+
 func (s *Session) decrypt12(h *half, suite *suiteInfo, rec []byte) ([]byte, ContentType, error) {
 	seq := h.seq
 	h.seq++
@@ -574,7 +591,7 @@ func (s *Session) decrypt12(h *half, suite *suiteInfo, rec []byte) ([]byte, Cont
 		}
 		h.c12 = c
 	}
-	pt, ok := h.c12.open(s.out[:0], rec, seq)
+	pt, ok := h.c12.open(s.dst(len(rec)), rec, seq)
 	if !ok {
 		return nil, 0, &DecryptError{Reason: AuthFailed}
 	}
@@ -604,7 +621,7 @@ func (s *Session) decrypt13(h *half, suite *suiteInfo, rec []byte) ([]byte, Cont
 			continue
 		}
 		haveKey = true
-		pt, ok := c.open(s.out[:0], rec, h.seq13[p])
+		pt, ok := c.open(s.dst(len(rec)), rec, h.seq13[p])
 		if !ok {
 			continue
 		}
@@ -626,7 +643,7 @@ func (s *Session) decrypt13(h *half, suite *suiteInfo, rec []byte) ([]byte, Cont
 			}
 		}
 		if h.nextC != nil {
-			if pt, ok := h.nextC.open(s.out[:0], rec, 0); ok {
+			if pt, ok := h.nextC.open(s.dst(len(rec)), rec, 0); ok {
 				h.appSecret, h.c13[phaseApp], h.seq13[phaseApp] = h.nextSecret, h.nextC, 1
 				h.nextC, h.nextSecret = nil, nil
 				s.info.KeyUpdates[h.dir]++
