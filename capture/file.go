@@ -65,6 +65,12 @@ type FileSource struct {
 	// Wireshark and tcpdump -r) and counted in Filtered.
 	Filter   func(link LinkType, frame []byte) bool
 	Filtered int
+
+	// OnSecrets, when set, receives the secrets of every pcapng Decryption
+	// Secrets Block as it is read (editcap --inject-secrets writes them
+	// before the packets): its secrets type (0x544c534b "TLSK": a TLS key
+	// log) and data. data is valid only during the call.
+	OnSecrets func(secretsType uint32, data []byte)
 }
 
 type ngIface struct {
@@ -276,6 +282,7 @@ const (
 	ngOPB = 2 // obsolete Packet Block
 	ngSPB = 3
 	ngEPB = 6
+	ngDSB = 0x0A // Decryption Secrets Block
 )
 
 // maxBlock bounds a pcapng block: a frame plus generous room for options.
@@ -361,6 +368,13 @@ func (s *FileSource) nextNG(p *Packet) error {
 		case ngIDB:
 			if err := s.parseIDB(body); err != nil {
 				return s.damage(start, "%s", err)
+			}
+		case ngDSB:
+			// Secrets type, secrets length, the secrets (padded to 32 bits).
+			if s.OnSecrets != nil && len(body) >= 8 {
+				if n := s.order.Uint32(body[4:]); uint64(n) <= uint64(len(body)-8) {
+					s.OnSecrets(s.order.Uint32(body[0:]), body[8:8+n])
+				}
 			}
 		case ngEPB, ngOPB:
 			// The block's framing is sound (length and trailer agree), so a

@@ -11,6 +11,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -25,6 +26,7 @@ type followOptions struct {
 	Transcript bool
 	All        bool
 	Width      int
+	Layer      string
 	Bounds     boundsOptions
 }
 
@@ -46,10 +48,20 @@ stops (Ctrl-C, -c or --duration); stderr says when STREAM appears and ends.
 Framing (--framing): auto (default: by content and port, and says why), raw
 (one message per segment), line, line:<delim>, fixed:N,
 len:u8|u16be|u16le|u32be|u32le|u64be[,offset=N][,adjust=N][,include],
-http1, tls, dns, resp, ws, h2.`,
+http1, tls, dns, resp, ws, h2, pgsql, mysql, mqtt, ssh, memcached, smtp,
+ftp, pop3.
+
+TLS: with a key log (--keylog FILE, $SSLKEYLOGFILE, or the secrets a pcapng
+carries, as editcap --inject-secrets writes them) a TLS stream is
+decrypted: the view lines up TCP segments, TLS records and the messages
+inside (framed as ALPN says, else auto; --framing chooses the inner
+framing), and --format raw writes the decrypted application data (what
+Wireshark's Follow TLS Stream gives). --layer tcp shows the TCP bytes
+instead.`,
 		Example: `  sockscope follow trace.pcap tcp/3 --framing len:u32be
   sockscope follow trace.pcap 0 --transcript
   sockscope follow trace.pcap tcp/0 --format raw --dir s2c > body.bin
+  sockscope follow https.pcap 0 --keylog keys.txt --format raw --dir s2c
   sudo sockscope follow -i lo -f "port 8080" tcp/0 --duration 30s`,
 		Args: func(c *cobra.Command, args []string) error {
 			switch {
@@ -77,9 +89,11 @@ http1, tls, dns, resp, ws, h2.`,
 	f.BoolVar(&o.Transcript, "transcript", false, "show both directions interleaved in capture order, payload escaped, with message boundaries")
 	f.BoolVar(&o.All, "all", false, "show every segment and message (no elision)")
 	f.IntVar(&o.Width, "width", 0, "output width in columns (default: $COLUMNS, else 100)")
+	f.StringVar(&o.Layer, "layer", "auto", "auto (TLS decrypted when there are keys), tls (decrypt: fail without keys) or tcp (the TCP bytes)")
 	o.Bounds.addFlags(f, true)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json", "raw"))
 	c.RegisterFlagCompletionFunc("dir", fixedCompletion("c2s", "s2c"))
+	c.RegisterFlagCompletionFunc("layer", fixedCompletion("auto", "tls", "tcp"))
 	c.RegisterFlagCompletionFunc("framing", fixedCompletion(decode.Completions()...))
 	return c
 }
@@ -127,6 +141,11 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	if _, err := decode.ParseSpec(o.Framing); err != nil {
 		return usagef("--framing: %v", err)
 	}
+	switch o.Layer {
+	case "auto", "tls", "tcp":
+	default:
+		return usagef("--layer %q: want auto, tls or tcp", o.Layer)
+	}
 	proto, id, err := parseStream(o.Stream)
 	if err != nil {
 		return err
@@ -153,6 +172,18 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		// stream is kept, so memory does not grow with its length.
 		raw = &rawWriter{w: bw, want: want, dir: dirs[0]}
 		topts.Keep, topts.Follow, topts.OnData = nil, wanted, raw.data
+		if o.Layer == "tls" || o.Layer == "auto" && (src.tail != nil || src.file != nil) {
+			// Decrypt as the bytes come; streams that are not TLS, or
+			// (auto) TLS with no key known by its first bytes, pass
+			// through as TCP bytes.
+			raw.tls = decode.NewTLSPlain(src.Keys, raw.plain)
+			raw.tls.Refresh, raw.tls.Auto = src.RefreshKeys, o.Layer == "auto"
+			topts.OnData = func(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+				if (streamRef{s.Proto, s.ID}) == want {
+					raw.tls.Data(s, d, r, b, frame)
+				}
+			}
+		}
 	}
 	var found *reassembly.Stream
 	topts.OnStream = func(s *reassembly.Stream) {
@@ -184,11 +215,19 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		return usagef("%s has no %s/%d: it has %d TCP streams and %d UDP flows", o.Path, proto, id, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
 	if raw == nil {
-		if err := writeFollow(io, bw, found, o, dirs); err != nil {
+		if err := writeFollow(io, bw, found, o, dirs, src.Keys); err != nil {
 			return err
 		}
 	} else {
 		err = raw.err // the bytes were written as they came
+		if raw.tls != nil && err == nil {
+			if terr := raw.tls.End(found); terr != nil {
+				if ferr := bw.Flush(); ferr != nil {
+					return fmt.Errorf("write output: %w", ferr)
+				}
+				return terr
+			}
+		}
 	}
 	if err == nil {
 		err = bw.Flush()
@@ -204,10 +243,29 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 
 // writeFollow frames a kept stream and writes its text, transcript or JSON
 // view.
-func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *followOptions, dirs []reassembly.Direction) error {
-	a, err := decode.Analyze(found, o.Framing)
-	if err != nil {
-		return usagef("--framing: %v", err)
+func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *followOptions, dirs []reassembly.Direction, keys *tlsdec.KeyLog) error {
+	var layer *decode.TLSLayer
+	hint := ""
+	if o.Layer != "tcp" {
+		var err error
+		if layer, err = decode.AnalyzeTLS(found, keys, o.Framing); err != nil {
+			return usagef("--framing: %v", err)
+		}
+		switch {
+		case layer == nil && o.Layer == "tls":
+			return fmt.Errorf("%s does not start with a TLS record: --layer tls has nothing to decrypt", found.Name())
+		case layer != nil && keys.Len() == 0 && o.Layer == "auto":
+			layer, hint = nil, "none: --keylog FILE (or $SSLKEYLOGFILE, as curl, browsers and Go's KeyLogWriter write it) shows what the records carry"
+		}
+	}
+	var a *decode.Analysis
+	var err error
+	if layer != nil {
+		a = layer.Outer // --framing is the framing inside
+	} else {
+		if a, err = decode.Analyze(found, o.Framing); err != nil {
+			return usagef("--framing: %v", err)
+		}
 	}
 	width := o.Width
 	if width <= 0 {
@@ -215,11 +273,11 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 	}
 	switch {
 	case o.Format == "json":
-		err = output.FollowJSON(bw, a)
+		err = output.FollowJSON(bw, a, layer)
 	case o.Transcript:
 		err = output.FollowTranscript(bw, a, output.FollowOptions{Width: width})
 	default:
-		err = output.FollowText(bw, a, output.FollowOptions{Width: width, All: o.All, Dirs: dirs})
+		err = output.FollowText(bw, a, output.FollowOptions{Width: width, All: o.All, Dirs: dirs, TLS: layer, KeysHint: hint})
 	}
 	if err != nil {
 		return fmt.Errorf("write output: %w", err)
@@ -235,6 +293,14 @@ type rawWriter struct {
 	want streamRef
 	dir  reassembly.Direction
 	err  error
+	tls  *decode.TLSPlain // decrypting, when set: its plain bytes come to plain
+}
+
+// plain takes the decrypted bytes of the followed stream (TLSPlain).
+func (r *rawWriter) plain(s *reassembly.Stream, d reassembly.Direction, b []byte) {
+	if d == r.dir && r.err == nil {
+		_, r.err = r.w.Write(b)
+	}
 }
 
 func (r *rawWriter) data(s *reassembly.Stream, d reassembly.Direction, _ reassembly.ByteRange, b []byte, _ int) {

@@ -50,6 +50,11 @@ func TestFollowGolden(t *testing.T) {
 		{"smtp", []string{"../testdata/captures/smtp_curl_python.pcap", "0"}},
 		{"ftp", []string{"../testdata/captures/ftp_curl_pyftpdlib.pcap", "2"}},
 		{"pop3_stls", []string{"../testdata/captures/pop3_dovecot_stls.pcap", "2"}},
+		{"tls13_decrypted", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/11_tls13_curl_openssl_sni.keys"}},
+		{"tls12_decrypted_json", []string{corpus + "12_tls12_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/12_tls12_curl_openssl_sni.keys", "--format", "json"}},
+		{"tls13_h2_decrypted", []string{"../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.pcap", "0", "--dir", "s2c", "--keylog", "../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.keys"}},
+		{"tls13_embedded_secrets", []string{"../decode/tlsdec/testdata/50_tls13_embedded_secrets.pcapng", "0", "--dir", "c2s", "--framing", "line"}},
+		{"tls13_no_keys_hint", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--dir", "c2s"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,6 +21,7 @@ import (
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/capture/filter"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/findings"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
@@ -44,6 +45,7 @@ type inputOptions struct {
 	User     string
 	Count    int           // -c: stop a live capture after this many packets (0: no limit)
 	Duration time.Duration // --duration: stop a live capture after this long (0: no limit)
+	KeyLog   string        // --keylog: TLS key log (else SSLKEYLOGFILE)
 }
 
 func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
@@ -60,6 +62,7 @@ func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
 		f.BoolVar(&o.Libpcap, "libpcap", false, "live: capture through libpcap instead of AF_PACKET")
 	}
 	f.StringVar(&o.User, "user", "", "live: once the capture is open, run as user `NAME` (as tcpdump -Z); without it, root drops its capabilities")
+	f.StringVar(&o.KeyLog, "keylog", "", "decrypt TLS with the key log `FILE` (SSLKEYLOGFILE format; default $SSLKEYLOGFILE; re-read as it grows when live)")
 }
 
 // addLimitFlags adds -c and --duration, which stop a live capture, for views
@@ -77,12 +80,17 @@ type input struct {
 	// Privileges says what was given up once the live capture was open.
 	Privileges capture.Privileges
 	file       *capture.FileSource // nil when live
-	w          *os.File            // -w output
-	ctx        context.Context     // the live capture's: done at --duration
-	cancel     context.CancelFunc
-	count      int // -c
-	frames     int // frames returned
-	stopped    string
+	// Keys are the TLS secrets: --keylog (or SSLKEYLOGFILE), plus those of
+	// pcapng Decryption Secrets Blocks as they are read; tail re-reads the
+	// key log file as it grows.
+	Keys    *tlsdec.KeyLog
+	tail    *tlsdec.FileTail
+	w       *os.File        // -w output
+	ctx     context.Context // the live capture's: done at --duration
+	cancel  context.CancelFunc
+	count   int // -c
+	frames  int // frames returned
+	stopped string
 }
 
 // Next returns the next frame, or io.EOF once -c frames were returned.
@@ -102,6 +110,36 @@ func (in *input) Next(p *capture.Packet) error {
 		}
 	}
 	return err
+}
+
+// loadKeys reads --keylog, or the file SSLKEYLOGFILE names (saying so on
+// stderr), into in.Keys. A live capture may start before the key log file
+// exists: it is read when it appears and re-read as it grows (RefreshKeys).
+func (in *input) loadKeys(io *streams, o *inputOptions) error {
+	in.Keys = &tlsdec.KeyLog{}
+	path, from := o.KeyLog, "--keylog"
+	if path == "" {
+		if path = os.Getenv("SSLKEYLOGFILE"); path == "" {
+			return nil
+		}
+		from = "SSLKEYLOGFILE"
+	}
+	in.tail = tlsdec.NewFileTail(path, in.Keys)
+	if _, err := in.tail.Refresh(); err != nil && !(errors.Is(err, os.ErrNotExist) && in.Live != nil) {
+		return fmt.Errorf("%s %s: %w", from, path, err)
+	}
+	if from == "SSLKEYLOGFILE" {
+		fmt.Fprintf(io.Err, "sockscope: TLS keys from SSLKEYLOGFILE=%s (%d client randoms)\n", path, in.Keys.Len())
+	}
+	return nil
+}
+
+// RefreshKeys re-reads the key log file for what was appended since (live
+// captures: a browser or curl writes its keys during the connection).
+func (in *input) RefreshKeys() {
+	if in.tail != nil && in.Live != nil {
+		in.tail.Refresh()
+	}
 }
 
 // errDuration is the cause of a live capture's end at --duration.
@@ -151,7 +189,18 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 				return nil, err
 			}
 		}
-		return &input{Source: src, Defrag: src.Defrag(), file: src}, nil
+		in := &input{Source: src, Defrag: src.Defrag(), file: src}
+		if err := in.loadKeys(io, o); err != nil {
+			src.Close()
+			return nil, err
+		}
+		src.OnSecrets = func(typ uint32, data []byte) {
+			if typ == tlsdec.SecretsTypeTLSKeyLog {
+				in.Keys.Write(data)
+				in.Keys.Flush()
+			}
+		}
+		return in, nil
 	}
 	if o.Snaplen <= 0 {
 		return nil, usagef("--snaplen %d: want a positive number of bytes", o.Snaplen)
@@ -210,6 +259,10 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 		return nil, err
 	}
 	in.Source, in.Defrag, in.Live = src, src.Defrag(), src
+	if err := in.loadKeys(io, o); err != nil {
+		in.Close()
+		return nil, err
+	}
 	if runAs != nil || dropImplicitly {
 		if in.Privileges, err = capture.DropPrivileges(runAs); err != nil {
 			created := in.w != nil

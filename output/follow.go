@@ -1,12 +1,14 @@
 package output
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -16,6 +18,12 @@ type FollowOptions struct {
 	Width int  // columns available (0: 100)
 	All   bool // no elision of long runs, every message listed
 	Dirs  []reassembly.Direction
+	// TLS, when set, is the stream decrypted: the view then shows its TLS
+	// records (the framing of a) and the messages inside them.
+	TLS *decode.TLSLayer
+	// KeysHint, when set, says how to get the keys of a TLS stream shown
+	// without them.
+	KeysHint string
 }
 
 // maxRuler is the largest direction (in bytes and segments) drawn as a ruler.
@@ -45,7 +53,20 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 	if len(dirs) == 0 {
 		dirs = []reassembly.Direction{reassembly.ClientToServer, reassembly.ServerToClient}
 	}
+	if o.KeysHint != "" {
+		fmt.Fprintf(ew, "keys     %s\n", o.KeysHint)
+	}
+	if o.TLS != nil {
+		fmt.Fprintf(ew, "tls      %s\n", tlsLine(o.TLS))
+		if in := o.TLS.Inner; in != nil {
+			fmt.Fprintf(ew, "inside   %s (%s)\n", in.Framing, textsafe.Escape(in.Reason))
+		}
+	}
 	for _, d := range dirs {
+		if o.TLS != nil && o.TLS.Inner != nil {
+			fmt.Fprintf(ew, "%s      %s\n", d.Arrow(), tlsSummary(a, o.TLS, d))
+			continue
+		}
 		fmt.Fprintf(ew, "%s      %s\n", d.Arrow(), framingSummary(a, d))
 	}
 	for _, d := range dirs {
@@ -60,7 +81,11 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 		if err := segmentTable(ew, a, d, o); err != nil {
 			return err
 		}
-		fmt.Fprintf(ew, "\n%s messages\n", d.Arrow())
+		what := "messages"
+		if o.TLS != nil {
+			what = "TLS records"
+		}
+		fmt.Fprintf(ew, "\n%s %s\n", d.Arrow(), what)
 		if err := messageTable(ew, a, d, o); err != nil {
 			return err
 		}
@@ -69,8 +94,95 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 			ruler(ew, a, d, o.Width)
 		}
 		problems(ew, a, d)
+		if o.TLS != nil && o.TLS.Inner != nil {
+			fmt.Fprintf(ew, "\n%s messages inside TLS (%s)\n", d.Arrow(), o.TLS.Inner.Framing)
+			if err := innerTable(ew, o.TLS, d, o); err != nil {
+				return err
+			}
+			problems(ew, o.TLS.Inner, d)
+		}
 	}
 	return ew.err
+}
+
+// tlsLine says what the handshake showed and how much was decrypted.
+func tlsLine(l *decode.TLSLayer) string {
+	in := l.Info
+	parts := []string{tlsdec.VersionName(in.Version)}
+	if in.Suite != 0 {
+		parts = append(parts, tlsdec.SuiteName(in.Suite))
+	}
+	if in.SNI != "" {
+		parts = append(parts, "SNI "+textsafe.Escape(in.SNI))
+	}
+	if in.ALPN != "" {
+		parts = append(parts, "ALPN "+textsafe.Escape(in.ALPN))
+	}
+	if in.HelloRetry {
+		parts = append(parts, "HelloRetryRequest")
+	}
+	if in.Resumed {
+		parts = append(parts, "resumed")
+	}
+	dec := fmt.Sprintf("%d of %d encrypted records decrypted", l.Decrypted[0]+l.Decrypted[1], l.Decrypted[0]+l.Decrypted[1]+l.Failed[0]+l.Failed[1])
+	if l.Reason != "" {
+		dec += " (" + textsafe.Escape(l.Reason) + ")"
+	}
+	return strings.Join(append(parts, dec), " · ")
+}
+
+// tlsSummary: "3 http1 messages in 4 TLS records in 5 segments; 1 record
+// split across 3 segments".
+func tlsSummary(a *decode.Analysis, l *decode.TLSLayer, d reassembly.Direction) string {
+	n := len(l.Inner.Messages[d])
+	recs := len(l.Records[d])
+	segs := a.Stats[d].Segments
+	s := fmt.Sprintf("%d %s message%s in %d TLS record%s in %d segment%s", n, l.Inner.Framing, plural(n), recs, plural(recs), segs, plural(segs))
+	if split := a.Stats[d].Split; split > 0 {
+		s += fmt.Sprintf("; %d record%s split across segments", split, plural(split))
+	}
+	multi := 0
+	for _, r := range l.MsgRecords[d] {
+		if len(r) > 1 {
+			multi++
+		}
+	}
+	if multi > 0 {
+		s += fmt.Sprintf("; %d message%s spanning several records", multi, plural(multi))
+	}
+	return s
+}
+
+// innerTable lists the messages inside TLS with the records and segments
+// (frames) that carried them.
+func innerTable(w io.Writer, l *decode.TLSLayer, d reassembly.Direction, o FollowOptions) error {
+	msgs := l.Inner.Messages[d]
+	if len(msgs) == 0 {
+		_, err := fmt.Fprintf(w, "(none)\n")
+		return err
+	}
+	t := newTable(w, []string{"msg", "bytes", "len", "records", "frames", "protocol", "summary"}, "rlrllll")
+	sumWidth := max(24, o.Width-64)
+	span := func(v []int, pre string) string {
+		switch len(v) {
+		case 0:
+			return ""
+		case 1:
+			return fmt.Sprintf("%s%d", pre, v[0])
+		}
+		return fmt.Sprintf("%s%d–%s%d", pre, v[0], pre, v[len(v)-1])
+	}
+	for i, m := range msgs {
+		if !o.All && len(msgs) > maxMessages && i == maxMessages-10 {
+			t.Append([]string{"…", "", "", "", "", "", fmt.Sprintf("%d more messages (--all shows them)", len(msgs)-maxMessages)})
+		}
+		if !o.All && len(msgs) > maxMessages && i >= maxMessages-10 && i < len(msgs)-10 {
+			continue
+		}
+		t.Append([]string{fmt.Sprintf("#%d", m.Index), m.Range.String(), fmt.Sprint(m.Range.Len()), span(l.MsgRecords[d][i], "#"),
+			span(m.Frames, ""), m.Protocol, clip(textsafe.Escape(m.Summary), sumWidth)})
+	}
+	return t.Render()
 }
 
 func framingSummary(a *decode.Analysis, d reassembly.Direction) string {
@@ -514,9 +626,85 @@ type anomalyRecord struct {
 	Reason string `json:"reason"`
 }
 
+// tlsRecordJSON is a TLS record of a decrypted stream; tlsMessageJSON a
+// message inside TLS, with the records (by number) and frames that carried it.
+type tlsRecordJSON struct {
+	Type      string `json:"type"`
+	Dir       string `json:"dir"`
+	N         int    `json:"record"`
+	Start     int64  `json:"start"`
+	End       int64  `json:"end"`
+	Content   string `json:"content_type"`
+	Inner     string `json:"inner_type,omitempty"`
+	Decrypted bool   `json:"decrypted"`
+	AppStart  *int64 `json:"app_start,omitempty"`
+	AppEnd    *int64 `json:"app_end,omitempty"`
+	Frames    []int  `json:"frames"`
+	Error     string `json:"error,omitempty"`
+}
+
+type tlsMessageJSON struct {
+	Type     string            `json:"type"`
+	Dir      string            `json:"dir"`
+	Index    int               `json:"index"`
+	Start    int64             `json:"start"`
+	End      int64             `json:"end"`
+	Records  []int             `json:"records"`
+	Frames   []int             `json:"frames"`
+	Protocol string            `json:"protocol"`
+	Summary  string            `json:"summary"`
+	Partial  bool              `json:"partial"`
+	Fields   map[string]string `json:"fields,omitempty"`
+}
+
+// tlsJSON writes direction d's tls_record and tls_message records (start
+// and end of a tls_message are offsets in the decrypted application data).
+func tlsJSON(enc *json.Encoder, l *decode.TLSLayer, d reassembly.Direction) error {
+	if l == nil {
+		return nil
+	}
+	for _, r := range l.Records[d] {
+		rec := tlsRecordJSON{Type: "tls_record", Dir: d.String(), N: r.N, Start: r.Range.Start, End: r.Range.End, Content: r.Type,
+			Inner: r.Inner, Decrypted: r.Decrypted, Frames: r.Frames, Error: r.Err}
+		if r.App.Len() > 0 {
+			s, e := r.App.Start, r.App.End
+			rec.AppStart, rec.AppEnd = &s, &e
+		}
+		if rec.Frames == nil {
+			rec.Frames = []int{}
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	if l.Inner == nil {
+		return nil
+	}
+	for i, m := range l.Inner.Messages[d] {
+		rec := tlsMessageJSON{Type: "tls_message", Dir: d.String(), Index: m.Index, Start: m.Range.Start, End: m.Range.End,
+			Records: l.MsgRecords[d][i], Frames: m.Frames, Protocol: m.Protocol, Summary: m.Summary, Partial: m.Partial}
+		if rec.Records == nil {
+			rec.Records = []int{}
+		}
+		if rec.Frames == nil {
+			rec.Frames = []int{}
+		}
+		if len(m.Fields) > 0 {
+			rec.Fields = map[string]string{}
+			for _, f := range m.Fields {
+				rec.Fields[f.Name] = f.Value
+			}
+		}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // FollowJSON writes the follow view as JSON lines: a "follow" header, then
 // per direction its segments, messages, gaps, and the anomalies.
-func FollowJSON(w io.Writer, a *decode.Analysis) error {
+func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 	enc := NewJSONEncoder(w)
 	s := a.Stream
 	stats := map[string]any{}
@@ -574,6 +762,9 @@ func FollowJSON(w io.Writer, a *decode.Analysis) error {
 			if err := enc.Encode(anomalyRecord{Type: "anomaly", Dir: dir.String(), Offset: &off, Kind: "framing_error", Reason: e.Reason}); err != nil {
 				return err
 			}
+		}
+		if err := tlsJSON(enc, l, dir); err != nil {
+			return err
 		}
 	}
 	for _, an := range s.Anomalies {
