@@ -12,6 +12,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -178,11 +179,12 @@ func runTimeline(ctx context.Context, io *streams, o *timelineOptions) error {
 		return err
 	}
 	defer src.Close()
-	return drawTimeline(io, src.file, o, ro)
+	return drawTimeline(io, src.file, o, ro, src.Keys)
 }
 
-// drawTimeline tracks the streams of src that o selects and renders them.
-func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro output.TimelineOptions) error {
+// drawTimeline tracks the streams of src that o selects and renders them
+// (TLS decrypted with keys, which may be nil).
+func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro output.TimelineOptions, keys *tlsdec.KeyLog) error {
 	want := map[streamRef]bool{}
 	for _, r := range o.Streams {
 		want[r] = true
@@ -245,7 +247,7 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 	tls := make([]output.TimelineStream, len(picked))
 	for i, s := range picked {
 		tls[i] = output.TimelineStream{Stream: s}
-		tls[i].Labels, tls[i].Framing = messageLabels(s, o.Framing)
+		tls[i].Labels, tls[i].Framing = messageLabels(s, o.Framing, keys)
 	}
 	var err error
 	bw := bufio.NewWriterSize(io.Out, 64<<10) // written at the end: buffered
@@ -294,13 +296,22 @@ func countStreams(n int, noun, proto string) string {
 // the frame that carried its first byte ("#2 len=12 …"); frames that carry
 // its later bytes get "#2 continued" or "#2 ends", so a message split across
 // segments is visible on every arrow it spans. spec "none" (or a framing that
-// fails) gives no labels.
-func messageLabels(s *reassembly.Stream, spec string) (map[int][]string, string) {
+// fails) gives no labels. With keys, a TLS stream's records are labelled
+// with what they held, and the messages inside on the frames that carried
+// them ("↳ #1 GET /").
+func messageLabels(s *reassembly.Stream, spec string, keys *tlsdec.KeyLog) (map[int][]string, string) {
 	if spec == "" || spec == "none" || s.Dirs[0].Bytes+s.Dirs[1].Bytes == 0 {
 		return nil, "" // nothing to frame
 	}
-	a, err := decode.Analyze(s, spec)
-	if err != nil || a == nil {
+	var layer *decode.TLSLayer
+	if keys.Len() > 0 {
+		layer, _ = decode.AnalyzeTLS(s, keys, spec)
+	}
+	var a *decode.Analysis
+	var err error
+	if layer != nil {
+		a = layer.Outer
+	} else if a, err = decode.Analyze(s, spec); err != nil || a == nil {
 		return nil, ""
 	}
 	labels := map[int][]string{}
@@ -325,6 +336,16 @@ func messageLabels(s *reassembly.Stream, spec string) (map[int][]string, string)
 				labels[f] = append(labels[f], cont)
 			}
 		}
+	}
+	if layer != nil && layer.Inner != nil {
+		for d := range layer.Inner.Messages {
+			for _, m := range layer.Inner.Messages[d] {
+				if len(m.Frames) > 0 {
+					labels[m.Frames[len(m.Frames)-1]] = append(labels[m.Frames[len(m.Frames)-1]], fmt.Sprintf("↳ %s #%d %s", layer.Inner.Framing, m.Index, m.Summary))
+				}
+			}
+		}
+		return labels, a.Framing + " (" + a.Reason + "), " + layer.Inner.Framing + " inside (" + layer.Inner.Reason + ")"
 	}
 	return labels, a.Framing + " (" + a.Reason + ")"
 }
