@@ -221,11 +221,21 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 	}
 	in.NotKept = tr.Stats.TCPStreams + tr.Stats.UDPFlows - len(kept)
 	for _, s := range kept {
+		// With keys, a TLS stream is drawn as its records, and the
+		// messages inside (--framing then frames those) are named.
+		layer, err := decode.AnalyzeTLS(s, src.Keys, o.Framing)
+		if err != nil {
+			return usagef("--framing: %v", err)
+		}
+		if layer != nil && src.Keys.Len() > 0 {
+			in.Analyses, in.TLS = append(in.Analyses, layer.Outer), append(in.TLS, layer)
+			continue
+		}
 		a, err := decode.Analyze(s, o.Framing)
 		if err != nil {
 			return usagef("--framing: %v", err)
 		}
-		in.Analyses = append(in.Analyses, a)
+		in.Analyses, in.TLS = append(in.Analyses, a), append(in.TLS, nil)
 	}
 	ropts := output.ReportOptions{MaxSize: maxSize, MaxPackets: o.MaxPackets, MaxSegments: o.MaxSegments, Preview: o.Preview}
 	if o.Preview == 0 {

@@ -197,3 +197,19 @@ func TestReportStdout(t *testing.T) {
 		t.Error("report without -o (piped) differs from -o -")
 	}
 }
+
+// TestReportTLSDecrypted: with --keylog the report names the TLS layer and
+// the messages inside on the ladder; without, neither appears.
+func TestReportTLSDecrypted(t *testing.T) {
+	page, _ := reportPage(t, corpus+"11_tls13_curl_openssl_sni.pcap", "--keylog", "../testdata/keys/11_tls13_curl_openssl_sni.keys")
+	for _, want := range []string{"TLS 1.3 · TLS_AES_256_GCM_SHA384 · SNI sockscope.test · 11 of 11 encrypted records decrypted",
+		"↳ http1 #1 GET /", "↳ http1 #1 200 ok 4.3 KiB text/html", "1 http1 message in 10 TLS records in 5 segments"} {
+		if !strings.Contains(html.UnescapeString(page), want) {
+			t.Errorf("report with keys lacks %q", want)
+		}
+	}
+	page, _ = reportPage(t, corpus+"11_tls13_curl_openssl_sni.pcap")
+	if strings.Contains(page, "↳ http1") || strings.Contains(page, "encrypted records decrypted") {
+		t.Error("report without keys shows decrypted messages")
+	}
+}

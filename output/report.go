@@ -66,6 +66,9 @@ type ReportInput struct {
 	// Analyses are the streams drawn in detail (ladder and framing map), in
 	// report order (TCP by ID, then UDP by ID). Their streams were kept.
 	Analyses []*decode.Analysis
+	// TLS[i], when set, is Analyses[i]'s stream decrypted (Analyses[i] is
+	// then its TLS records): the detail names the messages inside.
+	TLS []*decode.TLSLayer
 	// NotKept counts streams of the capture left out of the detail sections
 	// before any size cap (beyond --streams).
 	NotKept int
@@ -341,7 +344,11 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 	drawn := map[string]bool{}
 	frameOwner := map[int]string{} // frame → anchor of the drawn stream it belongs to
 	for i, a := range analyses {
-		d, js := reportStream(i, a, lim)
+		var l *decode.TLSLayer
+		if i < len(in.TLS) {
+			l = in.TLS[i]
+		}
+		d, js := reportStream(i, a, l, lim)
 		p.Details = append(p.Details, d)
 		p.Data.Streams = append(p.Data.Streams, js)
 		drawn[d.ID] = true
@@ -441,7 +448,7 @@ func reportSummary(r *ReadReport, name string) [][2]string {
 }
 
 // reportStream builds one detailed stream: its section head and its data.
-func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rStream) {
+func reportStream(i int, a *decode.Analysis, l *decode.TLSLayer, lim reportLimits) (reportDetail, rStream) {
 	s := a.Stream
 	id := s.Name()
 	udp := s.Proto == capture.ProtoUDP
@@ -461,6 +468,12 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 	if s.AnomalyCount > 0 {
 		d.Facts = append(d.Facts, fmt.Sprintf("%d anomal%s", s.AnomalyCount, map[bool]string{true: "y", false: "ies"}[s.AnomalyCount == 1]))
 	}
+	if l != nil {
+		d.Facts = append(d.Facts, textsafe.Escape(tlsLine(l)))
+		if l.Inner != nil {
+			d.Facts = append(d.Facts, "inside: "+l.Inner.Framing+" ("+textsafe.Escape(l.Inner.Reason)+")")
+		}
+	}
 	js := rStream{ID: id, Anchor: d.Anchor, Proto: s.Proto.String(), Client: client, Server: s.Server.String()}
 
 	labels := map[int][]string{}
@@ -468,6 +481,16 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 		for _, m := range a.Messages[dir] {
 			if len(m.Frames) > 0 && m.Protocol != "unframed" {
 				labels[m.Frames[0]] = append(labels[m.Frames[0]], m.Summary)
+			}
+		}
+	}
+	if l != nil && l.Inner != nil {
+		// The messages inside TLS on the frames that completed them.
+		for dir := range l.Inner.Messages {
+			for _, m := range l.Inner.Messages[dir] {
+				if n := len(m.Frames); n > 0 {
+					labels[m.Frames[n-1]] = append(labels[m.Frames[n-1]], "↳ "+l.Inner.Framing+" #"+fmt.Sprint(m.Index)+" "+m.Summary)
+				}
 			}
 		}
 	}
@@ -503,6 +526,9 @@ func reportStream(i int, a *decode.Analysis, lim reportLimits) (reportDetail, rS
 		h := &s.Dirs[dir]
 		label := dd.Arrow() + "  " + s.Peer(dd).String() + " → " + s.Peer(dd.Reverse()).String()
 		head := reportDirHead{Dir: dd.String(), Label: label, Summary: framingSummary(a, dd)}
+		if l != nil && l.Inner != nil {
+			head.Summary = tlsSummary(a, l, dd)
+		}
 		rd := rDir{End: h.End}
 		msgs := a.Messages[dir]
 		nm := min(len(msgs), lim.segments)
