@@ -193,7 +193,7 @@ func (s *FileSource) readPcapHeader() error {
 	s.link = LinkType(s.order.Uint32(h[20:]) & 0xffff)
 	s.info.LinkTypes = []LinkType{s.link}
 	if !Supported(s.link) {
-		return fmt.Errorf("%s: unsupported link type %d (%s): sockscope reads Ethernet, Linux cooked (SLL, SLL2), raw IP and BSD loopback captures", s.name, s.link, s.link)
+		return fmt.Errorf("%s: unsupported link type %d (%s): sockscope reads link types %s", s.name, s.link, s.link, SupportedList())
 	}
 	return nil
 }
@@ -535,7 +535,8 @@ func ngTime(hi, lo uint32, ifc ngIface) time.Time {
 // Supported reports whether sockscope decodes frames of link type l.
 func Supported(l LinkType) bool {
 	switch l {
-	case LinkNull, LinkEthernet, LinkRaw, 12, 14, LinkLoop, LinkSLL, LinkIPv4, LinkIPv6, LinkSLL2:
+	case LinkNull, LinkEthernet, LinkPPP, LinkPPPHDLC, LinkRaw, 12, 14, LinkCHDLC, LinkIEEE80211,
+		LinkLoop, LinkSLL, LinkRadiotap, LinkPPI, LinkIPv4, LinkIPv6, LinkNFLOG, LinkSLL2:
 		return true
 	}
 	return false

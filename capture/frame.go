@@ -5,54 +5,49 @@ import (
 	"net/netip"
 )
 
-// maxEncap bounds nested VLAN tags and IP-in-IP tunnels so that a hostile
-// frame cannot make decoding loop.
-const maxEncap = 8
+// maxEncap bounds the encapsulation layers one frame may nest (each VLAN
+// tag, MPLS label, tunnel header and IP-in-IP header counts one) so that a
+// hostile frame cannot make decoding loop. Real networks stack a handful:
+// QinQ, a few MPLS labels, one or two tunnels.
+const maxEncap = 16
+
+const issueTooDeep = "encapsulation nested deeper than 16 layers (VLAN tags, MPLS labels, tunnels)"
 
 // DecodeFrame decodes one frame of link type link into p, which must already
 // hold Frame, Time, CapLen and WireLen. It never fails: a frame that cannot be
-// decoded gets p.Issue (or p.NotIP) and Proto ProtoOther. It does not allocate;
-// p.Payload aliases data.
+// decoded gets p.Issue (or p.NotIP) and Proto ProtoOther, and p.What says
+// what it carried. It does not allocate on any frame that decodes; p.Payload
+// aliases data.
+//
+// Encapsulations are removed here, in any order and nesting, before flows are
+// tracked, so a packet inside a tunnel is its inner packet: VLAN (802.1Q,
+// 802.1ad), MPLS, PPPoE, GRE (with ERSPAN and Ethernet bridging), IP-in-IP
+// (IPv4/IPv6 in IPv4/IPv6), and the UDP tunnels VXLAN, VXLAN-GPE, Geneve,
+// GTP-U and GRE-in-UDP (by port, when the payload parses as the tunnel).
 func DecodeFrame(link LinkType, data []byte, p *Packet) {
 	p.Link = link
 	if p.WireLen > len(data) {
 		p.Truncated = true
 	}
-	var ethType uint16
+	decodeLink(link, data, p, 0)
+}
+
+func decodeLink(link LinkType, data []byte, p *Packet, depth int) {
 	switch link {
 	case LinkEthernet:
-		if len(data) < 14 {
-			p.Issue = "Ethernet header cut short"
-			return
-		}
-		ethType = binary.BigEndian.Uint16(data[12:])
-		data = data[14:]
-		for i := 0; isVLAN(ethType); i++ {
-			if i == maxEncap {
-				p.Issue = "too many nested VLAN tags"
-				return
-			}
-			if len(data) < 4 {
-				p.Issue = "VLAN tag cut short"
-				return
-			}
-			ethType = binary.BigEndian.Uint16(data[2:])
-			data = data[4:]
-		}
+		decodeEthernet(data, p, depth)
 	case LinkSLL:
 		if len(data) < 16 {
 			p.Issue = "Linux cooked (SLL) header cut short"
 			return
 		}
-		ethType = binary.BigEndian.Uint16(data[14:])
-		data = data[16:]
+		decodeCookedProto(binary.BigEndian.Uint16(data[14:]), data[16:], p, depth)
 	case LinkSLL2:
 		if len(data) < 20 {
 			p.Issue = "Linux cooked (SLL2) header cut short"
 			return
 		}
-		ethType = binary.BigEndian.Uint16(data[0:])
-		data = data[20:]
+		decodeCookedProto(binary.BigEndian.Uint16(data[0:]), data[20:], p, depth)
 	case LinkNull, LinkLoop:
 		if len(data) < 4 {
 			p.Issue = "loopback header cut short"
@@ -65,46 +60,490 @@ func DecodeFrame(link LinkType, data []byte, p *Packet) {
 		data = data[4:]
 		switch af {
 		case 2:
-			ethType = 0x0800
-		case 10, 24, 28, 30:
-			ethType = 0x86dd
+			decodeIPv4(data, p, depth)
+		case 10, 24, 28, 30: // AF_INET6: Linux, NetBSD/OpenBSD/BSD/OS, FreeBSD/DragonFly, Darwin
+			decodeIPv6(data, p, depth)
 		default:
-			p.NotIP = true
+			p.NotIP, p.What, p.Code = true, "address family", af
+		}
+	case LinkRaw, 12, 14, LinkIPv4, LinkIPv6:
+		decodeIPByVersion(data, p, depth, "raw IP frame")
+	case LinkPPP, LinkPPPHDLC:
+		if len(data) >= 2 && data[0] == 0xff && data[1] == 0x03 {
+			data = data[2:] // HDLC address and control
+		} else if link == LinkPPPHDLC && len(data) >= 1 && (data[0] == 0x0f || data[0] == 0x8f) {
+			decodeCiscoHDLC(data, p, depth) // some captures of type 50 are Cisco HDLC
 			return
 		}
-	case LinkRaw, 12, 14:
-		if len(data) == 0 {
-			p.Issue = "empty raw IP frame"
+		decodePPP(data, p, depth)
+	case LinkCHDLC:
+		decodeCiscoHDLC(data, p, depth)
+	case LinkNFLOG:
+		decodeNFLOG(data, p, depth)
+	case LinkIEEE80211:
+		decode80211(data, p, depth, false)
+	case LinkRadiotap:
+		decodeRadiotap(data, p, depth)
+	case LinkPPI:
+		if depth++; depth > maxEncap {
+			p.Issue = issueTooDeep
 			return
 		}
-		switch data[0] >> 4 {
-		case 4:
-			ethType = 0x0800
-		case 6:
-			ethType = 0x86dd
-		default:
-			p.Issue = "raw IP frame with IP version " + itoa(int(data[0]>>4))
+		if len(data) < 8 {
+			p.Issue = "PPI header cut short"
 			return
 		}
-	case LinkIPv4:
-		ethType = 0x0800
-	case LinkIPv6:
-		ethType = 0x86dd
+		n := int(binary.LittleEndian.Uint16(data[2:]))
+		inner := LinkType(binary.LittleEndian.Uint32(data[4:]))
+		if n < 8 || n > len(data) {
+			p.Issue = "PPI header length beyond the frame"
+			return
+		}
+		if !Supported(inner) {
+			p.NotIP, p.What, p.Code = true, "PPI link type", uint32(inner)
+			return
+		}
+		decodeLink(inner, data[n:], p, depth)
 	default:
 		p.Issue = "unsupported link type " + link.String()
-		return
-	}
-	switch ethType {
-	case 0x0800:
-		decodeIPv4(data, p, 0)
-	case 0x86dd:
-		decodeIPv6(data, p, 0)
-	default:
-		p.NotIP = true
 	}
 }
 
-func isVLAN(t uint16) bool { return t == 0x8100 || t == 0x88a8 || t == 0x9100 }
+// decodeIPByVersion decodes an IPv4 or IPv6 packet chosen by its version
+// nibble (raw IP links, MPLS, GTP-U, NFLOG).
+func decodeIPByVersion(data []byte, p *Packet, depth int, what string) {
+	if len(data) == 0 {
+		p.Issue = "empty " + what
+		return
+	}
+	switch data[0] >> 4 {
+	case 4:
+		decodeIPv4(data, p, depth)
+	case 6:
+		decodeIPv6(data, p, depth)
+	default:
+		p.Issue = what + " with IP version " + itoa(int(data[0]>>4))
+	}
+}
+
+// decodeCookedProto follows the protocol field of a Linux cooked header: an
+// EtherType, or below 0x0600 one of Linux's ETH_P_ pseudo-protocols.
+func decodeCookedProto(proto uint16, data []byte, p *Packet, depth int) {
+	if proto >= 0x0600 {
+		decodeEtherType(proto, data, p, depth)
+		return
+	}
+	switch proto {
+	case 0x0004: // ETH_P_802_2: an LLC header follows
+		decodeLLC(data, p, depth)
+	default:
+		p.NotIP, p.What, p.Code = true, "Linux cooked protocol", uint32(proto)
+	}
+}
+
+func decodeEthernet(data []byte, p *Packet, depth int) {
+	if len(data) < 14 {
+		p.Issue = "Ethernet header cut short"
+		return
+	}
+	decodeEtherType(binary.BigEndian.Uint16(data[12:]), data[14:], p, depth)
+}
+
+// decodeEtherType decodes the payload of an EtherType t: IP, or the
+// encapsulations that carry it, peeled in a loop where they nest directly.
+func decodeEtherType(t uint16, data []byte, p *Packet, depth int) {
+	for {
+		switch t {
+		case 0x0800:
+			decodeIPv4(data, p, depth)
+			return
+		case 0x86dd:
+			decodeIPv6(data, p, depth)
+			return
+		case 0x8100, 0x88a8, 0x9100, 0x9200: // 802.1Q, 802.1ad, old QinQ
+			if depth++; depth > maxEncap {
+				p.Issue = issueTooDeep
+				return
+			}
+			if len(data) < 4 {
+				p.Issue = "VLAN tag cut short"
+				return
+			}
+			t, data = binary.BigEndian.Uint16(data[2:]), data[4:]
+			if t < 0x0600 { // 802.3 length after the tag
+				decodeLLC(data[:min(int(t), len(data))], p, depth)
+				return
+			}
+		case 0x8847, 0x8848: // MPLS unicast, multicast
+			decodeMPLS(data, p, depth)
+			return
+		case 0x8864:
+			decodePPPoE(data, p, depth)
+			return
+		case 0x6558: // transparent Ethernet bridging
+			if depth++; depth > maxEncap {
+				p.Issue = issueTooDeep
+				return
+			}
+			decodeEthernet(data, p, depth)
+			return
+		default:
+			if t < 0x0600 { // 802.3: a length, then LLC
+				decodeLLC(data[:min(int(t), len(data))], p, depth)
+				return
+			}
+			p.NotIP = true
+			p.What, p.Code = etherTypeName(t)
+			return
+		}
+	}
+}
+
+// etherTypeName names the EtherTypes that are not followed further, as
+// tshark shows them, or returns "EtherType" and the number.
+func etherTypeName(t uint16) (string, uint32) {
+	switch t {
+	case 0x0806:
+		return "ARP", 0
+	case 0x8035:
+		return "RARP", 0
+	case 0x88cc:
+		return "LLDP", 0
+	case 0x8137, 0x8138:
+		return "IPX", 0
+	case 0x809b, 0x80f3:
+		return "AppleTalk", 0
+	case 0x888e:
+		return "EAPOL", 0
+	case 0x8809:
+		return "slow protocols (LACP)", 0
+	case 0x88f7:
+		return "PTP", 0
+	case 0x8863:
+		return "PPPoE discovery", 0
+	case 0x8906, 0x8914:
+		return "FCoE", 0
+	case 0x88e5:
+		return "MACsec", 0
+	case 0x8902:
+		return "CFM", 0
+	case 0x88e7:
+		return "PBB (802.1ah)", 0
+	case 0x893a:
+		return "IEEE 1905", 0
+	case 0x9000:
+		return "Ethernet loopback (CTP)", 0
+	case 0x0842:
+		return "Wake-on-LAN", 0
+	case 0x8892:
+		return "PROFINET", 0
+	case 0x88a4:
+		return "EtherCAT", 0
+	case 0x22f3:
+		return "TRILL", 0
+	case 0x894f:
+		return "NSH", 0
+	}
+	return "EtherType", uint32(t)
+}
+
+// decodeLLC decodes an 802.2 LLC header (802.3 frames, 802.11 data): SNAP
+// with an EtherType is followed, the rest is named.
+func decodeLLC(data []byte, p *Packet, depth int) {
+	if len(data) >= 2 && data[0] == 0xff && data[1] == 0xff {
+		p.NotIP, p.What = true, "IPX"
+		return
+	}
+	if len(data) < 3 {
+		p.Issue = "LLC header cut short"
+		return
+	}
+	switch dsap := data[0]; dsap {
+	case 0xaa: // SNAP
+		if len(data) < 8 {
+			p.Issue = "SNAP header cut short"
+			return
+		}
+		oui := uint32(data[3])<<16 | uint32(data[4])<<8 | uint32(data[5])
+		pid := binary.BigEndian.Uint16(data[6:])
+		switch {
+		case oui == 0 || oui == 0x0000f8: // RFC 1042, 802.1H bridge tunnel
+			decodeEtherType(pid, data[8:], p, depth)
+		case oui == 0x00000c && pid == 0x2000:
+			p.NotIP, p.What = true, "CDP"
+		default:
+			p.NotIP, p.What, p.Code = true, "SNAP OUI", oui
+		}
+	case 0x42:
+		p.NotIP, p.What = true, "STP"
+	case 0xe0:
+		p.NotIP, p.What = true, "IPX"
+	case 0xf0:
+		p.NotIP, p.What = true, "NetBIOS"
+	case 0xfe:
+		p.NotIP, p.What = true, "OSI (IS-IS, ES-IS)"
+	default:
+		p.NotIP, p.What, p.Code = true, "LLC SAP", uint32(dsap)
+	}
+}
+
+// decodeMPLS walks an MPLS label stack to its bottom and decodes the payload
+// by its first nibble, as Wireshark does: 4 and 6 are IP, 1 a pseudowire
+// associated channel, 0 an Ethernet pseudowire with a control word (RFC
+// 4385), anything else an Ethernet pseudowire without one.
+func decodeMPLS(data []byte, p *Packet, depth int) {
+	for {
+		if depth++; depth > maxEncap {
+			p.Issue = issueTooDeep
+			return
+		}
+		if len(data) < 4 {
+			p.Issue = "MPLS label cut short"
+			return
+		}
+		bottom := data[2]&1 != 0
+		data = data[4:]
+		if bottom {
+			break
+		}
+	}
+	if len(data) == 0 {
+		p.Issue = "MPLS packet without payload"
+		return
+	}
+	switch data[0] >> 4 {
+	case 4:
+		decodeIPv4(data, p, depth)
+	case 6:
+		decodeIPv6(data, p, depth)
+	case 1:
+		p.NotIP, p.What = true, "MPLS PW associated channel"
+	case 0:
+		// A control word, or a destination MAC starting with a zero nibble:
+		// take the reading whose EtherType makes sense.
+		if len(data) >= 18 && plausibleEtherType(binary.BigEndian.Uint16(data[16:])) ||
+			len(data) >= 14 && !plausibleEtherType(binary.BigEndian.Uint16(data[12:])) {
+			decodeEthernet(data[4:], p, depth)
+			return
+		}
+		decodeEthernet(data, p, depth)
+	default:
+		decodeEthernet(data, p, depth)
+	}
+}
+
+func plausibleEtherType(t uint16) bool {
+	switch t {
+	case 0x0800, 0x86dd, 0x0806, 0x8100, 0x88a8, 0x8847, 0x8864:
+		return true
+	}
+	return false
+}
+
+// decodePPPoE decodes a PPPoE session header and the PPP frame in it.
+func decodePPPoE(data []byte, p *Packet, depth int) {
+	if depth++; depth > maxEncap {
+		p.Issue = issueTooDeep
+		return
+	}
+	if len(data) < 6 {
+		p.Issue = "PPPoE header cut short"
+		return
+	}
+	if data[0] != 0x11 || data[1] != 0 {
+		p.Issue = "PPPoE session header with version/type or code not 1/1/0"
+		return
+	}
+	n := int(binary.BigEndian.Uint16(data[4:]))
+	data = data[6:]
+	if n < len(data) {
+		data = data[:n] // Ethernet padding
+	}
+	decodePPP(data, p, depth)
+}
+
+// decodePPP decodes a PPP frame from its protocol field (1 byte when
+// compressed: an odd first byte).
+func decodePPP(data []byte, p *Packet, depth int) {
+	if len(data) == 0 {
+		p.Issue = "PPP protocol field cut short"
+		return
+	}
+	var proto uint16
+	if data[0]&1 != 0 {
+		proto, data = uint16(data[0]), data[1:]
+	} else {
+		if len(data) < 2 {
+			p.Issue = "PPP protocol field cut short"
+			return
+		}
+		proto, data = binary.BigEndian.Uint16(data), data[2:]
+	}
+	switch proto {
+	case 0x0021:
+		decodeIPv4(data, p, depth)
+	case 0x0057:
+		decodeIPv6(data, p, depth)
+	case 0x0281, 0x0283:
+		decodeMPLS(data, p, depth)
+	case 0xc021:
+		p.NotIP, p.What = true, "PPP LCP"
+	case 0x8021:
+		p.NotIP, p.What = true, "PPP IPCP"
+	case 0x8057:
+		p.NotIP, p.What = true, "PPP IPV6CP"
+	case 0xc023:
+		p.NotIP, p.What = true, "PPP PAP"
+	case 0xc223:
+		p.NotIP, p.What = true, "PPP CHAP"
+	case 0x80fd:
+		p.NotIP, p.What = true, "PPP CCP"
+	default:
+		p.NotIP, p.What, p.Code = true, "PPP protocol", uint32(proto)
+	}
+}
+
+// decodeCiscoHDLC decodes Cisco HDLC: address, control, EtherType.
+func decodeCiscoHDLC(data []byte, p *Packet, depth int) {
+	if len(data) < 4 {
+		p.Issue = "Cisco HDLC header cut short"
+		return
+	}
+	switch t := binary.BigEndian.Uint16(data[2:]); t {
+	case 0x8035:
+		p.NotIP, p.What = true, "Cisco SLARP"
+	case 0x2000:
+		p.NotIP, p.What = true, "CDP"
+	default:
+		decodeEtherType(t, data[4:], p, depth)
+	}
+}
+
+// decodeNFLOG decodes a Linux NFLOG record: a 4-byte header (address
+// family, version, resource ID), then TLVs whose length and type are in the
+// capturing host's byte order; the packet is the NFULA_PAYLOAD TLV (type 9).
+func decodeNFLOG(data []byte, p *Packet, depth int) {
+	if len(data) < 4 {
+		p.Issue = "NFLOG header cut short"
+		return
+	}
+	family := data[0]
+	b := data[4:]
+	var order binary.ByteOrder = binary.LittleEndian
+	if len(b) >= 4 {
+		if l := int(binary.LittleEndian.Uint16(b)); l < 4 || l > len(b) {
+			if l := int(binary.BigEndian.Uint16(b)); l >= 4 && l <= len(b) {
+				order = binary.BigEndian
+			}
+		}
+	}
+	for len(b) >= 4 {
+		l := int(order.Uint16(b))
+		typ := order.Uint16(b[2:]) & 0x7fff
+		if l < 4 {
+			p.Issue = "NFLOG TLV length " + itoa(l) + " < 4"
+			return
+		}
+		if typ == 9 { // NFULA_PAYLOAD
+			v := b[4:min(l, len(b))]
+			switch family {
+			case 2:
+				decodeIPv4(v, p, depth)
+			case 10:
+				decodeIPv6(v, p, depth)
+			default:
+				decodeIPByVersion(v, p, depth, "NFLOG payload")
+			}
+			return
+		}
+		adv := (l + 3) &^ 3
+		if adv > len(b) {
+			break
+		}
+		b = b[adv:]
+	}
+	p.NotIP, p.What = true, "NFLOG record without a packet"
+}
+
+// decodeRadiotap skips a radiotap header to the 802.11 frame after it,
+// noting the flags that change the frame's layout (data padding).
+func decodeRadiotap(data []byte, p *Packet, depth int) {
+	if len(data) < 8 {
+		p.Issue = "radiotap header cut short"
+		return
+	}
+	n := int(binary.LittleEndian.Uint16(data[2:]))
+	if n < 8 || n > len(data) {
+		p.Issue = "radiotap header length beyond the frame"
+		return
+	}
+	hdr := data[:n]
+	present := binary.LittleEndian.Uint32(hdr[4:])
+	off := 8
+	for w := present; w&(1<<31) != 0 && off+4 <= n; off += 4 { // extended bitmaps
+		w = binary.LittleEndian.Uint32(hdr[off:])
+	}
+	pad := false
+	if present&2 != 0 { // Flags field; TSFT (8 bytes, 8-aligned) may precede it
+		if present&1 != 0 {
+			off = (off+7)&^7 + 8
+		}
+		if off < n {
+			pad = hdr[off]&0x20 != 0
+		}
+	}
+	decode80211(data[n:], p, depth, pad)
+}
+
+// decode80211 decodes an IEEE 802.11 data frame down to its LLC header.
+// Management, control and protected (encrypted) frames are named, not
+// followed. pad is radiotap's "data padding" flag: the header is padded to
+// a multiple of 4 bytes.
+func decode80211(data []byte, p *Packet, depth int, pad bool) {
+	if len(data) < 2 {
+		p.Issue = "802.11 header cut short"
+		return
+	}
+	fc0, fc1 := data[0], data[1]
+	sub := fc0 >> 4
+	switch (fc0 >> 2) & 3 {
+	case 0:
+		p.NotIP, p.What = true, "802.11 management"
+		return
+	case 1:
+		p.NotIP, p.What = true, "802.11 control"
+		return
+	case 3:
+		p.NotIP, p.What = true, "802.11 extension"
+		return
+	}
+	if sub&0x4 != 0 {
+		p.NotIP, p.What = true, "802.11 null data"
+		return
+	}
+	n := 24
+	if fc1&3 == 3 { // to and from DS: a fourth address
+		n += 6
+	}
+	if sub&0x8 != 0 { // QoS data: QoS control, and HT control when Order is set
+		n += 2
+		if fc1&0x80 != 0 {
+			n += 4
+		}
+	}
+	if pad {
+		n = (n + 3) &^ 3
+	}
+	if fc1&0x40 != 0 {
+		p.NotIP, p.What = true, "802.11 protected (encrypted) data"
+		return
+	}
+	if len(data) < n {
+		p.Issue = "802.11 header cut short"
+		return
+	}
+	decodeLLC(data[n:], p, depth)
+}
 
 func decodeIPv4(data []byte, p *Packet, depth int) {
 	if len(data) < 20 {
@@ -220,6 +659,7 @@ func decodeIPv6(data []byte, p *Packet, depth int) {
 			setFragInfo(p, fragKeyV6(hdr, data[4:8]), data[0], int(off&0xfff8), off&1 != 0, data[8:], claimed-8)
 			return
 		case 59: // no next header
+			p.What = "IPv6 no next header"
 			return
 		default:
 			decodeL4(next, data, claimed, p, depth)
@@ -235,18 +675,274 @@ func decodeL4(proto byte, payload []byte, claimed int, p *Packet, depth int) {
 	case 6:
 		decodeTCP(payload, claimed, p)
 	case 17:
-		decodeUDP(payload, claimed, p)
-	case 4, 41: // IPv4-in-IP, IPv6-in-IP tunnels
-		if depth >= maxEncap {
-			p.Issue = "too many nested IP tunnels"
+		decodeUDP(payload, claimed, p, depth)
+	case 4, 41, 47, 97, 137: // IPv4-in-IP, IPv6-in-IP, GRE, EtherIP, MPLS-in-IP
+		if depth++; depth > maxEncap {
+			p.Issue = issueTooDeep
 			return
 		}
-		if proto == 4 {
-			decodeIPv4(payload, p, depth+1)
+		switch proto {
+		case 4:
+			decodeIPv4(payload, p, depth)
+		case 41:
+			decodeIPv6(payload, p, depth)
+		case 47:
+			decodeGRE(payload, p, depth)
+		case 97:
+			if len(payload) < 2 {
+				p.Issue = "EtherIP header cut short"
+				return
+			}
+			decodeEthernet(payload[2:], p, depth)
+		case 137:
+			decodeMPLS(payload, p, depth-1)
+		}
+	default:
+		p.What, p.Code = ipProtoName(proto)
+	}
+}
+
+// ipProtoName names the IP protocols that are not followed further, or
+// returns "IP protocol" and the number.
+func ipProtoName(proto byte) (string, uint32) {
+	switch proto {
+	case 1:
+		return "ICMP", 0
+	case 2:
+		return "IGMP", 0
+	case 58:
+		return "ICMPv6", 0
+	case 50:
+		return "ESP", 0
+	case 51:
+		return "AH", 0
+	case 89:
+		return "OSPF", 0
+	case 103:
+		return "PIM", 0
+	case 112:
+		return "VRRP", 0
+	case 132:
+		return "SCTP", 0
+	case 33:
+		return "DCCP", 0
+	case 115:
+		return "L2TPv3", 0
+	}
+	return "IP protocol", uint32(proto)
+}
+
+// GRE header flags (RFC 2784, RFC 2890, RFC 2637 for version 1).
+const (
+	greChecksum = 0x8000
+	greRouting  = 0x4000
+	greKey      = 0x2000
+	greSeq      = 0x1000
+	greAck      = 0x0080 // version 1 (PPTP)
+)
+
+// decodeGRE decodes a GRE header and what it carries: an EtherType (IP,
+// transparent Ethernet bridging, MPLS, ...), ERSPAN type I/II (0x88BE) or
+// III (0x22EB) mirroring an Ethernet frame, or PPP (PPTP, version 1).
+func decodeGRE(b []byte, p *Packet, depth int) {
+	if len(b) < 4 {
+		p.Issue = "GRE header cut short"
+		return
+	}
+	flags := binary.BigEndian.Uint16(b)
+	proto := binary.BigEndian.Uint16(b[2:])
+	ver := flags & 7
+	if ver > 1 {
+		p.What, p.Code = "GRE version", uint32(ver)
+		return
+	}
+	if flags&greRouting != 0 {
+		p.What = "GRE with source routing (RFC 1701)"
+		return
+	}
+	n := 4
+	if flags&greChecksum != 0 {
+		n += 4 // checksum and reserved
+	}
+	if flags&greKey != 0 {
+		n += 4
+	}
+	seq := flags&greSeq != 0
+	if seq {
+		n += 4
+	}
+	if ver == 1 && flags&greAck != 0 {
+		n += 4
+	}
+	if len(b) < n {
+		p.Issue = "GRE header cut short"
+		return
+	}
+	b = b[n:]
+	switch proto {
+	case 0x88be: // ERSPAN type II, or type I when there is no sequence number
+		if seq {
+			if len(b) < 8 {
+				p.Issue = "ERSPAN type II header cut short"
+				return
+			}
+			b = b[8:]
+		}
+		decodeEthernet(b, p, depth)
+	case 0x22eb: // ERSPAN type III, with an optional 8-byte platform subheader
+		if len(b) < 12 || b[11]&1 != 0 && len(b) < 20 {
+			p.Issue = "ERSPAN type III header cut short"
+			return
+		}
+		if b[11]&1 != 0 {
+			b = b[20:]
 		} else {
-			decodeIPv6(payload, p, depth+1)
+			b = b[12:]
+		}
+		decodeEthernet(b, p, depth)
+	case 0x880b: // PPP (PPTP)
+		if len(b) >= 2 && b[0] == 0xff && b[1] == 0x03 {
+			b = b[2:]
+		}
+		decodePPP(b, p, depth)
+	default:
+		decodeEtherType(proto, b, p, depth)
+		if p.What == "EtherType" {
+			p.NotIP, p.What = false, "GRE protocol"
 		}
 	}
+}
+
+// UDP ports of the tunnels decoded inside UDP (IANA assignments).
+const (
+	portVXLAN    = 4789
+	portVXLANGPE = 4790
+	portGeneve   = 6081
+	portGTPU     = 2152
+	portGREUDP   = 4754
+)
+
+// decodeUDPTunnel decodes b, the payload of a UDP datagram to or from a
+// tunnel port, as that tunnel and reports whether it did: a payload that
+// does not parse as the tunnel stays an ordinary datagram. claimed is the
+// payload length the UDP header gives.
+func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) bool {
+	var hdr int
+	var name string
+	switch port {
+	case portVXLAN:
+		hdr, name = 8, "VXLAN"
+	case portVXLANGPE:
+		hdr, name = 8, "VXLAN-GPE"
+	case portGeneve:
+		hdr, name = 8, "Geneve"
+	case portGTPU:
+		hdr, name = 8, "GTP-U"
+	case portGREUDP:
+		hdr, name = 4, "GRE-in-UDP"
+	default:
+		return false
+	}
+	if claimed < hdr {
+		return false
+	}
+	if len(b) < hdr {
+		p.Truncated = true
+		p.Issue = name + " header cut short by the snapshot length"
+		return true
+	}
+	if depth++; depth > maxEncap {
+		p.Issue = issueTooDeep
+		return true
+	}
+	switch port {
+	case portVXLAN:
+		if b[0]&0x08 == 0 { // the I flag: a valid VNI
+			return false
+		}
+		decodeEthernet(b[8:], p, depth)
+	case portVXLANGPE:
+		if b[0]&0x08 == 0 || b[0]>>4&3 != 0 {
+			return false
+		}
+		next := byte(3) // Ethernet when the P flag is clear
+		if b[0]&0x04 != 0 {
+			next = b[3]
+		}
+		switch next {
+		case 1:
+			decodeIPv4(b[8:], p, depth)
+		case 2:
+			decodeIPv6(b[8:], p, depth)
+		case 3:
+			decodeEthernet(b[8:], p, depth)
+		case 5:
+			decodeMPLS(b[8:], p, depth-1)
+		default:
+			p.What, p.Code = "VXLAN-GPE next protocol", uint32(next)
+		}
+	case portGeneve:
+		if b[0]>>6 != 0 {
+			return false
+		}
+		n := 8 + int(b[0]&0x3f)*4
+		if claimed < n {
+			return false
+		}
+		if len(b) < n {
+			p.Truncated = true
+			p.Issue = "Geneve options cut short by the snapshot length"
+			return true
+		}
+		decodeEtherType(binary.BigEndian.Uint16(b[2:]), b[n:], p, depth)
+		if p.What == "EtherType" {
+			p.NotIP, p.What = false, "Geneve protocol"
+		}
+	case portGTPU:
+		// Version 1, protocol type GTP, message type G-PDU: a user packet.
+		// Other messages (echo, error indication, end marker) stay UDP.
+		if b[0]>>5 != 1 || b[0]&0x10 == 0 || b[1] != 0xff {
+			return false
+		}
+		n := 8
+		if b[0]&0x07 != 0 { // E, S or PN: sequence number, N-PDU, next extension type
+			if n += 4; len(b) < n {
+				p.Issue = "GTP-U header cut short"
+				return true
+			}
+			next := b[n-1]
+			for i := 0; next != 0; i++ {
+				if i == maxEncap || len(b) < n+1 {
+					p.Issue = "GTP-U extension headers cut short"
+					return true
+				}
+				l := int(b[n]) * 4
+				if l == 0 || len(b) < n+l {
+					p.Issue = "GTP-U extension header length beyond the packet"
+					return true
+				}
+				next = b[n+l-1]
+				n += l
+			}
+		}
+		if len(b) == n {
+			p.What = "GTP-U without a user packet"
+			return true
+		}
+		if v := b[n] >> 4; v != 4 && v != 6 {
+			p.What, p.Code = "GTP-U packet with IP version", uint32(v)
+			return true
+		}
+		decodeIPByVersion(b[n:], p, depth, "GTP-U packet")
+	case portGREUDP:
+		// RFC 8086: version 0, no routing or reserved flags, and (to keep
+		// other traffic on the port out) a payload type that is followed.
+		if f := binary.BigEndian.Uint16(b); f&0x4fff != 0 || !plausibleEtherType(binary.BigEndian.Uint16(b[2:])) && binary.BigEndian.Uint16(b[2:]) != 0x6558 {
+			return false
+		}
+		decodeGRE(b, p, depth)
+	}
+	return true
 }
 
 func decodeTCP(b []byte, claimed int, p *Packet) {
@@ -335,7 +1031,7 @@ func parseTCPOptions(b []byte, o *TCPOptions) {
 	}
 }
 
-func decodeUDP(b []byte, claimed int, p *Packet) {
+func decodeUDP(b []byte, claimed int, p *Packet, depth int) {
 	if len(b) < 8 {
 		if claimed >= 8 {
 			p.Truncated = true
@@ -356,9 +1052,23 @@ func decodeUDP(b []byte, claimed int, p *Packet) {
 			ulen = claimed // length field beyond the IP payload: trust IP
 		}
 	}
+	sport, dport := binary.BigEndian.Uint16(b[0:]), binary.BigEndian.Uint16(b[2:])
+	if tunnelPort(dport) || tunnelPort(sport) {
+		payload := b[8:]
+		if len(payload) > ulen-8 {
+			payload = payload[:ulen-8]
+		}
+		port := dport
+		if !tunnelPort(dport) {
+			port = sport
+		}
+		if decodeUDPTunnel(port, payload, ulen-8, p, depth) {
+			return
+		}
+	}
 	p.Proto = ProtoUDP
-	p.Src = netip.AddrPortFrom(p.Src.Addr(), binary.BigEndian.Uint16(b[0:]))
-	p.Dst = netip.AddrPortFrom(p.Dst.Addr(), binary.BigEndian.Uint16(b[2:]))
+	p.Src = netip.AddrPortFrom(p.Src.Addr(), sport)
+	p.Dst = netip.AddrPortFrom(p.Dst.Addr(), dport)
 	p.PayloadLen = ulen - 8
 	p.Payload = b[8:]
 	if len(p.Payload) > p.PayloadLen {
@@ -367,4 +1077,13 @@ func decodeUDP(b []byte, claimed int, p *Packet) {
 	if len(p.Payload) < p.PayloadLen {
 		p.Truncated = true
 	}
+}
+
+// tunnelPort reports whether UDP port n is one whose datagrams are decoded
+// as a tunnel: one comparison for the common case of ports above them.
+func tunnelPort(n uint16) bool {
+	if n > portGeneve || n < portGTPU {
+		return false
+	}
+	return n == portVXLAN || n == portGeneve || n == portGTPU || n == portVXLANGPE || n == portGREUDP
 }

@@ -18,6 +18,13 @@ func FuzzDecodeFrame(f *testing.F) {
 		f.Add(uint16(l), []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0, 81, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0, 0, 0, 0, 0, 0})
 	}
 	f.Add(uint16(LinkEthernet), bytes.Repeat([]byte{0x81, 0x00}, 40))
+	for _, l := range SupportedLinks {
+		f.Add(uint16(l), innerIPv4())
+	}
+	// Every hand-built tunnel and link-type frame of encap_test.go.
+	for _, s := range encapSeeds() {
+		f.Add(uint16(s.link), s.frame)
+	}
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		p := Packet{Frame: 1, CapLen: len(data), WireLen: len(data) + 10}
 		DecodeFrame(LinkType(link), data, &p)

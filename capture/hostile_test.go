@@ -659,10 +659,14 @@ func TestHostileEncapsulation(t *testing.T) {
 		issue string // "" means: decodes to TCP with payload "deep"
 	}{
 		{"7 VLAN tags", vlans(7), ""},
-		{"500 VLAN tags", vlans(500), "too many nested VLAN tags"},
+		{"16 VLAN tags", vlans(16), ""},
+		{"17 VLAN tags", vlans(17), "encapsulation nested deeper than 16 layers"},
+		{"16 IPv4 tunnels", tunnels(16, false), ""},
+		{"17 IPv4 tunnels", tunnels(17, false), "encapsulation nested deeper than 16 layers"},
+		{"500 VLAN tags", vlans(500), "encapsulation nested deeper than 16 layers"},
 		{"8 IPv4 tunnels", tunnels(8, false), ""},
-		{"300 IPv4-in-IPv4 tunnels", tunnels(300, false), "too many nested IP tunnels"},
-		{"300 IPv6 tunnels", tunnels(300, true), "too many nested IP tunnels"},
+		{"300 IPv4-in-IPv4 tunnels", tunnels(300, false), "encapsulation nested deeper than 16 layers"},
+		{"300 IPv6 tunnels", tunnels(300, true), "encapsulation nested deeper than 16 layers"},
 		{"5000 IPv6 extension headers", extChain(5000), ""},
 		{"100000 IPv6 extension headers (jumbogram)", extChain(100_000), ""},
 	}

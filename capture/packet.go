@@ -11,15 +11,40 @@ type LinkType uint16
 
 // Link types sockscope decodes.
 const (
-	LinkNull     LinkType = 0   // BSD loopback: 4-byte address family in the writer's byte order
-	LinkEthernet LinkType = 1   // Ethernet II, with 802.1Q / 802.1ad tags
-	LinkRaw      LinkType = 101 // raw IPv4 or IPv6 (version nibble decides)
-	LinkLoop     LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
-	LinkSLL      LinkType = 113 // Linux cooked capture v1
-	LinkIPv4     LinkType = 228 // raw IPv4
-	LinkIPv6     LinkType = 229 // raw IPv6
-	LinkSLL2     LinkType = 276 // Linux cooked capture v2
+	LinkNull      LinkType = 0   // BSD loopback: 4-byte address family in the writer's byte order
+	LinkEthernet  LinkType = 1   // Ethernet II, with 802.1Q / 802.1ad tags
+	LinkPPP       LinkType = 9   // PPP, with or without HDLC address and control
+	LinkPPPHDLC   LinkType = 50  // PPP in HDLC-like framing (RFC 1662)
+	LinkRaw       LinkType = 101 // raw IPv4 or IPv6 (version nibble decides)
+	LinkCHDLC     LinkType = 104 // Cisco HDLC
+	LinkIEEE80211 LinkType = 105 // IEEE 802.11 without a radio header
+	LinkLoop      LinkType = 108 // OpenBSD loopback: 4-byte address family, network byte order
+	LinkSLL       LinkType = 113 // Linux cooked capture v1
+	LinkRadiotap  LinkType = 127 // IEEE 802.11 with a radiotap header
+	LinkPPI       LinkType = 192 // Per-Packet Information header, then the link type it names
+	LinkIPv4      LinkType = 228 // raw IPv4
+	LinkIPv6      LinkType = 229 // raw IPv6
+	LinkNFLOG     LinkType = 239 // Linux netfilter NFLOG
+	LinkSLL2      LinkType = 276 // Linux cooked capture v2
 )
+
+// SupportedLinks lists the link types sockscope decodes (Supported), for
+// messages that must say what is supported.
+var SupportedLinks = []LinkType{LinkNull, LinkEthernet, LinkPPP, LinkPPPHDLC, LinkRaw, LinkCHDLC,
+	LinkIEEE80211, LinkLoop, LinkSLL, LinkRadiotap, LinkPPI, LinkIPv4, LinkIPv6, LinkNFLOG, LinkSLL2}
+
+// SupportedList names the supported link types for a user, with their
+// numbers: "0 null, 1 ethernet, ...".
+func SupportedList() string {
+	var b strings.Builder
+	for i, l := range SupportedLinks {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(itoa(int(l)) + " " + l.String())
+	}
+	return b.String()
+}
 
 // String returns the name tshark and tcpdump use for the link type.
 func (l LinkType) String() string {
@@ -28,10 +53,24 @@ func (l LinkType) String() string {
 		return "null"
 	case LinkEthernet:
 		return "ethernet"
+	case LinkPPP:
+		return "ppp"
+	case LinkPPPHDLC:
+		return "ppp-hdlc"
 	case LinkRaw, 12, 14:
 		return "raw"
+	case LinkCHDLC:
+		return "cisco-hdlc"
+	case LinkIEEE80211:
+		return "802.11"
 	case LinkLoop:
 		return "loop"
+	case LinkRadiotap:
+		return "802.11-radiotap"
+	case LinkPPI:
+		return "ppi"
+	case LinkNFLOG:
+		return "nflog"
 	case LinkSLL:
 		return "linux-sll"
 	case LinkIPv4:
@@ -158,6 +197,14 @@ type Packet struct {
 	Issue string
 	// NotIP is set for frames that are not IPv4/IPv6 (ARP, LLDP, ...).
 	NotIP bool
+	// What names what a frame that is not TCP or UDP carried, for the
+	// capture's accounting: a protocol ("ARP", "ICMP", "802.11 management")
+	// or, with Code, a number that was not followed ("EtherType" 0x88b5,
+	// "GRE protocol" 0x1234, "IP protocol" 253). Empty for TCP and UDP and
+	// for frames with an Issue (which says why instead). Both are constants
+	// so that setting them costs nothing.
+	What string
+	Code uint32
 
 	frag fragInfo // set on fragments, for the Defragmenter
 }
