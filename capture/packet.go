@@ -238,3 +238,31 @@ func itoa(n int) string {
 	}
 	return string(b[i:])
 }
+
+// Describe writes a Packet's What and Code for a user: "ARP", "EtherType
+// 0x88b5", "IP protocol 253". Protocol numbers that are EtherTypes (and
+// other 16-bit fields) are hex, as tshark shows them; counts and small
+// numbers are decimal.
+func Describe(what string, code uint32) string {
+	if code == 0 {
+		return what
+	}
+	switch what {
+	case "IP protocol", "address family", "GRE version", "PPI link type", "VXLAN-GPE next protocol", "GTP-U packet with IP version":
+		return what + " " + itoa(int(code))
+	case "SNAP OUI":
+		return what + " " + hex(code, 6)
+	case "LLC SAP":
+		return what + " " + hex(code, 2)
+	}
+	return what + " " + hex(code, 4)
+}
+
+func hex(v uint32, digits int) string {
+	const h = "0123456789abcdef"
+	b := []byte("0x")
+	for i := digits - 1; i >= 0; i-- {
+		b = append(b, h[v>>(4*i)&0xf])
+	}
+	return string(b)
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"time"
 
@@ -91,6 +92,14 @@ func captureSummary(r *ReadReport, name string) (lines [][2]string, issues strin
 	lines = append(lines,
 		[2]string{"packets", fmt.Sprintf("%d TCP · %d UDP · %d other IP · %d not IP", st.TCP, st.UDP, st.Other, st.NotIP)},
 		[2]string{"streams", fmt.Sprintf("%d TCP · %d UDP", st.TCPStreams, st.UDPFlows)})
+	for _, c := range []struct {
+		class reassembly.UnflowedClass
+		label string
+	}{{reassembly.NotIPFrame, "not IP"}, {reassembly.OtherIPFrame, "other IP"}, {reassembly.MalformedFrame, "issues"}} {
+		if l := unflowedLine(st.Unflowed, c.class); l != "" {
+			lines = append(lines, [2]string{c.label, l})
+		}
+	}
 	var is []string
 	if st.Malformed > 0 {
 		is = append(is, fmt.Sprintf("%d malformed", st.Malformed))
@@ -108,6 +117,43 @@ func captureSummary(r *ReadReport, name string) (lines [][2]string, issues strin
 		is = append(is, fmt.Sprintf("%d flows flushed early (%d idle, %d table full)", st.FlushedIdle+st.FlushedFull, st.FlushedIdle, st.FlushedFull))
 	}
 	return lines, strings.Join(is, " · ")
+}
+
+type unflowedCount struct {
+	k reassembly.Unflowed
+	n int
+}
+
+// sortedUnflowed returns the kinds of one class, most frequent first (then
+// by name and number).
+func sortedUnflowed(m map[reassembly.Unflowed]int, class reassembly.UnflowedClass) []unflowedCount {
+	var kinds []unflowedCount
+	for k, n := range m {
+		if k.Class == class {
+			kinds = append(kinds, unflowedCount{k, n})
+		}
+	}
+	sort.Slice(kinds, func(i, j int) bool {
+		if kinds[i].n != kinds[j].n {
+			return kinds[i].n > kinds[j].n
+		}
+		if a, b := kinds[i].k.What, kinds[j].k.What; a != b {
+			return a < b
+		}
+		return kinds[i].k.Code < kinds[j].k.Code
+	})
+	return kinds
+}
+
+// unflowedLine lists the kinds of frames of one class: "12 ARP · 3 LLDP ·
+// 1 EtherType 0x88b5".
+func unflowedLine(m map[reassembly.Unflowed]int, class reassembly.UnflowedClass) string {
+	kinds := sortedUnflowed(m, class)
+	parts := make([]string, len(kinds))
+	for i, kv := range kinds {
+		parts[i] = fmt.Sprintf("%d %s", kv.n, textsafe.Escape(kv.k.String()))
+	}
+	return strings.Join(parts, " · ")
 }
 
 // bytesCell shows one direction: payload bytes, missing bytes, packets.
@@ -250,7 +296,17 @@ type SummaryRecord struct {
 	FlushedIdle int      `json:"flushed_idle"`
 	FlushedFull int      `json:"flushed_table_full"`
 	Late        int      `json:"late_after_report"`
-	Damage      string   `json:"damage,omitempty"`
+	// Unflowed breaks down the frames counted in other_ip_packets,
+	// not_ip_frames and malformed_frames by what they were.
+	Unflowed []UnflowedRecord `json:"unflowed,omitempty"`
+	Damage   string           `json:"damage,omitempty"`
+}
+
+// UnflowedRecord is one kind of frame that did not become a flow.
+type UnflowedRecord struct {
+	Class  string `json:"class"` // not_ip, other_ip or malformed
+	What   string `json:"what"`  // "ARP", "GRE protocol 0x1234", a malformed frame's reason
+	Frames int    `json:"frames"`
 }
 
 // NewStreamRecord converts a stream to its JSON record.
@@ -422,6 +478,14 @@ func NewSummaryRecord(r *ReadReport) SummaryRecord {
 	}
 	if st.Packets > 0 {
 		sum.Start, sum.End = RFC3339(st.First), RFC3339(st.Last)
+	}
+	for _, c := range []struct {
+		class reassembly.UnflowedClass
+		name  string
+	}{{reassembly.NotIPFrame, "not_ip"}, {reassembly.OtherIPFrame, "other_ip"}, {reassembly.MalformedFrame, "malformed"}} {
+		for _, kv := range sortedUnflowed(st.Unflowed, c.class) {
+			sum.Unflowed = append(sum.Unflowed, UnflowedRecord{c.name, kv.k.String(), kv.n})
+		}
 	}
 	if r.Damage != nil {
 		sum.Damage = r.Damage.Error()

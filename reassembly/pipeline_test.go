@@ -35,7 +35,7 @@ func TestPipelineEqualsSerial(t *testing.T) {
 			}
 			s1, st1, e1 := run(false)
 			s2, st2, e2 := run(true)
-			if e1 != e2 || st1 != st2 {
+			if e1 != e2 || !reflect.DeepEqual(st1, st2) {
 				t.Fatalf("stats/errors differ:\n serial    %+v %q\n pipelined %+v %q", st1, e1, st2, e2)
 			}
 			if len(s1) != len(s2) {

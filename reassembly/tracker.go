@@ -97,6 +97,53 @@ type Stats struct {
 	Forgotten   int // flushed flows forgotten past MaxTombstones (a late packet would get a new number)
 	PeakFlows   int // most flows held at once
 	First, Last time.Time
+	// Unflowed counts the frames that did not become (or were damaged
+	// parts of) TCP/UDP flows by what they were: not IP (ARP, LLDP, an
+	// unknown EtherType inside a tunnel), other IP (ICMP, an unknown GRE
+	// protocol) or malformed (the decoder's reason). Its counts add up to
+	// NotIP + Other + Malformed. At most MaxUnflowedKinds kinds are told
+	// apart; the rest are counted under What "other kinds".
+	Unflowed map[Unflowed]int
+}
+
+// MaxUnflowedKinds bounds Stats.Unflowed (malformed frames' reasons can
+// carry numbers, so a hostile capture could make them all different).
+const MaxUnflowedKinds = 64
+
+// UnflowedClass says which of Stats' counts a frame was counted in.
+type UnflowedClass uint8
+
+const (
+	NotIPFrame     UnflowedClass = iota + 1 // Stats.NotIP
+	OtherIPFrame                            // Stats.Other
+	MalformedFrame                          // Stats.Malformed
+)
+
+// Unflowed is one kind of frame that did not become a flow: its class and
+// what it was (capture.Packet's What and Code; the Issue for malformed
+// frames).
+type Unflowed struct {
+	Class UnflowedClass
+	What  string
+	Code  uint32
+}
+
+// String describes the kind for a user: "ARP", "GRE protocol 0x1234".
+func (u Unflowed) String() string { return capture.Describe(u.What, u.Code) }
+
+func (st *Stats) unflowed(c UnflowedClass, what string, code uint32) {
+	if st.Unflowed == nil {
+		st.Unflowed = make(map[Unflowed]int)
+	}
+	if what == "" {
+		what = "unknown"
+	}
+	k := Unflowed{c, what, code}
+	// Room is kept for the three classes' "other kinds".
+	if _, ok := st.Unflowed[k]; !ok && len(st.Unflowed) >= MaxUnflowedKinds-3 {
+		k = Unflowed{c, "other kinds", 0}
+	}
+	st.Unflowed[k]++
 }
 
 // Tracker follows every TCP stream and UDP flow of a capture. Packets must be
@@ -294,6 +341,7 @@ func (t *Tracker) Add(p *capture.Packet) {
 	switch {
 	case p.NotIP:
 		st.NotIP++
+		st.unflowed(NotIPFrame, p.What, p.Code)
 		return
 	case p.Proto == capture.ProtoTCP:
 		st.TCP++
@@ -301,15 +349,18 @@ func (t *Tracker) Add(p *capture.Packet) {
 		st.UDP++
 	case p.Issue != "":
 		st.Malformed++
+		st.unflowed(MalformedFrame, p.Issue, 0)
 		return
 	case p.Fragment:
 		return // counted in Fragments; the datagram counts when rebuilt
 	default:
 		st.Other++
+		st.unflowed(OtherIPFrame, p.What, p.Code)
 		return
 	}
 	if p.Issue != "" {
 		st.Malformed++
+		st.unflowed(MalformedFrame, p.Issue, 0)
 	}
 	t.expire(p.Time)
 	id := flowID{KeyOf(p.Src, p.Dst), p.Proto}
