@@ -113,57 +113,81 @@ func TestJSONMatchesTshark(t *testing.T) {
 	}
 	for _, e := range ents {
 		base := strings.TrimSuffix(e.Name(), ".gz")
-		t.Run(base, func(t *testing.T) {
-			raw, err := os.ReadFile("../testdata/tshark/" + base + ".json")
-			if err != nil {
-				t.Skip("no tshark record")
+		t.Run(base, func(t *testing.T) { jsonMatchesTshark(t, corpus+e.Name(), base, true) })
+	}
+}
+
+// TestTunnelsJSONMatchesTshark: the same on the tunnel and link-type
+// captures (testdata/captures/tunnels): inner streams, tshark's bytes. The
+// UDP tunnels' outer datagrams, which tshark numbers as UDP streams, are
+// decapsulated: no UDP flow.
+func TestTunnelsJSONMatchesTshark(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/captures/tunnels/*.pcap")
+	if len(files) == 0 {
+		t.Fatal("no tunnel captures")
+	}
+	for _, path := range files {
+		base := filepath.Base(path)
+		t.Run(base, func(t *testing.T) { jsonMatchesTshark(t, path, base, false) })
+	}
+}
+
+// jsonMatchesTshark runs read --format json on path and compares it with
+// tshark's recorded answer for base; udp says whether tshark's UDP stream
+// count applies (else sockscope must find no UDP flow).
+func jsonMatchesTshark(t *testing.T, path, base string, udp bool) {
+	t.Helper()
+	raw, err := os.ReadFile("../testdata/tshark/" + base + ".json")
+	if err != nil {
+		t.Skip("no tshark record")
+	}
+	var want struct {
+		TCPStreams int `json:"tcp_streams"`
+		UDPStreams int `json:"udp_streams"`
+		TCP        []struct {
+			Sides []struct {
+				Endpoint string `json:"endpoint"`
+				Bytes    int64  `json:"bytes"`
+			} `json:"sides"`
+		} `json:"tcp"`
+	}
+	json.Unmarshal(raw, &want)
+	out, _, _ := runCLI(t, nil, "read", "--format", "json", path)
+	captured := map[string]int64{} // "sender>receiver" -> bytes-missing
+	var sum struct{ TCPStreams, UDPFlows int }
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("bad JSON line %q: %v", line, err)
+		}
+		switch r["type"] {
+		case "summary":
+			sum.TCPStreams, sum.UDPFlows = int(r["tcp_streams"].(float64)), int(r["udp_flows"].(float64))
+		case "stream":
+			if r["proto"] != "tcp" {
+				continue
 			}
-			var want struct {
-				TCPStreams int `json:"tcp_streams"`
-				UDPStreams int `json:"udp_streams"`
-				TCP        []struct {
-					Sides []struct {
-						Endpoint string `json:"endpoint"`
-						Bytes    int64  `json:"bytes"`
-					} `json:"sides"`
-				} `json:"tcp"`
-			}
-			json.Unmarshal(raw, &want)
-			out, _, _ := runCLI(t, nil, "read", "--format", "json", corpus+e.Name())
-			captured := map[string]int64{} // "sender>receiver" -> bytes-missing
-			var sum struct{ TCPStreams, UDPFlows int }
-			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-				var r map[string]any
-				if err := json.Unmarshal([]byte(line), &r); err != nil {
-					t.Fatalf("bad JSON line %q: %v", line, err)
-				}
-				switch r["type"] {
-				case "summary":
-					sum.TCPStreams, sum.UDPFlows = int(r["tcp_streams"].(float64)), int(r["udp_flows"].(float64))
-				case "stream":
-					if r["proto"] != "tcp" {
-						continue
-					}
-					c, s := r["client"].(string), r["server"].(string)
-					captured[c+">"+s] += int64(r["bytes_c2s"].(float64) - r["missing_c2s"].(float64))
-					captured[s+">"+c] += int64(r["bytes_s2c"].(float64) - r["missing_s2c"].(float64))
-				}
-			}
-			if sum.TCPStreams != want.TCPStreams || sum.UDPFlows != want.UDPStreams {
-				t.Errorf("summary tcp %d udp %d, tshark %d %d", sum.TCPStreams, sum.UDPFlows, want.TCPStreams, want.UDPStreams)
-			}
-			wantCap := map[string]int64{}
-			for _, s := range want.TCP {
-				if len(s.Sides) == 2 && s.Sides[0].Endpoint != ":0" {
-					wantCap[s.Sides[0].Endpoint+">"+s.Sides[1].Endpoint] += s.Sides[0].Bytes
-					wantCap[s.Sides[1].Endpoint+">"+s.Sides[0].Endpoint] += s.Sides[1].Bytes
-				}
-			}
-			for k, v := range wantCap {
-				if captured[k] != v {
-					t.Errorf("%s: bytes-missing %d, tshark %d", k, captured[k], v)
-				}
-			}
-		})
+			c, s := r["client"].(string), r["server"].(string)
+			captured[c+">"+s] += int64(r["bytes_c2s"].(float64) - r["missing_c2s"].(float64))
+			captured[s+">"+c] += int64(r["bytes_s2c"].(float64) - r["missing_s2c"].(float64))
+		}
+	}
+	if !udp {
+		want.UDPStreams = 0
+	}
+	if sum.TCPStreams != want.TCPStreams || sum.UDPFlows != want.UDPStreams {
+		t.Errorf("summary tcp %d udp %d, tshark %d %d", sum.TCPStreams, sum.UDPFlows, want.TCPStreams, want.UDPStreams)
+	}
+	wantCap := map[string]int64{}
+	for _, s := range want.TCP {
+		if len(s.Sides) == 2 && s.Sides[0].Endpoint != ":0" {
+			wantCap[s.Sides[0].Endpoint+">"+s.Sides[1].Endpoint] += s.Sides[0].Bytes
+			wantCap[s.Sides[1].Endpoint+">"+s.Sides[0].Endpoint] += s.Sides[1].Bytes
+		}
+	}
+	for k, v := range wantCap {
+		if captured[k] != v {
+			t.Errorf("%s: bytes-missing %d, tshark %d", k, captured[k], v)
+		}
 	}
 }

@@ -111,59 +111,67 @@ func TestCorpusAgainstTshark(t *testing.T) {
 			} else if err != nil {
 				t.Fatalf("unexpected error: %v", err)
 			}
-			if tr.Stats.TCPStreams != want.TCPStreams || tr.Stats.UDPFlows != want.UDPStreams {
-				t.Errorf("streams: tcp %d udp %d, tshark tcp %d udp %d", tr.Stats.TCPStreams, tr.Stats.UDPFlows, want.TCPStreams, want.UDPStreams)
-			}
-			used := map[*reassembly.Stream]bool{}
-			for _, ws := range want.TCP {
-				if len(ws.Sides) != 2 {
-					continue
-				}
-				e0, e1 := ws.Sides[0].Endpoint, ws.Sides[1].Endpoint
-				var s *reassembly.Stream
-				for _, c := range streams {
-					if c.Proto != capture.ProtoTCP || used[c] {
-						continue
-					}
-					a, b := c.Client.String(), c.Server.String()
-					if (a == e0 && b == e1) || (a == e1 && b == e0) || (e0 == ":0" && c.ID == ws.ID) {
-						s = c
-						break
-					}
-				}
-				if s == nil {
-					t.Errorf("tshark stream %s ⇄ %s not found", e0, e1)
-					continue
-				}
-				used[s] = true
-				for _, side := range ws.Sides {
-					d := reassembly.ClientToServer
-					if side.Endpoint == s.Server.String() {
-						d = reassembly.ServerToClient
-					} else if side.Endpoint == ":0" { // tshark gave up (snaplen): nothing to compare but the count
-						if s.Dirs[0].Captured+s.Dirs[1].Captured != 0 {
-							t.Errorf("%s: captured %d+%d bytes, tshark 0", s.Name(), s.Dirs[0].Captured, s.Dirs[1].Captured)
-						}
-						continue
-					}
-					h := &s.Dirs[d]
-					if h.Bytes-h.Missing != side.Bytes {
-						t.Errorf("%s %s: bytes-missing = %d-%d = %d, tshark %d", s.Name(), d, h.Bytes, h.Missing, h.Bytes-h.Missing, side.Bytes)
-					}
-					sum := sha256.Sum256(h.Data)
-					if got := hex.EncodeToString(sum[:]); got != side.SHA256 {
-						t.Errorf("%s %s: sha256 %s, tshark %s", s.Name(), d, got[:12], side.SHA256[:12])
-					}
-					var got [][]int
-					for _, c := range h.Chunks {
-						got = append(got, []int{c.Frame, int(c.Range.Len())})
-					}
-					if !equalChunks(got, side.Chunks) {
-						t.Errorf("%s %s: chunks differ\n got  %v\n want %v", s.Name(), d, head(got), head(side.Chunks))
-					}
-				}
-			}
+			compareTshark(t, streams, tr, &want, true)
 		})
+	}
+}
+
+// compareTshark checks a tracker's streams against tshark's recorded
+// answer: stream counts (UDP too when udp is set), and per TCP stream and
+// direction the bytes, their sha256 and the chunk list.
+func compareTshark(t *testing.T, streams []*reassembly.Stream, tr *reassembly.Tracker, want *tsharkFollow, udp bool) {
+	t.Helper()
+	if tr.Stats.TCPStreams != want.TCPStreams || udp && tr.Stats.UDPFlows != want.UDPStreams {
+		t.Errorf("streams: tcp %d udp %d, tshark tcp %d udp %d", tr.Stats.TCPStreams, tr.Stats.UDPFlows, want.TCPStreams, want.UDPStreams)
+	}
+	used := map[*reassembly.Stream]bool{}
+	for _, ws := range want.TCP {
+		if len(ws.Sides) != 2 {
+			continue
+		}
+		e0, e1 := ws.Sides[0].Endpoint, ws.Sides[1].Endpoint
+		var s *reassembly.Stream
+		for _, c := range streams {
+			if c.Proto != capture.ProtoTCP || used[c] {
+				continue
+			}
+			a, b := c.Client.String(), c.Server.String()
+			if (a == e0 && b == e1) || (a == e1 && b == e0) || (e0 == ":0" && c.ID == ws.ID) {
+				s = c
+				break
+			}
+		}
+		if s == nil {
+			t.Errorf("tshark stream %s ⇄ %s not found", e0, e1)
+			continue
+		}
+		used[s] = true
+		for _, side := range ws.Sides {
+			d := reassembly.ClientToServer
+			if side.Endpoint == s.Server.String() {
+				d = reassembly.ServerToClient
+			} else if side.Endpoint == ":0" { // tshark gave up (snaplen): nothing to compare but the count
+				if s.Dirs[0].Captured+s.Dirs[1].Captured != 0 {
+					t.Errorf("%s: captured %d+%d bytes, tshark 0", s.Name(), s.Dirs[0].Captured, s.Dirs[1].Captured)
+				}
+				continue
+			}
+			h := &s.Dirs[d]
+			if h.Bytes-h.Missing != side.Bytes {
+				t.Errorf("%s %s: bytes-missing = %d-%d = %d, tshark %d", s.Name(), d, h.Bytes, h.Missing, h.Bytes-h.Missing, side.Bytes)
+			}
+			sum := sha256.Sum256(h.Data)
+			if got := hex.EncodeToString(sum[:]); got != side.SHA256 {
+				t.Errorf("%s %s: sha256 %s, tshark %s", s.Name(), d, got[:12], side.SHA256[:12])
+			}
+			var got [][]int
+			for _, c := range h.Chunks {
+				got = append(got, []int{c.Frame, int(c.Range.Len())})
+			}
+			if !equalChunks(got, side.Chunks) {
+				t.Errorf("%s %s: chunks differ\n got  %v\n want %v", s.Name(), d, head(got), head(side.Chunks))
+			}
+		}
 	}
 }
 

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Records tshark 4.0's answers for every capture in this directory:
+#   ../../tshark/<capture>.json   Follow TCP Stream per stream (../../record_tshark.sh)
+#   ../../tshark/tunnels_facts.tsv  per capture: frames, and frames tshark decodes
+#                                 as TCP, ARP, ICMPv6 (the innermost layer)
+# Needs tshark. Run after record_tunnels.sh or gen_links.
+set -euo pipefail
+cd "$(dirname "$0")"
+files=(tunnel_*.pcap link_*.pcap)
+../../record_tshark.sh "${files[@]/#/captures/tunnels/}"
+{
+  printf 'capture\tframes\ttcp\tarp\ticmpv6\n'
+  for f in "${files[@]}"; do
+    n() { tshark -n -r "$f" ${1:+-Y "$1"} 2>/dev/null | grep -c . || true; }
+    printf '%s\t%d\t%d\t%d\t%d\n' "$f" "$(n)" "$(n tcp)" "$(n arp)" "$(n icmpv6)"
+  done
+} > ../../tshark/tunnels_facts.tsv
+echo "recorded ../../tshark/tunnels_facts.tsv"
