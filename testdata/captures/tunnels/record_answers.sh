@@ -3,11 +3,15 @@
 #   ../../tshark/<capture>.json   Follow TCP Stream per stream (../../record_tshark.sh)
 #   ../../tshark/tunnels_facts.tsv  per capture: frames, and frames tshark decodes
 #                                 as TCP, ARP, ICMPv6 (the innermost layer)
-# Needs tshark. Run after record_tunnels.sh or gen_links.
+# Needs tshark. Run after record_tunnels.sh, record_nflog.sh or gen_links.
+# Arguments (file names here) limit the Follow answers to those files; the
+# facts are always rewritten for all.
 set -euo pipefail
 cd "$(dirname "$0")"
 files=(tunnel_*.pcap link_*.pcap)
-../../record_tshark.sh "${files[@]/#/captures/tunnels/}"
+follow=("$@")
+[ ${#follow[@]} -gt 0 ] || follow=("${files[@]}")
+../../record_tshark.sh "${follow[@]/#/captures/tunnels/}"
 {
   printf 'capture\tframes\ttcp\tarp\ticmpv6\n'
   for f in "${files[@]}"; do
