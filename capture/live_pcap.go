@@ -241,9 +241,11 @@ func linkFromDLT(dlt layers.LinkType) (LinkType, error) {
 		return LinkIPv6, nil
 	case 276:
 		return LinkSLL2, nil
+	case 9, 50, 104, 105, 127, 192, 239: // PPP, PPP serial, Cisco HDLC, 802.11, radiotap, PPI, NFLOG: DLT = LINKTYPE
+		return LinkType(dlt), nil
 	}
-	return 0, fmt.Errorf("libpcap link type %s (DLT %d) is not supported: sockscope decodes Ethernet, loopback (null, loop), raw IP and Linux cooked frames",
-		pcap.DatalinkValToName(int(dlt)), int(dlt))
+	return 0, fmt.Errorf("libpcap link type %s (DLT %d) is not supported: sockscope decodes link types %s",
+		pcap.DatalinkValToName(int(dlt)), int(dlt), SupportedList())
 }
 
 // nextPcap is Next for a libpcap capture. The mutex is held while libpcap
