@@ -169,6 +169,11 @@ func decodeEtherType(t uint16, data []byte, p *Packet, depth int) {
 				p.Issue = "VLAN tag cut short"
 				return
 			}
+			kind := Layer8021Q
+			if t != 0x8100 {
+				kind = Layer8021AD
+			}
+			p.Path.add(kind, true, uint32(binary.BigEndian.Uint16(data)&0x0fff))
 			t, data = binary.BigEndian.Uint16(data[2:]), data[4:]
 			if t < 0x0600 { // 802.3 length after the tag
 				decodeLLC(data[:min(int(t), len(data))], p, depth)
@@ -302,6 +307,7 @@ func decodeMPLS(data []byte, p *Packet, depth int) {
 			return
 		}
 		bottom := data[2]&1 != 0
+		p.Path.add(LayerMPLS, true, binary.BigEndian.Uint32(data)>>12)
 		data = data[4:]
 		if bottom {
 			break
@@ -354,6 +360,7 @@ func decodePPPoE(data []byte, p *Packet, depth int) {
 		p.Issue = "PPPoE session header with version/type or code not 1/1/0"
 		return
 	}
+	p.Path.add(LayerPPPoE, true, uint32(binary.BigEndian.Uint16(data[2:])))
 	n := int(binary.BigEndian.Uint16(data[4:]))
 	data = data[6:]
 	if n < len(data) {
@@ -683,16 +690,27 @@ func decodeL4(proto byte, payload []byte, claimed int, p *Packet, depth int) {
 		}
 		switch proto {
 		case 4:
+			if p.IPv6 {
+				p.Path.add(Layer4in6, false, 0)
+			} else {
+				p.Path.add(Layer4in4, false, 0)
+			}
 			decodeIPv4(payload, p, depth)
 		case 41:
+			if p.IPv6 {
+				p.Path.add(Layer6in6, false, 0)
+			} else {
+				p.Path.add(Layer6in4, false, 0)
+			}
 			decodeIPv6(payload, p, depth)
 		case 47:
-			decodeGRE(payload, p, depth)
+			decodeGRE(payload, p, depth, LayerGRE)
 		case 97:
 			if len(payload) < 2 {
 				p.Issue = "EtherIP header cut short"
 				return
 			}
+			p.Path.add(LayerEtherIP, false, 0)
 			decodeEthernet(payload[2:], p, depth)
 		case 137:
 			decodeMPLS(payload, p, depth-1)
@@ -744,7 +762,7 @@ const (
 // decodeGRE decodes a GRE header and what it carries: an EtherType (IP,
 // transparent Ethernet bridging, MPLS, ...), ERSPAN type I/II (0x88BE) or
 // III (0x22EB) mirroring an Ethernet frame, or PPP (PPTP, version 1).
-func decodeGRE(b []byte, p *Packet, depth int) {
+func decodeGRE(b []byte, p *Packet, depth int, kind LayerKind) {
 	if len(b) < 4 {
 		p.Issue = "GRE header cut short"
 		return
@@ -778,6 +796,15 @@ func decodeGRE(b []byte, p *Packet, depth int) {
 		p.Issue = "GRE header cut short"
 		return
 	}
+	if flags&greKey != 0 {
+		k := 4
+		if flags&greChecksum != 0 {
+			k += 4
+		}
+		p.Path.add(kind, true, binary.BigEndian.Uint32(b[k:]))
+	} else {
+		p.Path.add(kind, false, 0)
+	}
 	b = b[n:]
 	switch proto {
 	case 0x88be: // ERSPAN type II, or type I when there is no sequence number
@@ -786,7 +813,10 @@ func decodeGRE(b []byte, p *Packet, depth int) {
 				p.Issue = "ERSPAN type II header cut short"
 				return
 			}
+			p.Path.add(LayerERSPAN, true, uint32(binary.BigEndian.Uint16(b[2:])&0x3ff))
 			b = b[8:]
+		} else {
+			p.Path.add(LayerERSPAN, false, 0)
 		}
 		decodeEthernet(b, p, depth)
 	case 0x22eb: // ERSPAN type III, with an optional 8-byte platform subheader
@@ -794,6 +824,7 @@ func decodeGRE(b []byte, p *Packet, depth int) {
 			p.Issue = "ERSPAN type III header cut short"
 			return
 		}
+		p.Path.add(LayerERSPAN3, true, uint32(binary.BigEndian.Uint16(b[2:])&0x3ff))
 		if b[11]&1 != 0 {
 			b = b[20:]
 		} else {
@@ -860,11 +891,13 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if b[0]&0x08 == 0 { // the I flag: a valid VNI
 			return false
 		}
+		p.Path.add(LayerVXLAN, true, binary.BigEndian.Uint32(b[4:])>>8)
 		decodeEthernet(b[8:], p, depth)
 	case portVXLANGPE:
 		if b[0]&0x08 == 0 || b[0]>>4&3 != 0 {
 			return false
 		}
+		p.Path.add(LayerVXLANGPE, true, binary.BigEndian.Uint32(b[4:])>>8)
 		next := byte(3) // Ethernet when the P flag is clear
 		if b[0]&0x04 != 0 {
 			next = b[3]
@@ -894,6 +927,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 			p.Issue = "Geneve options cut short by the snapshot length"
 			return true
 		}
+		p.Path.add(LayerGeneve, true, binary.BigEndian.Uint32(b[4:])>>8)
 		decodeEtherType(binary.BigEndian.Uint16(b[2:]), b[n:], p, depth)
 		if p.What == "EtherType" {
 			p.NotIP, p.What = false, "Geneve protocol"
@@ -904,6 +938,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if b[0]>>5 != 1 || b[0]&0x10 == 0 || b[1] != 0xff {
 			return false
 		}
+		p.Path.add(LayerGTPU, true, binary.BigEndian.Uint32(b[4:]))
 		n := 8
 		if b[0]&0x07 != 0 { // E, S or PN: sequence number, N-PDU, next extension type
 			if n += 4; len(b) < n {
@@ -940,7 +975,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if f := binary.BigEndian.Uint16(b); f&0x4fff != 0 || !plausibleEtherType(binary.BigEndian.Uint16(b[2:])) && binary.BigEndian.Uint16(b[2:]) != 0x6558 {
 			return false
 		}
-		decodeGRE(b, p, depth)
+		decodeGRE(b, p, depth, LayerGREUDP)
 	}
 	return true
 }

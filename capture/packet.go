@@ -205,6 +205,9 @@ type Packet struct {
 	// so that setting them costs nothing.
 	What string
 	Code uint32
+	// Path is the encapsulations the packet arrived in, outermost first
+	// (VLAN tags, MPLS labels, tunnels); zero for a bare packet.
+	Path Path
 
 	frag fragInfo // set on fragments, for the Defragmenter
 }

@@ -128,7 +128,19 @@ func TestTunnelsJSONMatchesTshark(t *testing.T) {
 	}
 	for _, path := range files {
 		base := filepath.Base(path)
-		t.Run(base, func(t *testing.T) { jsonMatchesTshark(t, path, base, false) })
+		t.Run(base, func(t *testing.T) {
+			jsonMatchesTshark(t, path, base, false)
+			// Each stream says which tunnel it came through; the link_
+			// captures' streams came bare.
+			out, _, _ := runCLI(t, nil, "read", "--format", "json", path)
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+				var r struct{ Type, ID, Path string }
+				json.Unmarshal([]byte(line), &r)
+				if r.Type == "stream" && (r.Path == "") == strings.HasPrefix(base, "tunnel_") {
+					t.Errorf("%s: path %q", r.ID, r.Path)
+				}
+			}
+		})
 	}
 }
 

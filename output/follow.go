@@ -48,6 +48,9 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 	}
 	fmt.Fprintf(ew, "%s  %s → %s  framing %s\n", s.Name(), client, s.Server, a.Framing)
 	fmt.Fprintf(ew, "why      %s\n", textsafe.Escape(a.Reason))
+	if s.Path != nil {
+		fmt.Fprintf(ew, "path     %s\n", s.Path)
+	}
 	fmt.Fprintf(ew, "state    %s · %s · frames %d–%d\n", s.Describe(), Dur(s.Duration()), s.FirstFrame, s.LastFrame)
 	dirs := o.Dirs
 	if len(dirs) == 0 {
@@ -573,6 +576,7 @@ type followHeader struct {
 	Client  string         `json:"client"`
 	Server  string         `json:"server"`
 	Framing string         `json:"framing"`
+	Path    string         `json:"path,omitempty"`
 	Reason  string         `json:"reason"`
 	State   string         `json:"state"`
 	Stats   map[string]any `json:"stats"`
@@ -713,8 +717,12 @@ func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 		stats[reassembly.Direction(d).String()] = map[string]int{"messages": st.Messages, "segments": st.Segments, "split": st.Split,
 			"multi": st.Multi, "exact": st.Exact, "partial": st.Partial, "errors": st.Errors}
 	}
+	path := ""
+	if s.Path != nil {
+		path = s.Path.String()
+	}
 	if err := enc.Encode(followHeader{Type: "follow", ID: s.Name(), Client: s.Client.String(), Server: s.Server.String(),
-		Framing: a.Framing, Reason: a.Reason, State: s.State.String(), Stats: stats}); err != nil {
+		Framing: a.Framing, Path: path, Reason: a.Reason, State: s.State.String(), Stats: stats}); err != nil {
 		return err
 	}
 	for d := range s.Dirs {

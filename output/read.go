@@ -239,6 +239,7 @@ type StreamRecord struct {
 	Proto          string  `json:"proto"`
 	Client         string  `json:"client"`
 	Server         string  `json:"server"`
+	Path           string  `json:"path,omitempty"`
 	ClientGuessed  bool    `json:"client_guessed"`
 	GuessReason    string  `json:"guess_reason,omitempty"`
 	PacketsC2S     int     `json:"packets_c2s"`
@@ -324,6 +325,7 @@ func newSummaryStreamRecord(s *reassembly.Summary, stats bool) StreamRecord {
 	c, sv := &s.Dirs[0], &s.Dirs[1]
 	rec := StreamRecord{
 		Type: "stream", ID: s.Name(), Proto: s.Proto.String(), Client: s.Client().String(), Server: s.Server().String(),
+		Path:          s.Path(),
 		ClientGuessed: s.ClientGuessed(), GuessReason: s.GuessReason(),
 		PacketsC2S: int(c.Packets), PacketsS2C: int(sv.Packets), BytesC2S: c.Bytes, BytesS2C: sv.Bytes,
 		MissingC2S: c.Missing, MissingS2C: sv.Missing, RetransC2S: int(c.Retrans), RetransS2C: int(sv.Retrans),

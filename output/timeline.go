@@ -300,6 +300,11 @@ func ladderHeader(w io.Writer, s *reassembly.Stream, info []string, framing stri
 			fmt.Fprintf(w, "%s%s\n", indent, line)
 		}
 	}
+	if s.Path != nil {
+		for _, line := range wrapText("path: "+s.Path.String(), width-len(indent)) {
+			fmt.Fprintf(w, "%s%s\n", indent, line)
+		}
+	}
 	if framing != "" {
 		for _, line := range wrapText("messages: "+textsafe.Escape(framing), width-len(indent)) {
 			fmt.Fprintf(w, "%s%s\n", indent, line)

@@ -280,7 +280,10 @@ type Stream struct {
 	// Resumed says this is a later part of a stream delivered before (a
 	// late packet after the flow was flushed): merge it into the earlier
 	// part (Merge); its counters hold only what came after the flush.
-	Resumed   bool
+	Resumed bool
+	// Path is the encapsulations the stream's first packet arrived in (VLAN
+	// tags, MPLS labels, tunnels); nil when it came bare.
+	Path      *capture.Path
 	guessCode uint8 // why the client was guessed (Summary.GuessReason)
 	evictCode uint8 // why the flow was flushed early (Summary.Evicted)
 	// Framing and Messages are filled in by a consumer that frames the

@@ -28,7 +28,16 @@ type Summary struct {
 	ResetAfter   int64
 	AnomalyCount uint32
 	framing      uint8 // index in FramingNames (read --stats)
+	path         *capture.Path
 	Dirs         [2]HalfSummary
+}
+
+// Path returns the encapsulations the stream arrived in ("VXLAN 42"), or "".
+func (s *Summary) Path() string {
+	if s.path == nil {
+		return ""
+	}
+	return s.path.String()
 }
 
 // FramingNames are the framings a Summary can record (read --stats); a
@@ -116,7 +125,7 @@ func (s *Stream) Summary() Summary {
 		SYNCount: uint16(min(s.SYNCount, 0xffff)), client: packAddr(s.Client), server: packAddr(s.Server),
 		FirstFrame: int64(s.FirstFrame), LastFrame: int64(s.LastFrame), start: s.Start.UnixNano(), end: s.End.UnixNano(),
 		HandshakeRTT: s.HandshakeRTT, ResetAfter: s.ResetAfter, AnomalyCount: uint32(min(s.AnomalyCount, 1<<32-1)),
-		framing: framingCode(s.Framing)}
+		framing: framingCode(s.Framing), path: s.Path}
 	set := func(b bool, f uint16) {
 		if b {
 			sm.flags |= f

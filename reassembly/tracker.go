@@ -406,6 +406,10 @@ func (t *Tracker) listFor(c *conn) *lru {
 
 func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 	s := &Stream{Proto: p.Proto, FirstFrame: p.Frame, Start: p.Time}
+	if p.Path.Len() > 0 {
+		path := p.Path
+		s.Path = &path
+	}
 	tb, resumed := t.tombs[t.tombKey(id)]
 	if resumed && p.Proto == capture.ProtoTCP && p.Flags&(capture.SYN|capture.ACK) == capture.SYN {
 		side := 0
