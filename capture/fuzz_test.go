@@ -25,6 +25,24 @@ func FuzzDecodeFrame(f *testing.F) {
 	for _, s := range encapSeeds() {
 		f.Add(uint16(s.link), s.frame)
 	}
+	// And the first frames of each real tunnel and link-type capture.
+	paths, _ := filepath.Glob("../testdata/captures/tunnels/*.pcap")
+	for _, path := range paths {
+		src, err := Open(path)
+		if err != nil {
+			continue
+		}
+		n := 0
+		src.Filter = func(l LinkType, frame []byte) bool {
+			if n++; n <= 6 {
+				f.Add(uint16(l), append([]byte(nil), frame...))
+			}
+			return false
+		}
+		var p Packet
+		src.Next(&p)
+		src.Close()
+	}
 	f.Fuzz(func(t *testing.T, link uint16, data []byte) {
 		p := Packet{Frame: 1, CapLen: len(data), WireLen: len(data) + 10}
 		DecodeFrame(LinkType(link), data, &p)
