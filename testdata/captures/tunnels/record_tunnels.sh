@@ -47,11 +47,14 @@ setup() {
 # userspace KIND: a TUN or TAP device t0 in each namespace, with tunnel.py
 # moving its packets over the underlay (this kernel has no driver for these).
 userspace() {
-  local k=$1 dk=tun la=10.99.0.1 ra=10.99.0.2 lb=10.99.0.2 rb=10.99.0.1
+  local k=$1 dk=tun la=10.99.0.1 ra=10.99.0.2 lb=10.99.0.2 rb=10.99.0.1 mtu=1400
   case $k in gretap|erspan2|erspan3|geneve|vlan|qinq|mplspw) dk=tap ;; esac
   case $k in ip6gre|ip6tnl|ip4ip6) la=fd99::1 ra=fd99::2 lb=fd99::2 rb=fd99::1 ;; esac
   a ip tuntap add dev t0 mode $dk; b ip tuntap add dev t0 mode $dk
-  a ip link set t0 mtu 1400; b ip link set t0 mtu 1400
+  # gre-frag: the tunnel's MTU is the veth's, so full-size inner packets
+  # make outer IPv4 packets the kernel must fragment.
+  if [ "$k" = gre-frag ]; then k=gre mtu=1500; fi
+  a ip link set t0 mtu $mtu; b ip link set t0 mtu $mtu
   ip netns exec $A timeout 40 $py "$here/tunnel.py" "$k" t0 $la $ra va "$(b cat /sys/class/net/vb/address)" 30 & U1=$!
   ip netns exec $B timeout 40 $py "$here/tunnel.py" "$k" t0 $lb $rb vb "$(a cat /sys/class/net/va/address)" 30 & U2=$!
   for _ in $(seq 50); do
@@ -67,7 +70,7 @@ tunnel() {
   case $k in
     vxlan)   a ip link add t0 type vxlan id 42 local 10.99.0.1 remote 10.99.0.2 dstport 4789 dev va
              b ip link add t0 type vxlan id 42 local 10.99.0.2 remote 10.99.0.1 dstport 4789 dev vb ;;
-    ipip|sit|gre|ip6gre|ip6tnl|ip4ip6|gretap|erspan2|erspan3|geneve|gtpu|greudp|vlan|qinq|mpls|mplspw|pppoe|pppoe-qinq)
+    ipip|sit|gre|gre-frag|ip6gre|ip6tnl|ip4ip6|gretap|erspan2|erspan3|geneve|gtpu|greudp|vlan|qinq|mpls|mplspw|pppoe|pppoe-qinq)
              userspace "$k"
              case $k in sit|ip6tnl) v6=1 ;; esac ;;
     *) echo "unknown kind $k" >&2; exit 2 ;;
@@ -107,6 +110,6 @@ record() {
 }
 
 kinds=("$@")
-[ ${#kinds[@]} -gt 0 ] || kinds=(vxlan gre gretap ip6gre ipip sit ip6tnl ip4ip6 erspan2 erspan3 geneve gtpu greudp vlan qinq mpls mplspw pppoe pppoe-qinq)
+[ ${#kinds[@]} -gt 0 ] || kinds=(vxlan gre gre-frag gretap ip6gre ipip sit ip6tnl ip4ip6 erspan2 erspan3 geneve gtpu greudp vlan qinq mpls mplspw pppoe pppoe-qinq)
 setup
 for k in "${kinds[@]}"; do record "$k"; done
