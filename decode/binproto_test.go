@@ -292,7 +292,10 @@ func benchDecoder(b *testing.B, folder, name string, dir reassembly.Direction, n
 }
 
 func BenchmarkDecodePgSQL(b *testing.B) {
-	benchDecoder(b, "pgsql", "pg_psql_query_error.0.s2c.bin", reassembly.ServerToClient, func() Decoder { return newPgSQL(Stream) })
+	// The server's bytes start with its 'N' to the client's SSLRequest.
+	benchDecoder(b, "pgsql", "pg_psql_query_error.0.s2c.bin", reassembly.ServerToClient, func() Decoder {
+		return &pgsqlDecoder{st: [2]pgState{pgTyped, pgSSLByte}}
+	})
 }
 
 func BenchmarkDecodeMySQL(b *testing.B) {
