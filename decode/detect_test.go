@@ -116,7 +116,16 @@ func TestDetect(t *testing.T) {
 }
 
 // detectSpecs are the framings Detect may choose.
-var detectSpecs = map[string]bool{"tls": true, "http1": true, "h2": true, "resp": true, "dns": true, "line": true, "raw": true}
+var detectSpecs = func() map[string]bool {
+	m := map[string]bool{"raw": true}
+	for _, n := range Framers() {
+		m[n] = true
+	}
+	delete(m, "len")
+	delete(m, "fixed")
+	delete(m, "ws") // chosen by http1's upgrade, never by Detect
+	return m
+}()
 
 // FuzzDetect checks that Detect never panics, always names a known framing
 // with a reason, and gives the same answer twice.
