@@ -8,7 +8,7 @@ import (
 )
 
 // Node is a boolean filter expression: [*And], [*Or], [*Not], [*Host],
-// [*Port], [*ProtoNum], [*ProtoAbbrev], [*Vlan] or [*Relation]. String
+// [*Port], [*ProtoNum], [*ProtoAbbrev], [*Vlan], [*MPLS], [*PPPoES] or [*Relation]. String
 // prints it back in tcpdump syntax with every and/or parenthesized; the
 // printed form parses to the same tree.
 type Node interface {
@@ -130,6 +130,26 @@ type Vlan struct {
 	HasID bool
 }
 
+// MPLS matches an MPLS label stack entry (the first: EtherType 0x8847;
+// after another "mpls": the previous entry is not the bottom of the stack),
+// optionally with label Label. Like libpcap, tests compiled after it look 4
+// bytes further, and "ip"/"ip6" then test the bottom of the stack and the IP
+// version.
+type MPLS struct {
+	Pos      int
+	Label    uint32
+	HasLabel bool
+}
+
+// PPPoES matches a PPPoE session frame (EtherType 0x8864), optionally with
+// session ID ID. Like libpcap, tests compiled after it look at the PPP
+// frame inside (ip is PPP protocol 0x0021, ip6 0x0057).
+type PPPoES struct {
+	Pos   int
+	ID    uint32
+	HasID bool
+}
+
 // Relation compares two arithmetic expressions as unsigned 32-bit numbers.
 // Op is one of = != < <= > >=. "greater N" is "len >= N" and "less N" is
 // "len <= N".
@@ -172,6 +192,8 @@ func (*Port) node()        {}
 func (*ProtoNum) node()    {}
 func (*ProtoAbbrev) node() {}
 func (*Vlan) node()        {}
+func (*MPLS) node()        {}
+func (*PPPoES) node()      {}
 func (*Relation) node()    {}
 
 func (*Num) expr()   {}
@@ -229,6 +251,20 @@ func (n *Vlan) String() string {
 		return fmt.Sprintf("vlan %d", n.ID)
 	}
 	return "vlan"
+}
+
+func (n *MPLS) String() string {
+	if n.HasLabel {
+		return fmt.Sprintf("mpls %d", n.Label)
+	}
+	return "mpls"
+}
+
+func (n *PPPoES) String() string {
+	if n.HasID {
+		return fmt.Sprintf("pppoes %d", n.ID)
+	}
+	return "pppoes"
 }
 
 func (n *Relation) String() string { return n.X.String() + " " + n.Op + " " + n.Y.String() }

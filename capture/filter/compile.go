@@ -10,6 +10,9 @@ import (
 const (
 	LinkTypeNull     = 0   // BSD loopback: 4-byte address family in the writer's byte order
 	LinkTypeEthernet = 1   // Ethernet II
+	LinkTypePPP      = 9   // PPP: address, control, 2-byte protocol
+	LinkTypePPPSer   = 50  // PPP in HDLC-like framing
+	LinkTypeCHDLC    = 104 // Cisco HDLC: address, control, EtherType
 	LinkTypeRaw      = 101 // raw IPv4 or IPv6
 	LinkTypeLoop     = 108 // OpenBSD loopback: 4-byte address family in network order
 	LinkTypeLinuxSLL = 113 // Linux cooked capture v1
@@ -112,6 +115,16 @@ const (
 	lkRaw6                      // always IPv6
 	lkNull                      // 32-bit address family, either byte order
 	lkLoop                      // 32-bit address family, network order
+	lkPPP                       // 16-bit PPP protocol at typeOff
+	lkMPLS                      // after "mpls": IP version nibble at pl, bottom-of-stack bit of the entry before
+)
+
+const (
+	etherTypeMPLS   = 0x8847
+	etherTypePPPoES = 0x8864
+	pppIP           = 0x0021
+	pppIPv6         = 0x0057
+	pppMPLS         = 0x0281 // MPLS unicast
 )
 
 // linkLayer holds the offsets libpcap calls off_linktype and off_linkpl.
@@ -137,12 +150,16 @@ func newLinkLayer(lt uint16) (linkLayer, error) {
 		return linkLayer{lt, lkRaw4, 0, 0}, nil
 	case LinkTypeIPv6:
 		return linkLayer{lt, lkRaw6, 0, 0}, nil
+	case LinkTypePPP, LinkTypePPPSer:
+		return linkLayer{lt, lkPPP, 2, 4}, nil
+	case LinkTypeCHDLC:
+		return linkLayer{lt, lkEtherType, 2, 4}, nil
 	case LinkTypeNull:
 		return linkLayer{lt, lkNull, 0, 4}, nil
 	case LinkTypeLoop:
 		return linkLayer{lt, lkLoop, 0, 4}, nil
 	}
-	return linkLayer{}, fmt.Errorf("compile filter: unsupported link type %d (supported: 0 null, 1 Ethernet, 101 raw, 108 loop, 113 SLL, 228 IPv4, 229 IPv6, 276 SLL2)", lt)
+	return linkLayer{}, fmt.Errorf("compile filter: unsupported link type %d (supported: 0 null, 1 Ethernet, 9 PPP, 50 PPP serial, 101 raw, 104 Cisco HDLC, 108 loop, 113 SLL, 228 IPv4, 229 IPv6, 276 SLL2)", lt)
 }
 
 // bexpr is the boolean program between the tree and the instructions.
@@ -206,6 +223,25 @@ func (c *compiler) linktype(et uint32) bexpr {
 			return mcmp(0, 1, 0x40, 0xf0)
 		case etherTypeIPv6:
 			return mcmp(0, 1, 0x60, 0xf0)
+		}
+	case lkPPP:
+		switch et {
+		case etherTypeIP:
+			return cmp(l.typeOff, 2, pppIP)
+		case etherTypeIPv6:
+			return cmp(l.typeOff, 2, pppIPv6)
+		case etherTypeMPLS:
+			return cmp(l.typeOff, 2, pppMPLS)
+		}
+	case lkMPLS:
+		// libpcap's gen_mpls_linktype: the entry before is the bottom of
+		// the stack, and the IP version is right.
+		bos := mcmp(l.pl-2, 1, 0x01, 0x01)
+		switch et {
+		case etherTypeIP:
+			return and(bos, mcmp(l.pl, 1, 0x40, 0xf0))
+		case etherTypeIPv6:
+			return and(bos, mcmp(l.pl, 1, 0x60, 0xf0))
 		}
 	case lkRaw4:
 		return bconst(et == etherTypeIP)
@@ -320,6 +356,10 @@ func (c *compiler) node(n Node) (bexpr, error) {
 		return c.port(n), nil
 	case *Vlan:
 		return c.vlan(n)
+	case *MPLS:
+		return c.mpls(n)
+	case *PPPoES:
+		return c.pppoes(n)
 	case *Relation:
 		return c.relation(n)
 	}
@@ -440,6 +480,46 @@ func (c *compiler) vlan(n *Vlan) (bexpr, error) {
 	}
 	c.link.typeOff += 4
 	c.link.pl += 4
+	return b, nil
+}
+
+// mpls follows libpcap's gen_mpls: the first "mpls" tests the EtherType
+// (Ethernet and Cisco HDLC) or the PPP protocol (PPP, link type 9, but not
+// PPP serial, as libpcap); a later one, that the entry before is not the
+// bottom of the stack. Each moves the network layer 4 bytes on.
+func (c *compiler) mpls(n *MPLS) (bexpr, error) {
+	var b bexpr
+	switch {
+	case c.link.kind == lkMPLS:
+		b = mcmp(c.link.pl-2, 1, 0, 0x01)
+	case c.link.kind == lkEtherType && (c.link.linkType == LinkTypeEthernet || c.link.linkType == LinkTypeCHDLC),
+		c.link.kind == lkPPP && c.link.linkType == LinkTypePPP:
+		b = c.linktype(etherTypeMPLS)
+	default:
+		return nil, &UnsupportedError{Part: n.String(), Pos: n.Pos,
+			Reason: fmt.Sprintf("no MPLS support for link type %d (Ethernet, PPP and Cisco HDLC have it)", c.link.linkType)}
+	}
+	if n.HasLabel {
+		b = band{b, mcmp(c.link.pl, 4, n.Label<<12, 0xfffff000)}
+	}
+	c.link.kind = lkMPLS
+	c.link.pl += 4
+	c.link.typeOff = c.link.pl
+	return b, nil
+}
+
+// pppoes follows libpcap's gen_pppoes: the PPPoE session EtherType (on a
+// link without EtherTypes it matches nothing, as libpcap's), the session ID
+// in the low 16 bits of the header's first word, then the PPP protocol at 6
+// and the payload at 8.
+func (c *compiler) pppoes(n *PPPoES) (bexpr, error) {
+	b := c.linktype(etherTypePPPoES)
+	if n.HasID {
+		b = band{b, mcmp(c.link.pl, 4, n.ID, 0x0000ffff)}
+	}
+	c.link.kind = lkPPP
+	c.link.typeOff = c.link.pl + 6
+	c.link.pl += 8
 	return b, nil
 }
 

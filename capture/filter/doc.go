@@ -21,15 +21,20 @@
 // and a protocol qualifier where libpcap allows one; tcp, udp, sctp, icmp,
 // icmp6, ip, ip6, arp, rarp; vlan and "vlan N" (Ethernet only; tests
 // after "vlan" move 4 bytes further into the frame, as in libpcap);
+// "mpls [label]" (Ethernet, Cisco HDLC; each one moves the tests after it
+// past one label stack entry, and "ip"/"ip6" after it test the bottom of
+// stack bit and the IP version, as libpcap does) and "pppoes [id]"
+// (Ethernet; the tests after it look inside the PPP frame);
 // greater, less, len; proto[expr:size] loads for ether/link, ip, ip6, arp,
 // rarp, tcp, udp, sctp, icmp and icmp6 with + - * / % & | ^ << >> and unary
 // minus; and, or, not, !, &&, ||, parentheses; and libpcap's named
 // constants (tcpflags, tcp-syn, icmptype, icmp-echo, icmp6-echo, ...).
-// Link types: Ethernet (1), Linux SLL (113), Linux SLL2 (276), raw IP
-// (101, 228, 229), BSD null (0) and BSD loop (108).
+// Link types: Ethernet (1), PPP (9), PPP serial (50), Cisco HDLC (104),
+// Linux SLL (113), Linux SLL2 (276), raw IP (101, 228, 229), BSD null (0)
+// and BSD loop (108).
 //
 // Anything else (host names, service names, MAC addresses, "ether host",
-// "gateway", "broadcast", protochain, 802.11, MPLS, ...) is refused with an
+// "gateway", "broadcast", protochain, 802.11, geneve, vxlan, ...) is refused with an
 // [*UnsupportedError] that names the unsupported part and its offset, and
 // malformed input gets an [*Error] that says what was expected where. The
 // accept sets are checked against tcpdump 4.99.3 / libpcap 1.10.3 answers

@@ -289,6 +289,26 @@ func (p *parser) parseTerm(prev qual) (Node, qual, error) {
 			n.ID, n.HasID = v, true
 		}
 		return n, qual{}, nil
+	case t.is("mpls"):
+		p.next()
+		n := &MPLS{Pos: t.pos}
+		if v, ok := p.pnum(); ok {
+			if v > 1048575 {
+				return nil, qual{}, errorf(t.pos, "MPLS label %d greater than maximum 1048575", v)
+			}
+			n.Label, n.HasLabel = v, true
+		}
+		return n, qual{}, nil
+	case t.is("pppoes"):
+		p.next()
+		n := &PPPoES{Pos: t.pos}
+		if v, ok := p.pnum(); ok {
+			if v > 65535 {
+				return nil, qual{}, errorf(t.pos, "PPPoE session number %d greater than maximum 65535", v)
+			}
+			n.ID, n.HasID = v, true
+		}
+		return n, qual{}, nil
 	case t.is("less") || t.is("greater"):
 		p.next()
 		nt := p.peek()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # record.sh records which frames tcpdump (libpcap) accepts for every filter
 # expression in expressions.txt (one per line; the empty first line is the
-# empty filter) over every capture in testdata/corpus/ and in
-# capture/filter/testdata/synth/, and writes tcpdump_accepts.json next to
+# empty filter) over every capture in testdata/corpus/, in
+# capture/filter/testdata/synth/, the tunnel captures and the link-type
+# captures the compiler supports in testdata/captures/tunnels/, and writes tcpdump_accepts.json next to
 # this script. TestAgainstTcpdump replays that file against filter.Matcher,
 # so the tests never need tcpdump.
 #
@@ -52,7 +53,8 @@ done <"$here/expressions.txt"
 
 # The captures: label, file to read, frame map ("-" for none).
 : >"$tmp/captures"
-for f in testdata/corpus/* capture/filter/testdata/synth/*.pcap; do
+for f in testdata/corpus/* capture/filter/testdata/synth/*.pcap testdata/captures/tunnels/tunnel_*.pcap \
+	testdata/captures/tunnels/link_{ppp,ppp_hdlc,cisco_hdlc,raw_ipv4,raw_ipv6,null_ipv6_af24,loop_ipv6}.pcap; do
 	src=$f
 	if [[ $f == *.gz ]]; then
 		src="$tmp/$(basename "${f%.gz}")"
