@@ -50,6 +50,7 @@ func TestFollowGolden(t *testing.T) {
 		{"smtp", []string{"../testdata/captures/smtp_curl_python.pcap", "0"}},
 		{"ftp", []string{"../testdata/captures/ftp_curl_pyftpdlib.pcap", "2"}},
 		{"pop3_stls", []string{"../testdata/captures/pop3_dovecot_stls.pcap", "2"}},
+		{"imap", []string{"../testdata/captures/imap_dovecot_starttls.pcap", "0"}},
 		{"tls13_decrypted", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/11_tls13_curl_openssl_sni.keys"}},
 		{"tls12_decrypted_json", []string{corpus + "12_tls12_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/12_tls12_curl_openssl_sni.keys", "--format", "json"}},
 		{"tls13_h2_decrypted", []string{"../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.pcap", "0", "--dir", "s2c", "--keylog", "../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.keys"}},

@@ -50,6 +50,8 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newFTP(t), nil
 	case "pop3":
 		return newPOP3(t), nil
+	case "imap":
+		return newIMAP(t), nil
 	}
 	return nil, fmt.Errorf("unknown framing %q", spec.Name)
 }

@@ -384,3 +384,29 @@ func FuzzTextProto(f *testing.F) {
 		}
 	})
 }
+
+func TestIMAP(t *testing.T) {
+	c2s := "a1 LOGIN {4}\r\nuser {6+}\r\nsecret\r\na2 APPEND INBOX {5}\r\nhello\r\na3 IDLE\r\nDONE\r\n"
+	want := []string{"a1 LOGIN (credentials not shown) (+10 B in literals)", "a2 APPEND INBOX {5} (+5 B in literals)", "a3 IDLE", "DONE"}
+	if got := bSummaryList(t, newIMAP(Stream), reassembly.ClientToServer, []byte(c2s)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("commands:\n got %q\nwant %q", got, want)
+	}
+	s2c := "* 1 FETCH (BODY[] {3}\r\nabc)\r\n+ go ahead\r\na1 OK done\r\n"
+	want = []string{"* 1 FETCH (BODY[] {3} (+3 B in literals)", "+ go ahead", "a1 OK done"}
+	if got := bSummaryList(t, newIMAP(Stream), reassembly.ServerToClient, []byte(s2c)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("responses:\n got %q\nwant %q", got, want)
+	}
+	if got := bSummaryList(t, newIMAP(Stream), reassembly.ClientToServer, []byte("a1 LOGIN {99999999999}\r\n")); len(got) != 1 || !strings.Contains(got[0], "implausible") {
+		t.Errorf("huge literal: %q", got)
+	}
+}
+
+// FuzzIMAP checks the Decoder contract and chunking invariance of the IMAP
+// framing, literals included.
+func FuzzIMAP(f *testing.F) {
+	fuzzSeeds(f, "textproto", "imap_dovecot_starttls.0.c2s.bin", "imap_dovecot_starttls.0.s2c.bin")
+	f.Add([]byte("a1 LOGIN {4}\r\nuser {6+}\r\nsecret\r\n"), 15, false)
+	f.Fuzz(func(t *testing.T, data []byte, cut int, server bool) {
+		bCheckChunking(t, func() Decoder { return newIMAP(Stream) }, fuzzDir(server), data, cut)
+	})
+}

@@ -105,7 +105,7 @@ func Detect(in DetectInput) (spec string, reason string) {
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
 		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh", 11211: "memcached",
-		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3",
+		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap",
 	}); ok {
 		return spec, why
 	}
@@ -125,10 +125,10 @@ var detectPortNames = map[uint16]string{
 	53: "DNS", 80: "HTTP", 443: "HTTPS", 853: "DNS over TLS", 5353: "mDNS",
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
 	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH", 11211: "memcached",
-	25: "SMTP", 587: "SMTP submission", 21: "FTP", 110: "POP3",
+	25: "SMTP", 587: "SMTP submission", 21: "FTP", 110: "POP3", 143: "IMAP",
 }
 
-// detectCommandReply tells SMTP, FTP and POP3 apart by the server's
+// detectCommandReply tells SMTP, FTP, POP3 and IMAP apart by the server's
 // greeting ("220 ...", "+OK ...") and the client's first command (EHLO,
 // USER...): SMTP and FTP both greet with 220.
 func detectCommandReply(c2s, s2c []byte) (spec, reason string, ok bool) {
@@ -141,7 +141,16 @@ func detectCommandReply(c2s, s2c []byte) (spec, reason string, ok bool) {
 	verb = strings.ToUpper(verb)
 	smtpVerb := verb == "EHLO" || verb == "HELO" || verb == "LHLO"
 	ftpVerb := verb == "USER" || verb == "AUTH" || verb == "FEAT" || verb == "SYST" || verb == "OPTS"
+	tag, cmd, _ := strings.Cut(firstLine(c2s), " ")
+	cmd, _, _ = strings.Cut(strings.ToUpper(cmd), " ")
+	imapCmd := tag != "" && (cmd == "CAPABILITY" || cmd == "LOGIN" || cmd == "STARTTLS" || cmd == "AUTHENTICATE" || cmd == "ID")
 	switch {
+	case strings.HasPrefix(greet, "* OK") || strings.HasPrefix(greet, "* PREAUTH"):
+		if imapCmd || strings.Contains(strings.ToUpper(greet), "IMAP") {
+			return "imap", "server greeting " + strconv.Quote(bTrunc(greet, 60)), true
+		}
+	case len(s2c) == 0 && imapCmd:
+		return "imap", "client's first command " + strconv.Quote(bTrunc(firstLine(c2s), 40)), true
 	case strings.HasPrefix(greet, "+OK") && (len(c2s) == 0 || verb == "CAPA" || verb == "USER" || verb == "STLS" || verb == "APOP" || verb == "AUTH"):
 		return "pop3", "server greeting " + strconv.Quote(bTrunc(greet, 60)), true
 	case len(greet) >= 4 && greet[:3] == "220" && (greet[3] == ' ' || greet[3] == '-'):
@@ -211,12 +220,12 @@ func detectMemcached(b []byte) (string, bool) {
 // in each direction.
 func TLSUpgrade(name string, c2s, s2c []byte) (c2sOff, s2cOff int, ok bool) {
 	switch name {
-	case "smtp", "pop3", "ftp":
+	case "smtp", "pop3", "ftp", "imap":
 		// The command line, then at once a TLS handshake record.
 		up := bytes.ToUpper(c2s)
 		for _, cmd := range []string{"STARTTLS\r\n", "STLS\r\n", "AUTH TLS\r\n"} {
 			i := bytes.Index(up, []byte(cmd))
-			if i < 0 || i > 0 && c2s[i-1] != '\n' {
+			if i < 0 || i > 0 && c2s[i-1] != '\n' && !(name == "imap" && c2s[i-1] == ' ') {
 				continue
 			}
 			at := i + len(cmd)

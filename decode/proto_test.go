@@ -384,3 +384,72 @@ func TestCommandReplyAgainstTshark(t *testing.T) {
 		})
 	}
 }
+
+// TestIMAPAgainstTshark: curl against dovecot, in the clear and with
+// STARTTLS: every tagged command at the frame, with the tag and command
+// tshark gives, and every tagged response at the frame, tag and status
+// tshark gives (tshark's IMAP dissector works a segment at a time, so only
+// tagged lines are compared); after STARTTLS both sides are TLS records.
+func TestIMAPAgainstTshark(t *testing.T) {
+	f, err := os.Open("../testdata/tshark/imap_dovecot_starttls.pcap.msgs.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	type line struct {
+		Frame           int
+		Tag, Cmd, State string
+	}
+	want := map[string][]line{} // "stream/dir"
+	sc := bufio.NewScanner(f)
+	sc.Scan()
+	for sc.Scan() {
+		col := append(strings.Split(sc.Text(), "\t"), "", "", "", "")
+		frame, _ := strconv.Atoi(col[0])
+		switch col[3] {
+		case "1":
+			want[col[1]+"/c2s"] = append(want[col[1]+"/c2s"], line{frame, col[4], col[5], ""})
+		case "0":
+			for _, tag := range strings.Split(col[4], ",") {
+				if strings.HasPrefix(tag, "A") {
+					want[col[1]+"/s2c"] = append(want[col[1]+"/s2c"], line{frame, tag, "", col[6]})
+				}
+			}
+		}
+	}
+	n := 0
+	for _, st := range keptStreams(t, "../testdata/captures/imap_dovecot_starttls.pcap") {
+		a, err := decode.Analyze(st, "auto")
+		if err != nil || a.Framing != "imap" {
+			t.Fatalf("%s: auto picked %s (%s), %v", st.Name(), a.Framing, a.Reason, err)
+		}
+		var got [2][]line
+		for d := range a.Messages {
+			for _, m := range a.Messages[d] {
+				if m.Protocol != "imap" {
+					continue
+				}
+				fr := slices.Max(m.Frames)
+				if d == 0 {
+					got[0] = append(got[0], line{fr, field(m, "tag"), field(m, "command"), ""})
+				} else if field(m, "response") == "tagged" {
+					got[1] = append(got[1], line{fr, field(m, "tag"), "", field(m, "status")})
+				}
+			}
+		}
+		for d, name := range []string{"c2s", "s2c"} {
+			key := fmt.Sprintf("%d/%s", st.ID, name)
+			if !slices.Equal(got[d], want[key]) {
+				t.Errorf("%s:\n got %v\nwant %v", key, got[d], want[key])
+			}
+			n += len(got[d])
+		}
+		if st.ID == 1 && a.Messages[0][len(a.Messages[0])-1].Protocol != "tls" {
+			t.Errorf("tcp/1: after STARTTLS the client's bytes are not TLS records")
+		}
+	}
+	if n == 0 {
+		t.Fatal("nothing compared")
+	}
+	t.Logf("%d tagged commands and responses equal tshark's", n)
+}

@@ -58,7 +58,7 @@ type contentState struct {
 var protoNames = map[string]string{
 	"http1": "HTTP/1", "resp": "Redis (RESP)", "dns": "DNS over TCP", "line": "text lines", "h2": "HTTP/2 without TLS (h2c)", "tls": "TLS",
 	"pgsql": "PostgreSQL", "mysql": "MySQL", "mqtt": "MQTT", "memcached": "memcached",
-	"smtp": "SMTP", "pop3": "POP3", "ftp": "FTP",
+	"smtp": "SMTP", "pop3": "POP3", "ftp": "FTP", "imap": "IMAP",
 }
 
 func (st *streamState) data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
@@ -114,7 +114,7 @@ func (st *streamState) decide(s *reassembly.Stream) {
 		switch name {
 		case "http1", "resp", "dns", "line", "h2", "mqtt", "memcached":
 			st.e.content.add(s, classClear, protoNames[name], ct.first, "")
-		case "pgsql", "mysql", "smtp", "pop3", "ftp":
+		case "pgsql", "mysql", "smtp", "pop3", "ftp", "imap":
 			// Cleartext unless the session switched to TLS (SSLRequest,
 			// STARTTLS, STLS, AUTH TLS) in its first bytes.
 			if c, v, ok := decode.TLSUpgrade(name, sniff(0), sniff(1)); ok {

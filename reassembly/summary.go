@@ -42,7 +42,7 @@ func (s *Summary) Path() string {
 
 // FramingNames are the framings a Summary can record (read --stats); a
 // framing outside the list is recorded as "other".
-var FramingNames = []string{"", "raw", "line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql", "mqtt", "ssh", "memcached", "smtp", "ftp", "pop3", "other"}
+var FramingNames = []string{"", "raw", "line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql", "mqtt", "ssh", "memcached", "smtp", "ftp", "pop3", "imap", "other"}
 
 func framingCode(name string) uint8 {
 	for i, n := range name {

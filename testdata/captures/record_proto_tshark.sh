@@ -25,3 +25,4 @@ rec memcached_text_binary.pcap tcp.port==11212,memcache memcache.command memcach
 rec smtp_curl_python.pcap tcp.port==2525,smtp smtp.req.command smtp.response.code
 rec ftp_curl_pyftpdlib.pcap tcp.port==2121,ftp ftp.request.command ftp.response.code
 rec pop3_dovecot_stls.pcap tcp.port==1110,pop pop.request.command pop.response.indicator
+rec imap_dovecot_starttls.pcap tcp.port==1143,imap imap.isrequest imap.tag imap.command imap.response.status
