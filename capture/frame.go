@@ -204,50 +204,39 @@ func decodeEtherType(t uint16, data []byte, p *Packet, depth int) {
 	}
 }
 
-// etherTypeName names the EtherTypes that are not followed further, as
-// tshark shows them, or returns "EtherType" and the number.
+// etherTypeNames are the EtherTypes that are not followed further, named
+// as tshark shows them.
+var etherTypeNames = map[uint16]string{
+	0x0806: "ARP",
+	0x8035: "RARP",
+	0x88cc: "LLDP",
+	0x8137: "IPX",
+	0x8138: "IPX",
+	0x809b: "AppleTalk",
+	0x80f3: "AppleTalk",
+	0x888e: "EAPOL",
+	0x8809: "slow protocols (LACP)",
+	0x88f7: "PTP",
+	0x8863: "PPPoE discovery",
+	0x8906: "FCoE",
+	0x8914: "FCoE",
+	0x88e5: "MACsec",
+	0x8902: "CFM",
+	0x88e7: "PBB (802.1ah)",
+	0x893a: "IEEE 1905",
+	0x9000: "Ethernet loopback (CTP)",
+	0x0842: "Wake-on-LAN",
+	0x8892: "PROFINET",
+	0x88a4: "EtherCAT",
+	0x22f3: "TRILL",
+	0x894f: "NSH",
+}
+
+// etherTypeName names an EtherType that is not followed further, or
+// returns "EtherType" and the number.
 func etherTypeName(t uint16) (string, uint32) {
-	switch t {
-	case 0x0806:
-		return "ARP", 0
-	case 0x8035:
-		return "RARP", 0
-	case 0x88cc:
-		return "LLDP", 0
-	case 0x8137, 0x8138:
-		return "IPX", 0
-	case 0x809b, 0x80f3:
-		return "AppleTalk", 0
-	case 0x888e:
-		return "EAPOL", 0
-	case 0x8809:
-		return "slow protocols (LACP)", 0
-	case 0x88f7:
-		return "PTP", 0
-	case 0x8863:
-		return "PPPoE discovery", 0
-	case 0x8906, 0x8914:
-		return "FCoE", 0
-	case 0x88e5:
-		return "MACsec", 0
-	case 0x8902:
-		return "CFM", 0
-	case 0x88e7:
-		return "PBB (802.1ah)", 0
-	case 0x893a:
-		return "IEEE 1905", 0
-	case 0x9000:
-		return "Ethernet loopback (CTP)", 0
-	case 0x0842:
-		return "Wake-on-LAN", 0
-	case 0x8892:
-		return "PROFINET", 0
-	case 0x88a4:
-		return "EtherCAT", 0
-	case 0x22f3:
-		return "TRILL", 0
-	case 0x894f:
-		return "NSH", 0
+	if n, ok := etherTypeNames[t]; ok {
+		return n, 0
 	}
 	return "EtherType", uint32(t)
 }
@@ -279,18 +268,16 @@ func decodeLLC(data []byte, p *Packet, depth int) {
 		default:
 			p.NotIP, p.What, p.Code = true, "SNAP OUI", oui
 		}
-	case 0x42:
-		p.NotIP, p.What = true, "STP"
-	case 0xe0:
-		p.NotIP, p.What = true, "IPX"
-	case 0xf0:
-		p.NotIP, p.What = true, "NetBIOS"
-	case 0xfe:
-		p.NotIP, p.What = true, "OSI (IS-IS, ES-IS)"
 	default:
-		p.NotIP, p.What, p.Code = true, "LLC SAP", uint32(dsap)
+		p.NotIP = true
+		if p.What = llcSAPNames[dsap]; p.What == "" {
+			p.What, p.Code = "LLC SAP", uint32(dsap)
+		}
 	}
 }
+
+// llcSAPNames name the LLC service access points that are not followed.
+var llcSAPNames = map[byte]string{0x42: "STP", 0xe0: "IPX", 0xf0: "NetBIOS", 0xfe: "OSI (IS-IS, ES-IS)"}
 
 // decodeMPLS walks an MPLS label stack to its bottom and decodes the payload
 // by its first nibble, as Wireshark does: 4 and 6 are IP, 1 a pseudowire
@@ -393,22 +380,17 @@ func decodePPP(data []byte, p *Packet, depth int) {
 		decodeIPv6(data, p, depth)
 	case 0x0281, 0x0283:
 		decodeMPLS(data, p, depth)
-	case 0xc021:
-		p.NotIP, p.What = true, "PPP LCP"
-	case 0x8021:
-		p.NotIP, p.What = true, "PPP IPCP"
-	case 0x8057:
-		p.NotIP, p.What = true, "PPP IPV6CP"
-	case 0xc023:
-		p.NotIP, p.What = true, "PPP PAP"
-	case 0xc223:
-		p.NotIP, p.What = true, "PPP CHAP"
-	case 0x80fd:
-		p.NotIP, p.What = true, "PPP CCP"
 	default:
-		p.NotIP, p.What, p.Code = true, "PPP protocol", uint32(proto)
+		p.NotIP = true
+		if p.What = pppProtoNames[proto]; p.What == "" {
+			p.What, p.Code = "PPP protocol", uint32(proto)
+		}
 	}
 }
+
+// pppProtoNames name the PPP protocols that are not followed.
+var pppProtoNames = map[uint16]string{0xc021: "PPP LCP", 0x8021: "PPP IPCP", 0x8057: "PPP IPV6CP", 0xc023: "PPP PAP",
+	0xc223: "PPP CHAP", 0x80fd: "PPP CCP"}
 
 // decodeCiscoHDLC decodes Cisco HDLC: address, control, EtherType.
 func decodeCiscoHDLC(data []byte, p *Packet, depth int) {

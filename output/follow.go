@@ -613,6 +613,22 @@ type messageRecord struct {
 	Fields   map[string]string `json:"fields,omitempty"`
 }
 
+// newMessageRecord is the JSON record of message m of direction d.
+func newMessageRecord(typ string, d reassembly.Direction, m decode.Message) messageRecord {
+	rec := messageRecord{Type: typ, Dir: d.String(), Index: m.Index, Start: m.Range.Start, End: m.Range.End,
+		Frames: m.Frames, Protocol: m.Protocol, Summary: m.Summary, Partial: m.Partial}
+	if rec.Frames == nil {
+		rec.Frames = []int{}
+	}
+	if len(m.Fields) > 0 {
+		rec.Fields = map[string]string{}
+		for _, f := range m.Fields {
+			rec.Fields[f.Name] = f.Value
+		}
+	}
+	return rec
+}
+
 type gapRecord struct {
 	Type  string `json:"type"`
 	Dir   string `json:"dir"`
@@ -648,17 +664,8 @@ type tlsRecordJSON struct {
 }
 
 type tlsMessageJSON struct {
-	Type     string            `json:"type"`
-	Dir      string            `json:"dir"`
-	Index    int               `json:"index"`
-	Start    int64             `json:"start"`
-	End      int64             `json:"end"`
-	Records  []int             `json:"records"`
-	Frames   []int             `json:"frames"`
-	Protocol string            `json:"protocol"`
-	Summary  string            `json:"summary"`
-	Partial  bool              `json:"partial"`
-	Fields   map[string]string `json:"fields,omitempty"`
+	messageRecord
+	Records []int `json:"records"`
 }
 
 // tlsJSON writes direction d's tls_record and tls_message records (start
@@ -685,19 +692,9 @@ func tlsJSON(enc *json.Encoder, l *decode.TLSLayer, d reassembly.Direction) erro
 		return nil
 	}
 	for i, m := range l.Inner.Messages[d] {
-		rec := tlsMessageJSON{Type: "tls_message", Dir: d.String(), Index: m.Index, Start: m.Range.Start, End: m.Range.End,
-			Records: l.MsgRecords[d][i], Frames: m.Frames, Protocol: m.Protocol, Summary: m.Summary, Partial: m.Partial}
+		rec := tlsMessageJSON{messageRecord: newMessageRecord("tls_message", d, m), Records: l.MsgRecords[d][i]}
 		if rec.Records == nil {
 			rec.Records = []int{}
-		}
-		if rec.Frames == nil {
-			rec.Frames = []int{}
-		}
-		if len(m.Fields) > 0 {
-			rec.Fields = map[string]string{}
-			for _, f := range m.Fields {
-				rec.Fields[f.Name] = f.Value
-			}
 		}
 		if err := enc.Encode(rec); err != nil {
 			return err
@@ -745,18 +742,7 @@ func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 			}
 		}
 		for _, m := range a.Messages[d] {
-			rec := messageRecord{Type: "message", Dir: dir.String(), Index: m.Index, Start: m.Range.Start, End: m.Range.End,
-				Frames: m.Frames, Protocol: m.Protocol, Summary: m.Summary, Partial: m.Partial}
-			if rec.Frames == nil {
-				rec.Frames = []int{}
-			}
-			if len(m.Fields) > 0 {
-				rec.Fields = map[string]string{}
-				for _, f := range m.Fields {
-					rec.Fields[f.Name] = f.Value
-				}
-			}
-			if err := enc.Encode(rec); err != nil {
+			if err := enc.Encode(newMessageRecord("message", dir, m)); err != nil {
 				return err
 			}
 		}

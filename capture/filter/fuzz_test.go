@@ -17,6 +17,7 @@ func FuzzParse(f *testing.F) {
 	for _, tt := range refusedTests {
 		f.Add(tt.in)
 	}
+	f.Add("mpls 1 and mpls 2 or pppoes 3")
 	f.Fuzz(func(t *testing.T, expr string) {
 		n, err := Parse(expr)
 		if err != nil {
@@ -45,7 +46,7 @@ func FuzzParse(f *testing.F) {
 }
 
 var fuzzLinkTypes = []uint16{LinkTypeEthernet, LinkTypeLinuxSLL, LinkTypeLinuxSL2, LinkTypeRaw,
-	LinkTypeIPv4, LinkTypeIPv6, LinkTypeNull, LinkTypeLoop}
+	LinkTypeIPv4, LinkTypeIPv6, LinkTypeNull, LinkTypeLoop, LinkTypePPP, LinkTypePPPSer, LinkTypeCHDLC}
 
 // FuzzCompile checks that a compiled program is valid for the x/net/bpf VM
 // (no jump past the end, ends in a return, assembles to raw cBPF), fits
@@ -58,6 +59,9 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add("tcp[tcp[tcp[0]]:4] + ip[len] = len", uint8(0), frame)
 	f.Add("vlan and vlan and host 10.0.0.1", uint8(0), frame[:20])
+	f.Add("mpls 16004 and mpls and tcp port 8080", uint8(0), frame)
+	f.Add("vlan 300 and pppoes 0x1234 and ip6", uint8(0), frame)
+	f.Add("mpls and ip", uint8(8), frame)
 	f.Fuzz(func(t *testing.T, expr string, lt uint8, frame []byte) {
 		linkType := fuzzLinkTypes[int(lt)%len(fuzzLinkTypes)]
 		prog, err := Compile(expr, linkType, 65535)

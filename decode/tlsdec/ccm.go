@@ -105,12 +105,7 @@ func (c *ccm) Open(dst, nonce, ct, ad []byte) ([]byte, error) {
 	n := len(ct) - ccmTag
 	c.counters(nonce)
 	start := len(dst)
-	if cap(dst)-start < n {
-		nd := make([]byte, start, start+n)
-		copy(nd, dst)
-		dst = nd
-	}
-	dst = dst[:start+n]
+	dst = extend(dst, n)
 	pt := dst[start:]
 	cipher.NewCTR(c.b, c.ctr[:]).XORKeyStream(pt, ct[:n])
 	c.cbcMAC(nonce, ad, pt)

@@ -281,14 +281,21 @@ func decryptCBC(b cipher.Block, dst, enc []byte) []byte {
 	bs := b.BlockSize()
 	n := len(enc) - bs
 	start := len(dst)
+	dst = extend(dst, n)
+	cipher.NewCBCDecrypter(b, enc[:bs]).CryptBlocks(dst[start:], enc[bs:])
+	return dst[start:]
+}
+
+// extend returns dst grown by n bytes (reallocated only when it lacks the
+// capacity); the n bytes are dst[len(dst)-n:] of the result.
+func extend(dst []byte, n int) []byte {
+	start := len(dst)
 	if cap(dst)-start < n {
 		nd := make([]byte, start, start+n)
 		copy(nd, dst)
 		dst = nd
 	}
-	dst = dst[:start+n]
-	cipher.NewCBCDecrypter(b, enc[:bs]).CryptBlocks(dst[start:], enc[bs:])
-	return dst[start:]
+	return dst[:start+n]
 }
 
 // newTLS12Cipher builds one direction's record cipher from its key block part.

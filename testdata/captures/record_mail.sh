@@ -14,8 +14,10 @@
 # Then run record_tshark.sh and record_proto_tshark.sh on them.
 set -euo pipefail
 out=$(cd "$(dirname "$0")" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d); chmod 755 "$work"; trap 'rm -rf "$work"' EXIT
 cd "$work"
+cp "$here/dovecot.sh" .
 openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 3650 -subj "/CN=sockscope.test" 2>/dev/null
 cat > inner.sh <<'INNER'
 set -u
@@ -40,51 +42,14 @@ timeout 10 curl -s ftp://127.0.0.1:2121/file.txt -o /dev/null || true
 endcap
 kill $FP; wait $FP 2>/dev/null || true
 
-mkdir -p mail/tester/Maildir/{cur,new,tmp}
-cp mail.txt mail/tester/Maildir/new/1.sockscope:2,
-printf 'tester:{PLAIN}secret:%s:%s::%s/mail/tester\n' "$(id -u nobody)" "$(id -g nobody)" "$PWD" > users
-chown -R nobody mail; chmod 644 users key.pem
-cat > dovecot.conf <<CONF
-protocols = pop3
-listen = 127.0.0.1
-base_dir = $PWD/run
-state_dir = $PWD/state
-log_path = $PWD/dovecot.log
-ssl = yes
-ssl_cert = <$PWD/cert.pem
-ssl_key = <$PWD/key.pem
-disable_plaintext_auth = no
-auth_mechanisms = plain
-mail_location = maildir:~/Maildir
-passdb {
-  driver = passwd-file
-  args = $PWD/users
-}
-userdb {
-  driver = passwd-file
-  args = $PWD/users
-}
-service pop3-login {
-  inet_listener pop3 {
-    port = 1110
-  }
-  inet_listener pop3s {
-    port = 0
-  }
-}
-default_internal_user = nobody
-default_login_user = nobody
-first_valid_uid = 1
-CONF
-mkdir -p run state
-dovecot -c dovecot.conf
-sleep 1
+. ./dovecot.sh
+dovecot_start pop3 1110 "plain" mail.txt
 cap "$OUT/pop3_dovecot_stls.pcap" 'tcp port 1110'
 timeout 10 curl -s pop3://tester:secret@127.0.0.1:1110/ -o /dev/null || true
 timeout 10 curl -s pop3://tester:secret@127.0.0.1:1110/1 -o /dev/null || true
 timeout 10 curl -sk --ssl-reqd pop3://tester:secret@127.0.0.1:1110/1 -o /dev/null || true
 endcap
-doveadm -c dovecot.conf stop 2>/dev/null || kill "$(cat run/master.pid)" 2>/dev/null || true
+dovecot_stop
 INNER
 OUT=$out timeout 120 unshare -n bash inner.sh
 ls -l "$out"/smtp_*.pcap "$out"/ftp_*.pcap "$out"/pop3_*.pcap
