@@ -16,6 +16,10 @@ import (
 	"github.com/sockscope/sockscope/reassembly"
 )
 
+// followSpillOver is how many bytes of a direction follow holds in memory
+// before it moves them to a temporary file (reassembly.Options.SpillOver).
+var followSpillOver int64 = 8 << 20
+
 type followOptions struct {
 	Path       string
 	In         inputOptions // -i (live instead of FILE), -f, -c, --duration
@@ -159,7 +163,11 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	// keep is known before it exists, live as in a file.
 	want := streamRef{proto, id}
 	wanted := func(p capture.Proto, n int) bool { return streamRef{p, n} == want }
-	topts := reassembly.Options{Keep: wanted}
+	// A kept stream's bytes go to a temporary file past followSpillOver:
+	// following a stream of any length costs memory for its segment map
+	// and messages, not for its bytes.
+	// follow draws no ladder: the packet list is not kept either.
+	topts := reassembly.Options{Keep: wanted, SpillOver: followSpillOver, NoPackets: true}
 	if err := o.Bounds.apply(&topts); err != nil {
 		return err
 	}
@@ -215,8 +223,17 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		return usagef("%s has no %s/%d: it has %d TCP streams and %d UDP flows", o.Path, proto, id, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
 	if raw == nil {
+		defer found.Release()
 		if err := writeFollow(io, bw, found, o, dirs, src.Keys); err != nil {
 			return err
+		}
+		for d := range found.Dirs {
+			if err := found.Dirs[d].DataErr(); err != nil {
+				if ferr := bw.Flush(); ferr != nil {
+					return fmt.Errorf("write output: %w", ferr)
+				}
+				return fmt.Errorf("%w: the view above lacks the bytes after it", err)
+			}
 		}
 	} else {
 		err = raw.err // the bytes were written as they came

@@ -153,7 +153,7 @@ func firstBytes(h *reassembly.Half, n int) []byte {
 		}
 		end = c.Range.End
 	}
-	return h.Data[:min(int(end-h.Chunks[0].Range.Start), n)]
+	return h.DataAt(h.Chunks[0].Data, min(end-h.Chunks[0].Range.Start, int64(n)))
 }
 
 // run is a contiguous captured range of a direction.
@@ -182,11 +182,74 @@ type dirCursor struct {
 	pos  int64
 	done bool
 	eof  bool // the direction was closed (FIN or RST): the last run ends it
+	// A direction spilled to disk (reassembly.Options.SpillOver) is read
+	// through a window: win holds stream bytes from winAt.
+	win   []byte
+	winAt int64
 }
 
-func (c *dirCursor) bytes() []byte {
+// spillWindow is how much of a spilled direction a cursor reads at once;
+// a message longer than that widens the window to its length.
+var spillWindow int64 = 4 << 20
+
+// window returns the run's bytes from the cursor: all of them when the
+// direction is held in memory; spilled, at least want bytes of them (all
+// when fewer are left), read through the window. whole says the bytes reach
+// the end of the run.
+func (c *dirCursor) window(want int64) (b []byte, whole bool) {
 	r := c.runs[c.ri]
-	return c.h.Data[r.off+(c.pos-r.r.Start) : r.off+r.r.Len()]
+	left := r.r.End - c.pos
+	if !c.h.Spilled() {
+		return c.h.DataAt(r.off+(c.pos-r.r.Start), left), true
+	}
+	want = min(left, max(want, spillWindow/4))
+	if c.pos < c.winAt || c.pos+want > c.winAt+int64(len(c.win)) {
+		n := min(left, max(want, spillWindow))
+		c.win, c.winAt = c.h.DataAt(r.off+(c.pos-r.r.Start), n), c.pos
+		if c.win == nil {
+			// The spill file failed (reassembly.Half.DataErr): what
+			// could not be read is framed as missing.
+			return nil, true
+		}
+	}
+	b = c.win[c.pos-c.winAt:]
+	if end := c.winAt + int64(len(c.win)); end > r.r.End {
+		b = b[:r.r.End-c.pos]
+	}
+	return b, c.pos+int64(len(b)) == r.r.End
+}
+
+// next calls the decoder on the bytes from the cursor, widening a spilled
+// direction's window while the decoder needs more than it holds. (A call
+// that returned a message is never repeated: decoders keep state. So a
+// decoder that frames "the bytes there are", as SSH does once its cipher
+// hides packet lengths, cuts a spilled direction at the window's edges.)
+func (c *dirCursor) next(dec Decoder, d reassembly.Direction, atEOF bool) (b []byte, m Message, n int, err error) {
+	b, whole := c.window(0)
+	for {
+		m, n, err = safeNext(dec, d, b, atEOF && whole)
+		if whole || !errors.Is(err, ErrNeedMore) {
+			return b, m, n, err
+		}
+		b, whole = c.window(max(int64(n), 2*int64(len(b))))
+	}
+}
+
+// resync calls the decoder's Resync on the bytes from the cursor (from
+// skip bytes on), widening a spilled direction's window until it finds a
+// start or reaches the end of the run.
+func (c *dirCursor) resync(rs Resyncer, d reassembly.Direction, skip int) (b []byte, off int, failed string) {
+	b, whole := c.window(0)
+	for {
+		if len(b) <= skip {
+			return b, -1, ""
+		}
+		off, failed = safeResync(rs, d, b[skip:])
+		if whole || failed != "" || off >= 0 {
+			return b, off, failed
+		}
+		b, whole = c.window(2 * int64(len(b)))
+	}
 }
 
 func (c *dirCursor) last() bool { return c.ri == len(c.runs)-1 }
@@ -247,10 +310,8 @@ func (a *Analysis) stream(dec Decoder) {
 
 // step decodes one message (or handles one error) in direction d.
 func (a *Analysis) step(d reassembly.Direction, c *dirCursor, dec Decoder) {
-	b := c.bytes()
 	runEnd := c.runs[c.ri].r.End
-	atEOF := c.last() && c.eof
-	msg, n, err := safeNext(dec, d, b, atEOF)
+	b, msg, n, err := c.next(dec, d, c.last() && c.eof)
 	var fe *Error
 	switch {
 	case err == nil && n > 0 && n <= len(b):
@@ -300,10 +361,9 @@ func (a *Analysis) step(d reassembly.Direction, c *dirCursor, dec Decoder) {
 // resyncFrom skips from the cursor to the next plausible message start in
 // this run (one byte on at least), showing the skipped bytes as unframed.
 func (a *Analysis) resyncFrom(d reassembly.Direction, c *dirCursor, dec Decoder, reason string) {
-	b := c.bytes()
 	runEnd := c.runs[c.ri].r.End
-	if rs, ok := dec.(Resyncer); ok && len(b) > 1 {
-		off, failed := safeResync(rs, d, b[1:])
+	if rs, ok := dec.(Resyncer); ok {
+		b, off, failed := c.resync(rs, d, 1)
 		if failed != "" {
 			reason += "; " + failed
 		} else if off >= 0 && off+1 < len(b) {
@@ -326,8 +386,7 @@ func (a *Analysis) resync(d reassembly.Direction, c *dirCursor, dec Decoder, rea
 	if !ok {
 		return
 	}
-	b := c.bytes()
-	off, failed := safeResync(rs, d, b)
+	_, off, failed := c.resync(rs, d, 0)
 	switch {
 	case failed != "":
 		a.Errors[d] = append(a.Errors[d], FramingError{Dir: d, Offset: c.pos, Protocol: protoOf(a.Framing), Reason: failed})
@@ -469,8 +528,7 @@ func datagramBytes(h *reassembly.Half, start, end int64) []byte {
 	if i == len(ch) || ch[i].Range.Start > start {
 		return nil
 	}
-	off := ch[i].Data + (start - ch[i].Range.Start)
-	return h.Data[off : off+(end-start)]
+	return h.DataAt(ch[i].Data+(start-ch[i].Range.Start), end-start)
 }
 
 // mapSegments relates segments and messages and computes the statistics.

@@ -208,7 +208,7 @@ func feedInOrder(s *reassembly.Stream, sess *tlsdec.Session) {
 			if p.data < 0 {
 				sess.Gap(d, p.r.Len())
 			} else {
-				sess.Feed(d, s.Dirs[d].Data[p.data:p.data+p.r.Len()])
+				sess.Feed(d, s.Dirs[d].DataAt(p.data, p.r.Len()))
 			}
 			next[d] = p.r.End
 		}

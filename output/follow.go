@@ -277,7 +277,35 @@ func segmentTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		cells []string
 		shape string
 	}
-	var rows []row
+	// Rows are grouped into runs of one shape as they are made; of a run
+	// longer than elideRun only its first three and last two rows are
+	// shown, so only those are held (a stream of a million segments costs
+	// a few rows, not a million).
+	var (
+		head  []row  // the run's first rows: all of them while it is no longer than elideRun (all of it with --all)
+		tail  [3]row // its last three rows
+		n     int    // rows in the run
+		first int    // index of its first segment
+	)
+	flush := func() {
+		switch {
+		case n == 0:
+		case o.All || n <= elideRun:
+			for _, r := range head {
+				t.Append(r.cells)
+			}
+		default:
+			i, j := first, first+n
+			for _, r := range head[:3] {
+				t.Append(r.cells)
+			}
+			t.Append([]string{"…", "", "", "", "", "", fmt.Sprintf("%d more like these", j-i-5), fmt.Sprintf("(segments %d–%d, frames %s–%s; --all shows them)", i+4, j-2, head[3].cells[1], tail[0].cells[1])})
+			for _, r := range tail[1:] {
+				t.Append(r.cells)
+			}
+		}
+		head, n = head[:0], 0
+	}
 	for i, seg := range h.Segments.All() {
 		sm := a.BySegment[d][i]
 		added := ""
@@ -289,29 +317,20 @@ func segmentTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		if seg.Captured < seg.Len {
 			kind += fmt.Sprintf(" (%d B captured)", seg.Captured)
 		}
-		shape := kind + "|" + shapeOf(c)
-		rows = append(rows, row{[]string{fmt.Sprint(i + 1), fmt.Sprint(seg.Frame), "+" + secs(seg.Time.Sub(start)), fmt.Sprint(seg.Seq), fmt.Sprint(seg.Len), added, kind, c}, shape})
-	}
-	for i := 0; i < len(rows); {
-		j := i
-		for j < len(rows) && rows[j].shape == rows[i].shape {
-			j++
+		r := row{[]string{fmt.Sprint(i + 1), fmt.Sprint(seg.Frame), "+" + secs(seg.Time.Sub(start)), fmt.Sprint(seg.Seq), fmt.Sprint(seg.Len), added, kind, c}, kind + "|" + shapeOf(c)}
+		if n > 0 && r.shape != head[0].shape {
+			flush()
 		}
-		if !o.All && j-i > elideRun {
-			for _, r := range rows[i : i+3] {
-				t.Append(r.cells)
-			}
-			t.Append([]string{"…", "", "", "", "", "", fmt.Sprintf("%d more like these", j-i-5), fmt.Sprintf("(segments %d–%d, frames %s–%s; --all shows them)", i+4, j-2, rows[i+3].cells[1], rows[j-3].cells[1])})
-			for _, r := range rows[j-2 : j] {
-				t.Append(r.cells)
-			}
-		} else {
-			for _, r := range rows[i:j] {
-				t.Append(r.cells)
-			}
+		if n == 0 {
+			first = i
 		}
-		i = j
+		if o.All || len(head) < elideRun {
+			head = append(head, r)
+		}
+		tail[0], tail[1], tail[2] = tail[1], tail[2], r
+		n++
 	}
+	flush()
 	return t.Render()
 }
 
@@ -334,10 +353,15 @@ func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		return err
 	}
 	t := newTable(w, []string{"msg", "bytes", "len", "segments", "protocol", "summary", "note"}, "rlrllll")
-	segsOf := make([][]int, len(msgs)) // message -> segment numbers that carried its bytes
+	// The messages shown: all, or the first and the last ones.
+	elide := !o.All && len(msgs) > maxMessages
+	shown := func(mi int) bool { return !elide || mi < maxMessages-10 || mi >= len(msgs)-10 }
+	segsOf := make(map[int][]int) // shown message -> segment numbers that carried its bytes
 	for i, sm := range a.BySegment[d] {
 		for _, mi := range sm.Carries {
-			segsOf[mi] = append(segsOf[mi], i+1)
+			if shown(mi) {
+				segsOf[mi] = append(segsOf[mi], i+1)
+			}
 		}
 	}
 	sumWidth := max(24, o.Width-60)
@@ -361,7 +385,7 @@ func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		}
 		t.Append([]string{fmt.Sprintf("#%d", m.Index), m.Range.String(), fmt.Sprint(m.Range.Len()), span, m.Protocol, clip(textsafe.Escape(m.Summary), sumWidth), note})
 	}
-	if o.All || len(msgs) <= maxMessages {
+	if !elide {
 		for _, m := range msgs {
 			show(m)
 		}
@@ -537,7 +561,7 @@ func FollowTranscript(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 			tag = "  starts " + strings.Join(starts, " ")
 		}
 		fmt.Fprintf(ew, "\n── frame %d  %s  %s  %d B%s\n", p.frame, p.d.Arrow(), p.c.Range, p.c.Range.Len(), tag)
-		data := h.Data[p.c.Data : p.c.Data+p.c.Range.Len()]
+		data := h.DataAt(p.c.Data, p.c.Range.Len())
 		// Split the chunk at message starts and mark them.
 		pos := p.c.Range.Start
 		var b strings.Builder

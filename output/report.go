@@ -631,10 +631,10 @@ func preview(h *reassembly.Half, r reassembly.ByteRange, n int) string {
 		}
 		lo, hi := max(pos, c.Range.Start), min(r.End, c.Range.End, pos+int64(n+1-len(b)))
 		off := c.Data + (lo - c.Range.Start)
-		if off < 0 || off+(hi-lo) > int64(len(h.Data)) {
+		if off < 0 || off+(hi-lo) > h.DataLen() {
 			break
 		}
-		b = append(b, h.Data[off:off+(hi-lo)]...)
+		b = append(b, h.DataAt(off, hi-lo)...)
 		pos = hi
 	}
 	s := textsafe.Bytes(b, n)

@@ -273,8 +273,8 @@ func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, rep *repor
 		i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > a })
 		for ; i < len(ch) && ch[i].Range.Start < end; i++ {
 			s, e := max(a, ch[i].Range.Start), min(end, ch[i].Range.End)
-			old := h.Data[ch[i].Data+(s-ch[i].Range.Start) : ch[i].Data+(e-ch[i].Range.Start)]
-			if !bytesEqual(old, payload[s-a:e-a]) {
+			old := h.DataAt(ch[i].Data+(s-ch[i].Range.Start), e-s)
+			if old != nil && !bytesEqual(old, payload[s-a:e-a]) {
 				rep.add(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, ch[i].Frame, ch[i].Frame))
 				return
 			}
@@ -312,9 +312,9 @@ func (hs *halfState) deliver(as aheadSeg) {
 			if k := len(h.Chunks) - 1; k >= 0 && h.Chunks[k].Frame == as.frame && h.Chunks[k].Range.End == r.Start {
 				h.Chunks[k].Range.End = r.End
 			} else {
-				h.Chunks = append(h.Chunks, Chunk{Range: r, Frame: as.frame, Data: int64(len(h.Data))})
+				h.Chunks = append(h.Chunks, Chunk{Range: r, Frame: as.frame, Data: h.DataLen()})
 			}
-			h.Data = append(h.Data, as.data[:n]...)
+			h.appendData(as.data[:n])
 		}
 	}
 	if as.capEnd < as.r.End {

@@ -340,7 +340,7 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 	if len(*written) > 0 {
 		r.extra = written
 	}
-	if s.KeptData {
+	if s.KeptData && !s.noPackets {
 		kept := *r
 		if r.extra != nil {
 			ns := slices.Clone(*written)

@@ -246,11 +246,14 @@ type Half struct {
 	Truncated int // segments cut by the snaplen
 
 	// Kept only for streams that keep data (follow):
-	Data     []byte       // reassembled captured bytes, gaps omitted
+	Data     []byte       // reassembled captured bytes, gaps omitted; nil once spilled to disk (read them with DataAt)
 	Chunks   []Chunk      // which frame supplied which bytes, in stream order
 	Gaps     []Gap        // missing ranges, in stream order
 	Segments Log[Segment] // the segment map, in capture order
 	End      int64        // stream length (offset after the last byte)
+
+	spillOver int64      // Options.SpillOver, for a kept direction
+	spill     *spillFile // the bytes, once they outgrew spillOver
 }
 
 // Stream is a TCP stream or UDP flow, as seen in the capture.
@@ -293,7 +296,8 @@ type Stream struct {
 	Messages [2]int
 	// Packets lists every packet of a kept stream, in capture order, with
 	// relative numbers and annotations (for ladder diagrams).
-	Packets Log[PacketRecord]
+	Packets   Log[PacketRecord]
+	noPackets bool // Options.NoPackets
 }
 
 // Key returns the stream's flow key.

@@ -49,6 +49,14 @@ type Options struct {
 	// late packet keeps its stream number and sequence state (~56 bytes
 	// each). Default 2,000,000.
 	MaxTombstones int
+	// NoPackets: kept streams do not list their packets (Stream.Packets,
+	// what ladder views print); their bytes and segment map are kept.
+	NoPackets bool
+	// SpillOver, when positive, moves a kept direction's bytes to a
+	// temporary file once they outgrow it, so that a kept stream of any
+	// length costs memory for its segment map only (follow). Read kept
+	// bytes with Half.DataAt; Stream.Release removes the files.
+	SpillOver int64
 	// MaxBuffered bounds the out-of-order bytes buffered per kept stream.
 	// Default 64 MiB.
 	MaxBuffered int64
@@ -463,13 +471,16 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		s.ClientGuessed, s.Midstream, s.GuessReason, s.guessCode = tb.flags.has(tombGuessed), false, "", guessNone
 	}
 	if t.opts.Keep != nil && t.opts.Keep(p.Proto, s.ID) {
-		s.KeptData = true
+		s.KeptData, s.noPackets = true, t.opts.NoPackets
 	}
 	c := &conn{s: s, id: id}
 	c.follow = t.opts.Follow != nil && t.opts.Follow(p.Proto, s.ID)
 	for d := range c.hs {
 		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, hold: s.KeptData || c.follow, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow, pool: &t.ahead}
 		s.Dirs[d].WScale = -1
+		if s.KeptData {
+			s.Dirs[d].spillOver = t.opts.SpillOver
+		}
 		if t.opts.OnData != nil {
 			dir := Direction(d)
 			c.hs[d].onData = func(r ByteRange, b []byte, frame int) { t.opts.OnData(s, dir, r, b, frame) }
@@ -673,12 +684,14 @@ func (t *Tracker) udp(c *conn, p *capture.Packet) {
 	}
 	t.event(c, p, d, false, false)
 	if s.KeptData {
-		s.Packets.Append(PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Seq: start + 1, Len: p.PayloadLen, WinScaled: -1})
+		if !s.noPackets {
+			s.Packets.Append(PacketRecord{Frame: p.Frame, Time: p.Time, Dir: d, Seq: start + 1, Len: p.PayloadLen, WinScaled: -1})
+		}
 		seg := Segment{Dir: d, Frame: p.Frame, Time: p.Time, Seq: start + 1, Len: p.PayloadLen, Captured: int(capn), Added: ByteRange{start, start + n}, NewBytes: n}
 		h.Segments.Append(seg)
 		if capn > 0 {
-			h.Chunks = append(h.Chunks, Chunk{Range: ByteRange{start, start + capn}, Frame: p.Frame, Data: int64(len(h.Data))})
-			h.Data = append(h.Data, p.Payload...)
+			h.Chunks = append(h.Chunks, Chunk{Range: ByteRange{start, start + capn}, Frame: p.Frame, Data: h.DataLen()})
+			h.appendData(p.Payload)
 		}
 		if capn < n {
 			h.Gaps = append(h.Gaps, Gap{Range: ByteRange{start + capn, start + n}, Kind: GapSnaplen})

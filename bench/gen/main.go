@@ -50,6 +50,7 @@ func main() {
 	out := flag.String("o", "-", "output file, or - for stdout")
 	mode := flag.String("mode", "mix", "mix (realistic TCP/UDP mix), scan (many short SYN/RST flows), or long (one connection carrying -size bytes server to client, any size: follow's memory test)")
 	flows := flag.Int("flows", 1000000, "scan: number of distinct flows")
+	seg := flag.Int("seg", 64000, "long: payload bytes per data segment (1448 is what a real 1500-MTU link carries)")
 	csum := flag.Bool("checksum", true, "compute TCP/UDP checksums (IPv4 header checksum is always computed)")
 	flag.Parse()
 	if flag.NArg() > 0 {
@@ -70,7 +71,7 @@ func main() {
 			os.Exit(2)
 		}
 	case "long":
-		if err := long(*out, size, *seed); err != nil {
+		if err := long(*out, size, *seg, *seed); err != nil {
 			fmt.Fprintln(os.Stderr, "gen:", err)
 			os.Exit(1)
 		}
@@ -110,9 +111,9 @@ func main() {
 }
 
 // long writes one TCP connection (pcapgen.WriteLong): a 1000-byte request,
-// then size bytes from the server in 64000-byte segments, with its ISN
+// then size bytes from the server in seg-byte segments, with its ISN
 // 1000 bytes short of the wrap; it prints the sha256 of the server's bytes.
-func long(out string, size int64, seed uint64) error {
+func long(out string, size int64, seg int, seed uint64) error {
 	var w io.Writer = os.Stdout
 	var f *os.File
 	if out != "-" {
@@ -124,7 +125,7 @@ func long(out string, size int64, seed uint64) error {
 		w = f
 	}
 	start := time.Now()
-	res, err := pcapgen.WriteLong(w, pcapgen.LongConfig{C2S: 1000, S2C: size, SegSize: 64000, ISN: [2]uint32{1, 1<<32 - 1000}, Seed: seed})
+	res, err := pcapgen.WriteLong(w, pcapgen.LongConfig{C2S: 1000, S2C: size, SegSize: seg, ISN: [2]uint32{1, 1<<32 - 1000}, Seed: seed})
 	if err == nil && f != nil {
 		err = f.Close()
 	}
