@@ -5,13 +5,14 @@
 #   bash bench/follow_memory.sh                 # 1GB, 64000-byte segments
 #   bash bench/follow_memory.sh 1GB 1448        # 1GB in 1448-byte segments (a 1500-MTU link)
 #   OLD=/tmp/sockscope-old bash bench/follow_memory.sh   # also time another build
+#   PCAP=/tmp/sockscope-real-long.pcap bash bench/follow_memory.sh  # a real capture (bench/record_long.sh)
 #
 # Peak RSS is /usr/bin/time -v's "Maximum resident set size". The capture is
 # generated into /tmp once (about 1.1 GB per GB of stream) and reused.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SIZE=${1:-1GB} SEG=${2:-64000}
-PCAP=/tmp/sockscope-long-$SIZE-$SEG.pcap
+PCAP=${PCAP:-/tmp/sockscope-long-$SIZE-$SEG.pcap}
 BIN=/tmp/sockscope-follow-bench
 [[ -x /usr/bin/time ]] || { apt-get install -y time >/dev/null; }
 (cd "$REPO" && go build -o "$BIN" ./cmd/sockscope)

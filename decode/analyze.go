@@ -192,6 +192,12 @@ type dirCursor struct {
 // a message longer than that widens the window to its length.
 var spillWindow int64 = 4 << 20
 
+// spillMapOver is the window past which a spilled direction is mapped
+// (reassembly.Half.MapAt) instead of read in: a decoder asking for a long
+// message (an HTTP response with a 2 GiB body) touches only the pages it
+// reads, the header, so memory stays bounded by what it looks at.
+var spillMapOver int64 = 16 << 20
+
 // window returns the run's bytes from the cursor: all of them when the
 // direction is held in memory; spilled, at least want bytes of them (all
 // when fewer are left), read through the window. whole says the bytes reach
@@ -205,7 +211,14 @@ func (c *dirCursor) window(want int64) (b []byte, whole bool) {
 	want = min(left, max(want, spillWindow/4))
 	if c.pos < c.winAt || c.pos+want > c.winAt+int64(len(c.win)) {
 		n := min(left, max(want, spillWindow))
-		c.win, c.winAt = c.h.DataAt(r.off+(c.pos-r.r.Start), n), c.pos
+		c.win = nil
+		if n > spillMapOver {
+			c.win = c.h.MapAt(r.off+(c.pos-r.r.Start), n)
+		}
+		if c.win == nil {
+			c.win = c.h.DataAt(r.off+(c.pos-r.r.Start), n)
+		}
+		c.winAt = c.pos
 		if c.win == nil {
 			// The spill file failed (reassembly.Half.DataErr): what
 			// could not be read is framed as missing.

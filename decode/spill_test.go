@@ -26,8 +26,11 @@ func TestSpilledAnalysisEqual(t *testing.T) {
 		t.Fatalf("only %d captures found", len(files))
 	}
 	streams := 0
-	for _, win := range []int64{64, 1500} {
+	// The second round maps (MapAt) every window wider than 3000 bytes.
+	for _, w := range []struct{ win, mapOver int64 }{{64, 1 << 40}, {1500, 3000}} {
+		win := w.win
 		restore := decode.SetSpillWindow(win)
+		restoreMap := decode.SetSpillMapOver(w.mapOver)
 		for _, f := range files {
 			mem := tracked(t, f, 0)
 			spilled := tracked(t, f, 1)
@@ -58,6 +61,7 @@ func TestSpilledAnalysisEqual(t *testing.T) {
 			}
 		}
 		restore()
+		restoreMap()
 	}
 	t.Logf("%d streams of %d captures framed alike in memory and spilled", streams/2, len(files))
 }

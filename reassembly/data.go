@@ -15,10 +15,11 @@ import (
 type spillFile struct {
 	f      *os.File
 	w      *bufio.Writer
-	n      int64  // bytes written
-	name   string // the file's name
-	remove bool   // still to remove at Release (it could not be unlinked at once)
-	err    error  // the first write or read error: the bytes after it are lost
+	n      int64    // bytes written
+	name   string   // the file's name
+	remove bool     // still to remove at Release (it could not be unlinked at once)
+	err    error    // the first write or read error: the bytes after it are lost
+	maps   [][]byte // MapAt's mappings, unmapped by Release
 }
 
 // spillChunk is the write buffer: reads flush it, so it bounds how much a
@@ -60,6 +61,30 @@ func (h *Half) DataAt(off, n int64) []byte {
 	return b
 }
 
+// MapAt returns the n spilled bytes at offset off mapped from the
+// temporary file rather than read in: only the pages a reader touches are
+// brought into memory, so a decoder that frames a 2 GiB message from its
+// header costs a page, not 2 GiB. It returns nil when the direction is not
+// spilled, after an error, or where mapping is not available (then read
+// with DataAt). The bytes stay valid until Release.
+func (h *Half) MapAt(off, n int64) []byte {
+	sp := h.spill
+	if sp == nil || sp.err != nil || n <= 0 || off < 0 || off+n > sp.n {
+		return nil
+	}
+	if sp.w.Buffered() > 0 {
+		if sp.err = sp.w.Flush(); sp.err != nil {
+			return nil
+		}
+	}
+	b, base := mapFile(sp.f, off, n)
+	if b == nil {
+		return nil
+	}
+	sp.maps = append(sp.maps, base)
+	return b[:n:n]
+}
+
 // Spilled says that the direction's bytes went to a temporary file.
 func (h *Half) Spilled() bool { return h.spill != nil }
 
@@ -99,12 +124,16 @@ func (h *Half) appendData(b []byte) {
 }
 
 // Release closes and removes the temporary files holding the stream's
-// spilled bytes; DataAt returns nil after it. It is a no-op for streams
+// spilled bytes and unmaps what MapAt mapped; DataAt returns nil after it. It is a no-op for streams
 // held in memory.
 func (s *Stream) Release() {
 	for d := range s.Dirs {
 		h := &s.Dirs[d]
 		if sp := h.spill; sp != nil {
+			for _, m := range sp.maps {
+				unmapFile(m)
+			}
+			sp.maps = nil
 			sp.f.Close()
 			if sp.remove {
 				os.Remove(sp.name)
