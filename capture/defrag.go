@@ -81,14 +81,13 @@ type Defragmenter struct {
 }
 
 type fragBuf struct {
-	data    []byte
-	have    []ByteSpan
-	total   int // -1 until the last fragment is seen
-	proto   uint8
-	first   time.Time
-	broken  bool
-	v6      bool
-	evicted bool
+	data   []byte
+	have   []ByteSpan
+	total  int // -1 until the last fragment is seen
+	proto  uint8
+	first  time.Time
+	broken bool
+	v6     bool
 }
 
 // arrival records when a datagram started waiting. It is stale once its

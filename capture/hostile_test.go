@@ -376,7 +376,7 @@ func TestHostilePcapTimestamps(t *testing.T) {
 // into a crash, and the frames after them still read.
 func TestHostileNGTimestamps(t *testing.T) {
 	le := binary.LittleEndian
-	resols := []byte{0, 6, 9, 19, 20, 0x7f, 0x80 | 0, 0x80 | 63, 0x80 | 64, 0xff}
+	resols := []byte{0, 6, 9, 19, 20, 0x7f, 0x80, 0x80 | 63, 0x80 | 64, 0xff}
 	offsets := []int64{0, math.MaxInt64, math.MinInt64, -1}
 	tss := []uint64{0, 1, math.MaxUint64, 1 << 63, math.MaxUint32}
 	for _, res := range resols {

@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -102,27 +100,6 @@ instead.`,
 	return c
 }
 
-// parseStream reads "tcp/3", "udp/0" or "3".
-func parseStream(s string) (capture.Proto, int, error) {
-	proto := capture.ProtoTCP
-	num := s
-	if p, n, ok := strings.Cut(s, "/"); ok {
-		switch p {
-		case "tcp":
-		case "udp":
-			proto = capture.ProtoUDP
-		default:
-			return 0, 0, usagef("stream %q: want tcp/N, udp/N or N", s)
-		}
-		num = n
-	}
-	id, err := strconv.Atoi(num)
-	if err != nil || id < 0 {
-		return 0, 0, usagef("stream %q: want tcp/N, udp/N or N", s)
-	}
-	return proto, id, nil
-}
-
 func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	switch o.Format {
 	case "text", "json", "raw":
@@ -150,7 +127,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	default:
 		return usagef("--layer %q: want auto, tls or tcp", o.Layer)
 	}
-	proto, id, err := parseStream(o.Stream)
+	want, err := parseStreamRef(o.Stream)
 	if err != nil {
 		return err
 	}
@@ -161,8 +138,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	defer src.Close()
 	// Stream numbers are given in order of first packet, so the stream to
 	// keep is known before it exists, live as in a file.
-	want := streamRef{proto, id}
-	wanted := func(p capture.Proto, n int) bool { return streamRef{p, n} == want }
+	wanted := func(p capture.Proto, n int) bool { return reassembly.StreamID{Proto: p, ID: n} == want }
 	// A kept stream's bytes go to a temporary file past followSpillOver:
 	// following a stream of any length costs memory for its segment map
 	// and messages, not for its bytes.
@@ -187,7 +163,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 			raw.tls = decode.NewTLSPlain(src.Keys, raw.plain)
 			raw.tls.Refresh, raw.tls.Auto = src.RefreshKeys, o.Layer == "auto"
 			topts.OnData = func(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
-				if (streamRef{s.Proto, s.ID}) == want {
+				if (s.StreamID()) == want {
 					raw.tls.Data(s, d, r, b, frame)
 				}
 			}
@@ -195,7 +171,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	}
 	var found *reassembly.Stream
 	topts.OnStream = func(s *reassembly.Stream) {
-		if s.Proto == proto && s.ID == id {
+		if s.StreamID() == want {
 			if found == nil {
 				found = s
 			} else {
@@ -217,10 +193,10 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 			return damage
 		}
 		if src.Live != nil {
-			return fmt.Errorf("no %s/%d was seen on %s in %d packets (%s, %s)", proto, id, src.Info().Name, tr.Stats.Packets,
+			return fmt.Errorf("no %s was seen on %s in %d packets (%s, %s)", want, src.Info().Name, tr.Stats.Packets,
 				countStreams(tr.Stats.TCPStreams, "TCP stream", "tcp"), countStreams(tr.Stats.UDPFlows, "UDP flow", "udp"))
 		}
-		return usagef("%s has no %s/%d: it has %d TCP streams and %d UDP flows", o.Path, proto, id, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
+		return usagef("%s has no %s: it has %d TCP streams and %d UDP flows", o.Path, want, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
 	if raw == nil {
 		defer found.Release()
@@ -307,7 +283,7 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 // After a write error it writes nothing more.
 type rawWriter struct {
 	w    *bufio.Writer
-	want streamRef
+	want reassembly.StreamID
 	dir  reassembly.Direction
 	err  error
 	tls  *decode.TLSPlain // decrypting, when set: its plain bytes come to plain
@@ -321,7 +297,7 @@ func (r *rawWriter) plain(s *reassembly.Stream, d reassembly.Direction, b []byte
 }
 
 func (r *rawWriter) data(s *reassembly.Stream, d reassembly.Direction, _ reassembly.ByteRange, b []byte, _ int) {
-	if d != r.dir || b == nil || r.err != nil || (streamRef{s.Proto, s.ID}) != r.want {
+	if d != r.dir || b == nil || r.err != nil || (s.StreamID()) != r.want {
 		return
 	}
 	_, r.err = r.w.Write(b)
@@ -329,11 +305,11 @@ func (r *rawWriter) data(s *reassembly.Stream, d reassembly.Direction, _ reassem
 
 // followProgress says on stderr when the followed stream of a live capture
 // shows up and when it ends, so that one knows when to stop the capture.
-func followProgress(io *streams, want streamRef) func(reassembly.Event) {
+func followProgress(io *streams, want reassembly.StreamID) func(reassembly.Event) {
 	seen := false
 	return func(e reassembly.Event) {
 		s := e.Stream
-		if (streamRef{s.Proto, s.ID}) != want {
+		if (s.StreamID()) != want {
 			return
 		}
 		end := ""

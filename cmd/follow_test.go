@@ -150,3 +150,27 @@ func TestFollowErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamSpellings: follow and timeline take the same stream spellings
+// (reassembly.ParseStreamID) and refuse the same ones with the same words.
+func TestStreamSpellings(t *testing.T) {
+	f := corpus + "01_tcp_handshake_hello_fin.pcap"
+	for _, view := range []string{"follow", "timeline"} {
+		want, _, code := runCLI(t, nil, view, f, "tcp/0")
+		if code != 0 {
+			t.Fatalf("%s tcp/0: exit %d", view, code)
+		}
+		for _, s := range []string{"0", "TCP/0", "Tcp/0"} {
+			got, errOut, code := runCLI(t, nil, view, f, s)
+			if code != 0 || got != want {
+				t.Errorf("%s %s: exit %d %q, want the output of tcp/0", view, s, code, errOut)
+			}
+		}
+		for _, s := range []string{"tcp/+0", "tcp/-1", "http/0", "tcp/"} {
+			_, errOut, code := runCLI(t, nil, view, f, s)
+			if code != 2 || !strings.Contains(errOut, "want tcp/N, udp/N or N (N a stream number from 0") {
+				t.Errorf("%s %s: exit %d %q, want a usage error naming the spellings", view, s, code, errOut)
+			}
+		}
+	}
+}

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -172,8 +171,9 @@ func (in *input) Close() error {
 // when no --user is given. Dropping is per process and for good, and a test
 // binary runs many captures in one process, so only a real sockscope process
 // does it (the live tests check it on the built binary); --user is explicit
-// and applies everywhere.
-var dropImplicitly = !testing.Testing()
+// and applies everywhere. The package's tests turn it off (export_test.go),
+// so the binary does not link the testing package to find out.
+var dropImplicitly = true
 
 // openInput opens path, or with o.Iface a live capture that stops when ctx
 // is done. Filter and interface mistakes are usage errors.

@@ -482,10 +482,6 @@ func checkSegmentSelection(t *testing.T, b *browser) {
 	t.Helper()
 	// For every segment of the first map: click it, and compare the
 	// highlighted messages with the messages whose bytes overlap it.
-	var res []struct {
-		Want, Got []string
-		Info      string
-	}
 	nSegs := b.evalInt(`document.querySelector("svg.fmap").querySelectorAll("rect.seg").length`)
 	for i := range nSegs {
 		id := ""
@@ -506,7 +502,6 @@ func checkSegmentSelection(t *testing.T, b *browser) {
 			if (xref.length !== 1 || !xref[0].endsWith("-f" + frame)) got.push("ladder arrows marked: " + xref.join(",") + ", want frame " + frame);
 			return {want, got, info: m.parentNode.nextElementSibling.textContent};
 		})()`, id), &r)
-		res = append(res, r)
 		if fmt.Sprint(r.Got) != fmt.Sprint(r.Want) || len(r.Got) == 0 {
 			t.Errorf("click %s: highlighted messages %v, want %v", id, r.Got, r.Want)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,8 +19,8 @@ import (
 // timelineOptions are the flags of timeline (and of demo, which draws the same view).
 type timelineOptions struct {
 	Path    string
-	Streams []streamRef // empty: every stream, up to Limit
-	Format  string      // text, json, mermaid
+	Streams []reassembly.StreamID // empty: every stream, up to Limit
+	Format  string                // text, json, mermaid
 	Explain bool
 	Width   int    // 0: $COLUMNS, the terminal's width, else 80
 	ASCII   bool   // ASCII arrows
@@ -33,32 +32,14 @@ type timelineOptions struct {
 	Bounds  boundsOptions
 }
 
-// streamRef names a stream on the command line: tcp/3, udp/0, or 3 (tcp).
-type streamRef struct {
-	Proto capture.Proto
-	ID    int
-}
-
-func (r streamRef) String() string { return fmt.Sprintf("%s/%d", r.Proto, r.ID) }
-
-// parseStreamRef parses "tcp/3", "udp/0" or "3".
-func parseStreamRef(s string) (streamRef, error) {
-	proto, num := capture.ProtoTCP, s
-	if p, n, ok := strings.Cut(s, "/"); ok {
-		switch strings.ToLower(p) {
-		case "tcp":
-		case "udp":
-			proto = capture.ProtoUDP
-		default:
-			return streamRef{}, usagef("stream %q: want tcp/N, udp/N or N", s)
-		}
-		num = n
+// parseStreamRef parses a stream argument (reassembly.ParseStreamID); a
+// mistake is a usage error.
+func parseStreamRef(s string) (reassembly.StreamID, error) {
+	id, err := reassembly.ParseStreamID(s)
+	if err != nil {
+		return id, usagef("%v", err)
 	}
-	id, err := strconv.Atoi(num)
-	if err != nil || id < 0 {
-		return streamRef{}, usagef("stream %q: want tcp/N, udp/N or N (N a stream number from 0, as Wireshark's tcp.stream)", s)
-	}
-	return streamRef{proto, id}, nil
+	return id, nil
 }
 
 var timelineFormats = []string{"text", "json", "mermaid"}
@@ -185,13 +166,13 @@ func runTimeline(ctx context.Context, io *streams, o *timelineOptions) error {
 // drawTimeline tracks the streams of src that o selects and renders them
 // (TLS decrypted with keys, which may be nil).
 func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro output.TimelineOptions, keys *tlsdec.KeyLog) error {
-	want := map[streamRef]bool{}
+	want := map[reassembly.StreamID]bool{}
 	for _, r := range o.Streams {
 		want[r] = true
 	}
 	keep := func(p capture.Proto, id int) bool {
 		if len(want) > 0 {
-			return want[streamRef{p, id}]
+			return want[reassembly.StreamID{Proto: p, ID: id}]
 		}
 		return o.Limit == 0 || id < o.Limit
 	}
@@ -218,9 +199,9 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 	}
 	if len(want) > 0 {
 		// Draw in the order asked for; name the ones that do not exist.
-		byRef := map[streamRef]*reassembly.Stream{}
+		byRef := map[reassembly.StreamID]*reassembly.Stream{}
 		for _, s := range picked {
-			byRef[streamRef{s.Proto, s.ID}] = s
+			byRef[s.StreamID()] = s
 		}
 		picked = picked[:0]
 		var missing []string
@@ -271,7 +252,7 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 	return nil
 }
 
-func containsStream(list []*reassembly.Stream, r streamRef) bool {
+func containsStream(list []*reassembly.Stream, r reassembly.StreamID) bool {
 	for _, s := range list {
 		if s.Proto == r.Proto && s.ID == r.ID {
 			return true

@@ -33,7 +33,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 			return usagef("--framing: %v", err)
 		}
 	}
-	want := map[streamRef]bool{}
+	want := map[reassembly.StreamID]bool{}
 	for _, r := range o.Streams {
 		want[r] = true
 	}
@@ -48,15 +48,15 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 	tl := output.NewTimelineLive(out, o.Format, ro)
 	var (
 		cur      *capture.Packet
-		pending  = map[streamRef][]liveLabel{} // completed while their packet is processed
-		waiting  []*reassembly.Stream          // the streams with pending labels, in order
-		framings = map[streamRef]string{}      // chosen while their packet is processed
-		drawn    = map[streamRef]bool{}
+		pending  = map[reassembly.StreamID][]liveLabel{} // completed while their packet is processed
+		waiting  []*reassembly.Stream                    // the streams with pending labels, in order
+		framings = map[reassembly.StreamID]string{}      // chosen while their packet is processed
+		drawn    = map[reassembly.StreamID]bool{}
 		werr     error
 		toldMore bool
 	)
 	keep := func(p capture.Proto, id int) bool {
-		r := streamRef{p, id}
+		r := reassembly.StreamID{Proto: p, ID: id}
 		if len(want) > 0 {
 			return want[r]
 		}
@@ -77,7 +77,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 	// arrow draws one packet with the labels of the messages it completed,
 	// then how the stream is framed if that was just decided.
 	arrow := func(s *reassembly.Stream, r *reassembly.PacketRecord) {
-		ref := streamRef{s.Proto, s.ID}
+		ref := s.StreamID()
 		drawn[ref] = true
 		var labels []string
 		for _, l := range pending[ref] {
@@ -93,7 +93,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 	// late writes the labels of messages completed after their last
 	// packet's arrow was drawn (at a FIN, or when the capture stopped).
 	late := func(s *reassembly.Stream) {
-		ref := streamRef{s.Proto, s.ID}
+		ref := s.StreamID()
 		for _, l := range pending[ref] {
 			check(tl.Labels(s, l.dir, []string{l.text}))
 		}
@@ -110,7 +110,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 	if labelled {
 		st, err = decode.NewStreamer(decode.StreamerOptions{Framing: spec,
 			OnMessage: func(s *reassembly.Stream, m *decode.Message) {
-				ref := streamRef{s.Proto, s.ID}
+				ref := s.StreamID()
 				if len(pending[ref]) == 0 {
 					waiting = append(waiting, s)
 				}
@@ -120,7 +120,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 				if framing == "raw" && (spec == "auto" || spec == "") {
 					return // auto found no protocol: no labels will come
 				}
-				framings[streamRef{s.Proto, s.ID}] = framing + " (" + reason + ")"
+				framings[s.StreamID()] = framing + " (" + reason + ")"
 			},
 		})
 		if err != nil {

@@ -53,6 +53,8 @@ type h2Decoder struct {
 	fields []hpack.HeaderField
 }
 
+var _ Decoder = (*h2Decoder)(nil)
+
 var (
 	_ Decoder  = (*h2Decoder)(nil)
 	_ Resyncer = (*h2Decoder)(nil)

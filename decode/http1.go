@@ -87,6 +87,8 @@ type httpDecoder struct {
 	resume    [2]httpResume
 }
 
+var _ Decoder = (*httpDecoder)(nil)
+
 var (
 	_ Decoder  = (*httpDecoder)(nil)
 	_ Resyncer = (*httpDecoder)(nil)

@@ -32,6 +32,8 @@ type lineDecoder struct {
 	scanned [2]int
 }
 
+var _ Decoder = (*lineDecoder)(nil)
+
 var (
 	_ Decoder  = (*lineDecoder)(nil)
 	_ Resyncer = (*lineDecoder)(nil)

@@ -45,6 +45,8 @@ var mcStorage = map[string]int{"set": 4, "add": 4, "replace": 4, "append": 4, "p
 // one line, or a VALUE/STAT block up to its END, data included.
 type memcachedDecoder struct{}
 
+var _ Decoder = (*memcachedDecoder)(nil)
+
 var (
 	_ Decoder  = (*memcachedDecoder)(nil)
 	_ Resyncer = (*memcachedDecoder)(nil)

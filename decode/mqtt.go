@@ -25,6 +25,8 @@ type mqttDecoder struct {
 	level byte // 3, 4 (3.1.1) or 5; 0 until CONNECT is seen
 }
 
+var _ Decoder = (*mqttDecoder)(nil)
+
 var (
 	_ Decoder  = (*mqttDecoder)(nil)
 	_ Resyncer = (*mqttDecoder)(nil)

@@ -43,6 +43,8 @@ type pgsqlDecoder struct {
 	gss bool // the pending request was GSSENCRequest
 }
 
+var _ Decoder = (*pgsqlDecoder)(nil)
+
 var (
 	_ Decoder  = (*pgsqlDecoder)(nil)
 	_ Resyncer = (*pgsqlDecoder)(nil)

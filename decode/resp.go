@@ -36,6 +36,8 @@ const (
 // commands; inline commands (a plain text line) are accepted from the client.
 type respDecoder struct{}
 
+var _ Decoder = (*respDecoder)(nil)
+
 var (
 	_ Decoder  = (*respDecoder)(nil)
 	_ Resyncer = (*respDecoder)(nil)

@@ -158,7 +158,7 @@ func (st *Streamer) state(s *reassembly.Stream) *streamState {
 func (st *Streamer) Data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
 	ss := st.state(s)
 	if ss.t == Datagram {
-		if b != nil && len(b) > 0 {
+		if len(b) > 0 {
 			ss.datagram(d, r, b, frame)
 		}
 		return

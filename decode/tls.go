@@ -50,6 +50,8 @@ type tlsDecoder struct {
 	carry [2]tlsCarry
 }
 
+var _ Decoder = (*tlsDecoder)(nil)
+
 var (
 	_ Decoder  = (*tlsDecoder)(nil)
 	_ Resyncer = (*tlsDecoder)(nil)

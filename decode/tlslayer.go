@@ -58,8 +58,7 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 	}
 	l := &TLSLayer{}
 	var plain [2][]byte
-	var sess *tlsdec.Session
-	sess = tlsdec.NewSession(tlsdec.Config{Keys: keys, MaxWaiting: 1 << 30, OnRecord: func(r *tlsdec.Record) {
+	sess := tlsdec.NewSession(tlsdec.Config{Keys: keys, MaxWaiting: 1 << 30, OnRecord: func(r *tlsdec.Record) {
 		d := r.Dir & 1
 		rec := TLSRecord{Dir: d, N: r.N, Range: r.Range, Type: r.Type.String(), Inner: r.Inner.String(), Decrypted: r.Decrypted,
 			Frames: framesIn(&s.Dirs[d], r.Range), Plain: len(r.Plaintext)}
@@ -196,8 +195,7 @@ func feedInOrder(s *reassembly.Stream, sess *tlsdec.Session) {
 	// Within a direction the pieces must stay in stream order.
 	var next [2]int64
 	var held [2][]piece
-	var flush func(d reassembly.Direction)
-	flush = func(d reassembly.Direction) {
+	flush := func(d reassembly.Direction) {
 		for {
 			i := slices.IndexFunc(held[d], func(p piece) bool { return p.r.Start == next[d] })
 			if i < 0 {

@@ -28,7 +28,6 @@ type artifactDetector struct {
 	truncSegs                 int
 	truncMissing              int64
 	initialized               bool
-	offMSS                    int
 	oneSided                  []string
 }
 

@@ -2,7 +2,6 @@ package findings
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/reassembly"
@@ -236,14 +235,6 @@ func (l *limits) note(r StreamRef, max int) {
 	if len(l.firstStream) < max {
 		l.firstStream = append(l.firstStream, r)
 	}
-}
-
-// idleAtEnd is how long s had been quiet when the capture ended at last.
-func idleAtEnd(s *reassembly.Stream, last time.Time) time.Duration {
-	if last.IsZero() || last.Before(s.End) {
-		return 0
-	}
-	return last.Sub(s.End)
 }
 
 // overflow sums up the findings of one kind past MaxPerKind.

@@ -18,17 +18,16 @@ import (
 // ZeroWindowWarn, info otherwise.
 
 type zeroWindowState struct {
-	inZero      bool
-	start       time.Time
-	startFrame  int
-	periods     int
-	total       time.Duration
-	longest     time.Duration
-	longestAt   int
-	openAtEnd   bool
-	probes      int // probes the other side sent into this window
-	frames      []int
-	firstUpdate int
+	inZero     bool
+	start      time.Time
+	startFrame int
+	periods    int
+	total      time.Duration
+	longest    time.Duration
+	longestAt  int
+	openAtEnd  bool
+	probes     int // probes the other side sent into this window
+	frames     []int
 }
 
 func (z *zeroWindowState) close(t time.Time, atEnd bool) {

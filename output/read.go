@@ -156,11 +156,6 @@ func unflowedLine(m map[reassembly.Unflowed]int, class reassembly.UnflowedClass)
 	return strings.Join(parts, " · ")
 }
 
-// bytesCell shows one direction: payload bytes, missing bytes, packets.
-func bytesCell(h *reassembly.Half) string {
-	return bytesCellSum(&reassembly.HalfSummary{Packets: uint32(h.Packets), Bytes: h.Bytes, Missing: h.Missing})
-}
-
 func bytesCellSum(h *reassembly.HalfSummary) string {
 	s := reassembly.HumanBytes(h.Bytes)
 	if h.Missing > 0 {

@@ -304,7 +304,7 @@ type Stream struct {
 func (s *Stream) Key() FlowKey { return KeyOf(s.Client, s.Server) }
 
 // Name returns "tcp/N" or "udp/N".
-func (s *Stream) Name() string { return fmt.Sprintf("%s/%d", s.Proto, s.ID) }
+func (s *Stream) Name() string { return s.StreamID().String() }
 
 // Duration is the time from the first to the last packet.
 func (s *Stream) Duration() time.Duration { return s.End.Sub(s.Start) }

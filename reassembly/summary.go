@@ -182,7 +182,7 @@ func (s *Summary) End() time.Time { return time.Unix(0, s.end).UTC() }
 func (s *Summary) Duration() time.Duration { return time.Duration(s.end - s.start) }
 
 // Name returns "tcp/N" or "udp/N".
-func (s *Summary) Name() string { return fmt.Sprintf("%s/%d", s.Proto, s.ID) }
+func (s *Summary) Name() string { return s.StreamID().String() }
 
 // GuessReason says why the client was guessed ("" when it was not).
 func (s *Summary) GuessReason() string {

@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -71,8 +70,6 @@ type gen struct {
 
 	hostPort []uint16 // next ephemeral port per client host
 }
-
-var errStop = errors.New("stop")
 
 // Generate writes a complete capture to w.
 func Generate(w io.Writer, cfg Config) (Summary, error) {
@@ -446,7 +443,7 @@ func (g *gen) tcp(c *conn, d int, seq, ack uint32, flags uint8, win uint16, opts
 	if _, err := g.bw.Write(b[:recHdrLen+frame]); err != nil && g.err == nil {
 		g.err = err
 	}
-	if opts != nil && (len(opts) >= 10) {
+	if len(opts) >= 10 {
 		c.lastTS[d] = g.tsval(c, d)
 	}
 	g.clock += 1 + int64(g.r.intn(20))

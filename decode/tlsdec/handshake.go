@@ -65,14 +65,6 @@ func (r *reader) u16() int {
 	return int(v[0])<<8 | int(v[1])
 }
 
-func (r *reader) u24() int {
-	v := r.bytes(3)
-	if v == nil {
-		return 0
-	}
-	return int(v[0])<<16 | int(v[1])<<8 | int(v[2])
-}
-
 func (r *reader) vec8() []byte  { return r.bytes(r.u8()) }
 func (r *reader) vec16() []byte { return r.bytes(r.u16()) }
 

@@ -212,15 +212,14 @@ func checksum(b []byte) uint16 {
 
 // Conn writes one TCP connection, tracking sequence numbers for both sides.
 type Conn struct {
-	C             *Capture
-	Client        netip.AddrPort
-	Server        netip.AddrPort
-	T             time.Time     // time of the next packet
-	Step          time.Duration // time between packets (default 100 µs)
-	seq           [2]uint32     // next sequence number per side (0 client, 1 server)
-	MSS           uint16        // announced on SYN/SYN-ACK when non-zero
-	Window        uint16
-	lastDataFrame int
+	C      *Capture
+	Client netip.AddrPort
+	Server netip.AddrPort
+	T      time.Time     // time of the next packet
+	Step   time.Duration // time between packets (default 100 µs)
+	seq    [2]uint32     // next sequence number per side (0 client, 1 server)
+	MSS    uint16        // announced on SYN/SYN-ACK when non-zero
+	Window uint16
 }
 
 // NewConn starts a connection with the given initial sequence numbers.
