@@ -3,6 +3,7 @@ package decode
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/sockscope/sockscope/capture"
@@ -94,6 +95,8 @@ type Analysis struct {
 	Stats    [2]Stats
 	// BySegment[dir][i] describes Stream.Dirs[dir].Segments[i].
 	BySegment [2][]SegmentMessages
+
+	name string // Stream.Name(), worded once for every message
 }
 
 // Analyze frames a stream whose data was kept (reassembly.Options.Keep).
@@ -103,7 +106,7 @@ func Analyze(s *reassembly.Stream, spec string) (*Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &Analysis{Stream: s, Framing: sp.String(), Reason: "chosen with --framing"}
+	a := &Analysis{Stream: s, Framing: sp.String(), Reason: "chosen with --framing", name: s.Name()}
 	t := Stream
 	if s.Proto == capture.ProtoUDP {
 		t = Datagram
@@ -453,7 +456,10 @@ func protoOf(framing string) string {
 // add appends a message, filling the driver's fields.
 func (a *Analysis) add(d reassembly.Direction, m Message, r reassembly.ByteRange, partial bool) {
 	h := &a.Stream.Dirs[d]
-	m.Stream = a.Stream.Name()
+	if a.name == "" {
+		a.name = a.Stream.Name()
+	}
+	m.Stream = a.name
 	m.Dir = d
 	m.Index = len(a.Messages[d]) + 1
 	m.Range = r
@@ -487,6 +493,16 @@ func framesIn(h *reassembly.Half, r reassembly.ByteRange) []int {
 // rawMessages makes one message per segment (per datagram for UDP).
 func (a *Analysis) rawMessages(d reassembly.Direction) {
 	h := &a.Stream.Dirs[d]
+	// One message per segment with new bytes: sized once, as a stream of
+	// a million segments would otherwise hold twice that while the slice
+	// grows.
+	n := 0
+	for _, seg := range h.Segments.All() {
+		if seg.NewBytes != 0 {
+			n++
+		}
+	}
+	a.Messages[d] = slices.Grow(a.Messages[d], n)
 	for _, seg := range h.Segments.All() {
 		if seg.NewBytes == 0 {
 			continue
