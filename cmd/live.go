@@ -332,7 +332,7 @@ type liveOptions struct {
 func newLiveCmd(io *streams) *cobra.Command {
 	o := &liveOptions{}
 	c := &cobra.Command{
-		Use:   "live IFACE",
+		Use:   "live IFACE | live -i IFACE",
 		Short: "Capture on an interface and show connections and messages as they happen",
 		Long: `live captures on a network interface (AF_PACKET, no libpcap) and prints one
 line per event as it happens: connections opened (with the handshake RTT),
@@ -345,8 +345,18 @@ It needs CAP_NET_RAW: run it as root, or once
   sudo setcap cap_net_raw,cap_net_admin+eip $(command -v sockscope)`,
 		Example: `  sudo sockscope live lo
   sudo sockscope live eth0 -f "tcp port 443" -w out.pcapng
-  sudo sockscope live lo -c 1000 --format json | jq 'select(.type=="message")'`,
-		Args: exactArgs(1, "an interface name (see sockscope interfaces)"),
+  sudo sockscope live -i lo -c 1000 --format json | jq 'select(.type=="message")'`,
+		Args: func(c *cobra.Command, args []string) error {
+			// The interface as an argument, or with -i as every other
+			// command that captures takes it (and tcpdump does).
+			switch {
+			case len(args) == 1 && o.Iface != "" && args[0] != o.Iface:
+				return usagef("%s: interface %q and -i %q: give one", c.CommandPath(), args[0], o.Iface)
+			case len(args) > 1 || len(args) == 0 && o.Iface == "":
+				return usagef("%s needs an interface name, as IFACE or -i IFACE (see sockscope interfaces)", c.CommandPath())
+			}
+			return nil
+		},
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			var names []cobra.Completion
 			if ifs, err := capture.Interfaces(); err == nil && len(args) == 0 {
@@ -357,7 +367,9 @@ It needs CAP_NET_RAW: run it as root, or once
 			return names, cobra.ShellCompDirectiveNoFileComp
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Iface = args[0]
+			if len(args) == 1 {
+				o.Iface = args[0]
+			}
 			if !c.Flags().Changed("limit") && !io.OutTTY {
 				o.Limit = 0
 			}
@@ -365,6 +377,7 @@ It needs CAP_NET_RAW: run it as root, or once
 		},
 	}
 	f := c.Flags()
+	f.StringVarP(&o.Iface, "interface", "i", "", "capture on interface `IFACE` (the same as the IFACE argument)")
 	o.In.addFlags(f, false)
 	f.StringVarP(&o.In.Write, "write", "w", "", "also write the captured frames to pcapng `FILE`")
 	f.StringVar(&o.Format, "format", "text", "output format: text or json (one object per line)")

@@ -23,6 +23,11 @@ func TestLiveViewFlags(t *testing.T) {
 		{[]string{"timeline", "-i", "lo", "--user", "no-such-user-sockscope"}, `--user: user "no-such-user-sockscope"`},
 		{[]string{"live", "lo", "--user", "no-such-user-sockscope"}, `--user: user "no-such-user-sockscope"`},
 		{[]string{"live", "lo", "--scan-min-failed", "2"}, "scan"},
+		// live takes -i as every capturing command does (and tcpdump).
+		{[]string{"live", "-i", "lo", "--user", "no-such-user-sockscope"}, `--user: user "no-such-user-sockscope"`},
+		{[]string{"live"}, "needs an interface name, as IFACE or -i IFACE"},
+		{[]string{"live", "lo", "-i", "eth0"}, `interface "lo" and -i "eth0": give one`},
+		{[]string{"live", "lo", "eth0"}, "needs an interface name"},
 	}
 	for _, tt := range tests {
 		_, errOut, code := runCLI(t, nil, tt.args...)
