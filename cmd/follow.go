@@ -41,7 +41,10 @@ func newFollowCmd(io *streams) *cobra.Command {
 with its application messages: messages split across segments, segments
 carrying several messages, partial messages at a gap or at the end.
 
-STREAM is tcp/N, udp/N, or N (= tcp/N), numbered as Wireshark's tcp.stream.
+STREAM is tcp/N, udp/N, or N (= tcp/N), numbered as Wireshark's tcp.stream;
+or, in a capture file, HOST:PORT (the stream with that endpoint) or
+HOST:PORT-HOST:PORT (the stream between the two, either order), [v6]:PORT for
+IPv6. When several streams match, they are listed and none is shown.
 
 With -i IFACE it captures live instead: streams are numbered as they
 appear, only STREAM's bytes are kept, and the view is shown when the capture
@@ -62,6 +65,7 @@ Wireshark's Follow TLS Stream gives). --layer tcp shows the TCP bytes
 instead.`,
 		Example: `  sockscope follow trace.pcap tcp/3 --framing len:u32be
   sockscope follow trace.pcap 0 --transcript
+  sockscope follow trace.pcap 10.0.0.5:443 --format json
   sockscope follow trace.pcap tcp/0 --format raw --dir s2c > body.bin
   sockscope follow https.pcap 0 --keylog keys.txt --format raw --dir s2c
   sudo sockscope follow -i lo -f "port 8080" tcp/0 --duration 30s`,
@@ -127,9 +131,21 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	default:
 		return usagef("--layer %q: want auto, tls or tcp", o.Layer)
 	}
-	want, err := parseStreamRef(o.Stream)
+	sel, err := parseSelector(o.Stream)
 	if err != nil {
 		return err
+	}
+	want, named := sel.ID()
+	if !named {
+		m, err := resolveSelectors(io, o.Path, &o.In, o.Bounds, []reassembly.Selector{sel})
+		if err != nil {
+			return err
+		}
+		ids, err := pickStreams(io, o.Path, "sockscope follow", sel, m[0], false, false)
+		if err != nil {
+			return err
+		}
+		want = ids[0]
 	}
 	src, err := openInput(ctx, io, o.Path, &o.In)
 	if err != nil {

@@ -174,3 +174,37 @@ func TestStreamSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamByEndpoints: follow and timeline take a stream named by one
+// endpoint or both (either order), list the matches when there are several,
+// and timeline --all-matching draws them all.
+func TestStreamByEndpoints(t *testing.T) {
+	f := corpus + "06_http10_50_short_conns_ab.pcap.gz"
+	for _, view := range []string{"follow", "timeline"} {
+		want, _, code := runCLI(t, nil, view, f, "tcp/1")
+		if code != 0 {
+			t.Fatalf("%s tcp/1: exit %d", view, code)
+		}
+		for _, s := range []string{"127.0.0.1:36618", "127.0.0.1:8080-127.0.0.1:36618", "127.0.0.1:36618-127.0.0.1:8080", "[::ffff:127.0.0.1]:36618"} {
+			got, errOut, code := runCLI(t, nil, view, f, s)
+			if code != 0 || got != want || !strings.Contains(errOut, s+" is tcp/1 127.0.0.1:36618 → 127.0.0.1:8080 (12 packets)") {
+				t.Errorf("%s %s: exit %d, stderr %q; want tcp/1's view and a line naming it", view, s, code, errOut)
+			}
+		}
+		_, errOut, code := runCLI(t, nil, view, f, "127.0.0.1:8080")
+		if code != exitUsage || !strings.Contains(errOut, "  tcp/0 127.0.0.1:36604 → 127.0.0.1:8080 (12 packets)\n") ||
+			!strings.Contains(errOut, "  … and 30 more\n") || !strings.Contains(errOut, "matches the 50 streams of") {
+			t.Errorf("%s 127.0.0.1:8080: exit %d, stderr %q; want the 50 streams listed, exit 2", view, code, errOut)
+		}
+		if _, errOut, code := runCLI(t, nil, view, f, "127.0.0.1:9"); code != exitUsage || !strings.Contains(errOut, "has no stream with 127.0.0.1:9") {
+			t.Errorf("%s 127.0.0.1:9: exit %d %q", view, code, errOut)
+		}
+		if _, errOut, code := runCLI(t, []byte{}, view, "-", "127.0.0.1:9"); code != exitUsage || !strings.Contains(errOut, "needs a capture file") {
+			t.Errorf("%s - 127.0.0.1:9: exit %d %q", view, code, errOut)
+		}
+	}
+	all, _, _ := runCLI(t, nil, "timeline", f, "--all")
+	if got, errOut, code := runCLI(t, nil, "timeline", f, "127.0.0.1:8080", "--all-matching"); code != 0 || got != all {
+		t.Errorf("timeline 127.0.0.1:8080 --all-matching: exit %d %q; want every stream drawn", code, errOut)
+	}
+}

@@ -20,26 +20,19 @@ import (
 type timelineOptions struct {
 	Path    string
 	Streams []reassembly.StreamID // empty: every stream, up to Limit
-	Format  string                // text, json, mermaid
-	Explain bool
-	Width   int    // 0: $COLUMNS, the terminal's width, else 80
-	ASCII   bool   // ASCII arrows
-	Color   string // auto, always, never
-	Limit   int    // streams drawn at most without a stream argument (0: all)
-	All     bool
-	Framing string       // framing spec for message labels
-	In      inputOptions // timeline only: -i (live instead of FILE), -f, -c, --duration
-	Bounds  boundsOptions
-}
-
-// parseStreamRef parses a stream argument (reassembly.ParseStreamID); a
-// mistake is a usage error.
-func parseStreamRef(s string) (reassembly.StreamID, error) {
-	id, err := reassembly.ParseStreamID(s)
-	if err != nil {
-		return id, usagef("%v", err)
-	}
-	return id, nil
+	// AllMatching: a STREAM named by endpoints draws every stream it
+	// matches (--all-matching).
+	AllMatching bool
+	Format      string // text, json, mermaid
+	Explain     bool
+	Width       int    // 0: $COLUMNS, the terminal's width, else 80
+	ASCII       bool   // ASCII arrows
+	Color       string // auto, always, never
+	Limit       int    // streams drawn at most without a stream argument (0: all)
+	All         bool
+	Framing     string       // framing spec for message labels
+	In          inputOptions // timeline only: -i (live instead of FILE), -f, -c, --duration
+	Bounds      boundsOptions
 }
 
 var timelineFormats = []string{"text", "json", "mermaid"}
@@ -57,7 +50,10 @@ handshake, retransmissions, duplicate ACKs, zero windows, closes and resets.
 --explain adds a plain-language note after every packet and a closing summary.
 
 STREAM is tcp/N, udp/N or N (= tcp/N), numbered as Wireshark's tcp.stream and
-udp.stream. Without one, the first 10 streams are drawn (--limit, --all).
+udp.stream; or, in a capture file, HOST:PORT (the streams with that endpoint)
+or HOST:PORT-HOST:PORT (the streams between the two, either order), [v6]:PORT
+for IPv6. When several streams match they are listed, or all drawn with
+--all-matching. Without one, the first 10 streams are drawn (--limit, --all).
 
 With -i IFACE it captures live and draws each arrow the moment its packet
 arrives (Ctrl-C, -c or --duration stops). A stream's header comes with its
@@ -80,12 +76,34 @@ one that started it as in the file view.`,
 			if o.In.Iface == "" {
 				o.Path, args = args[0], args[1:]
 			}
+			var sels []reassembly.Selector
+			byEndpoints := false
 			for _, a := range args {
-				r, err := parseStreamRef(a)
+				sel, err := parseSelector(a)
 				if err != nil {
 					return err
 				}
-				o.Streams = append(o.Streams, r)
+				_, named := sel.ID()
+				byEndpoints = byEndpoints || !named
+				sels = append(sels, sel)
+			}
+			var matches [][]reassembly.StreamMatch
+			if byEndpoints {
+				var err error
+				if matches, err = resolveSelectors(io, o.Path, &o.In, o.Bounds, sels); err != nil {
+					return err
+				}
+			}
+			for i, sel := range sels {
+				var m []reassembly.StreamMatch
+				if matches != nil {
+					m = matches[i]
+				}
+				ids, err := pickStreams(io, o.Path, "sockscope timeline", sel, m, o.AllMatching, true)
+				if err != nil {
+					return err
+				}
+				o.Streams = append(o.Streams, ids...)
 			}
 			return runTimeline(c.Context(), io, o)
 		},
@@ -97,6 +115,7 @@ one that started it as in the file view.`,
 	o.Bounds.addFlags(f, true)
 	f.IntVar(&o.Limit, "limit", 10, "without a STREAM argument, draw at most N streams (0: all)")
 	f.BoolVar(&o.All, "all", false, "without a STREAM argument, draw every stream (same as --limit 0)")
+	f.BoolVar(&o.AllMatching, "all-matching", false, "a STREAM given as HOST:PORT that matches several streams draws them all (else they are listed)")
 	return c
 }
 

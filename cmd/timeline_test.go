@@ -3,6 +3,7 @@ package cmd
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"os"
 	"regexp"
 	"strconv"
@@ -200,11 +201,19 @@ func TestTimelineStreamRef(t *testing.T) {
 	}{
 		{"tcp/3", "tcp/3", true}, {"3", "tcp/3", true}, {"udp/0", "udp/0", true}, {"TCP/12", "tcp/12", true},
 		{"icmp/1", "", false}, {"tcp/", "", false}, {"-1", "", false}, {"tcp/x", "", false}, {"", "", false},
+		// By endpoints: no number until the file is read.
+		{"10.0.0.1:80", "", true}, {"[::1]:443-10.0.0.1:5", "", true},
+		{"10.0.0.1", "", false}, {"10.0.0.1:80-", "", false}, {"host.example:80", "", false},
 	}
 	for _, tt := range tests {
-		r, err := parseStreamRef(tt.in)
-		if (err == nil) != tt.ok || (tt.ok && r.String() != tt.want) {
-			t.Errorf("parseStreamRef(%q) = %v, %v; want %q ok=%v", tt.in, r, err, tt.want, tt.ok)
+		sel, err := parseSelector(tt.in)
+		id, named := sel.ID()
+		if (err == nil) != tt.ok || (tt.ok && named != (tt.want != "")) || (named && id.String() != tt.want) {
+			t.Errorf("parseSelector(%q) = %v (%v), %v; want %q ok=%v", tt.in, id, named, err, tt.want, tt.ok)
+		}
+		var ue *usageError
+		if err != nil && !errors.As(err, &ue) {
+			t.Errorf("parseSelector(%q): %v is not a usage error", tt.in, err)
 		}
 	}
 }

@@ -1,6 +1,11 @@
 package reassembly
 
-import "testing"
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/sockscope/sockscope/capture"
+)
 
 func TestParseStreamID(t *testing.T) {
 	tests := []struct {
@@ -15,6 +20,51 @@ func TestParseStreamID(t *testing.T) {
 		id, err := ParseStreamID(tt.in)
 		if (err == nil) != tt.ok || (tt.ok && id.String() != tt.want) {
 			t.Errorf("ParseStreamID(%q) = %v, %v; want %q ok=%v", tt.in, id, err, tt.want, tt.ok)
+		}
+	}
+}
+
+func TestSelector(t *testing.T) {
+	c := netip.MustParseAddrPort("10.0.0.1:51234")
+	s := netip.MustParseAddrPort("10.0.0.5:443")
+	v6c := netip.MustParseAddrPort("[2001:db8::1]:40000")
+	v6s := netip.MustParseAddrPort("[2001:db8::2]:443")
+	tests := []struct {
+		sel  string
+		want []bool // matches: tcp/3 c→s, udp/0 c→s, tcp/4 v6c→v6s, tcp/5 c→(10.0.0.5:80)
+	}{
+		{"tcp/3", []bool{true, false, false, false}},
+		{"udp/0", []bool{false, true, false, false}},
+		{"10.0.0.5:443", []bool{true, true, false, false}},
+		{"10.0.0.1:51234", []bool{true, true, false, true}},
+		{"10.0.0.5:443-10.0.0.1:51234", []bool{true, true, false, false}},
+		{"10.0.0.1:51234-10.0.0.5:443", []bool{true, true, false, false}},
+		{"10.0.0.1:51234-10.0.0.5:80", []bool{false, false, false, true}},
+		{"[2001:db8::2]:443", []bool{false, false, true, false}},
+		{"[::ffff:10.0.0.5]:443", []bool{true, true, false, false}},
+	}
+	streams := []struct {
+		proto        capture.Proto
+		id           int
+		client, serv netip.AddrPort
+	}{
+		{capture.ProtoTCP, 3, c, s}, {capture.ProtoUDP, 0, c, s}, {capture.ProtoTCP, 4, v6c, v6s},
+		{capture.ProtoTCP, 5, c, netip.MustParseAddrPort("10.0.0.5:80")},
+	}
+	for _, tt := range tests {
+		sel, err := ParseSelector(tt.sel)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.sel, err)
+		}
+		for i, st := range streams {
+			if got := sel.Match(st.proto, st.id, st.client, st.serv); got != tt.want[i] {
+				t.Errorf("%s matches %s/%d %s→%s: %v, want %v", tt.sel, st.proto, st.id, st.client, st.serv, got, tt.want[i])
+			}
+		}
+	}
+	for _, bad := range []string{"10.0.0.1", "10.0.0.1:", "host:80", "10.0.0.1:80-", "10.0.0.1:80-x:1", "1.2.3.4:70000"} {
+		if _, err := ParseSelector(bad); err == nil {
+			t.Errorf("ParseSelector(%q) took it", bad)
 		}
 	}
 }
