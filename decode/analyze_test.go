@@ -12,14 +12,22 @@ import (
 
 func keptStreams(t testing.TB, path string) []*reassembly.Stream {
 	t.Helper()
+	return keepAll(t, path, 0, false)
+}
+
+// keepAll tracks path keeping every stream (spilling their bytes past
+// spillOver when it is set); a damaged capture fails the test unless
+// damaged is true, when the streams before the damage count.
+func keepAll(t testing.TB, path string, spillOver int64, damaged bool) []*reassembly.Stream {
+	t.Helper()
 	src, err := capture.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer src.Close()
 	var col reassembly.Collector
-	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add, Keep: func(capture.Proto, int) bool { return true }})
-	if err := tr.Consume(src); err != nil {
+	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add, SpillOver: spillOver, Keep: func(capture.Proto, int) bool { return true }})
+	if err := tr.Consume(src); err != nil && !damaged {
 		t.Fatal(err)
 	}
 	return col.Streams()

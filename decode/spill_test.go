@@ -68,15 +68,7 @@ func TestSpilledAnalysisEqual(t *testing.T) {
 
 func tracked(t *testing.T, path string, spillOver int64) []*reassembly.Stream {
 	t.Helper()
-	src, err := capture.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	var col reassembly.Collector
-	tr := reassembly.NewTracker(reassembly.Options{OnStream: col.Add, SpillOver: spillOver, Keep: func(capture.Proto, int) bool { return true }})
-	tr.Consume(src) // damaged captures: the streams before the damage count
-	return col.Streams()
+	return keepAll(t, path, spillOver, true) // damaged captures: the streams before the damage count
 }
 
 func analysisDiff(a, b *decode.Analysis) string {
