@@ -141,6 +141,15 @@ func (in *input) RefreshKeys() {
 	}
 }
 
+// refresher returns RefreshKeys for a live capture with a key log file,
+// else nil (nothing can be added to the keys as the capture goes on).
+func (in *input) refresher() func() {
+	if in.tail == nil || in.Live == nil {
+		return nil
+	}
+	return in.RefreshKeys
+}
+
 // errDuration is the cause of a live capture's end at --duration.
 var errDuration = errors.New("--duration reached")
 
@@ -416,9 +425,7 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 	}
 	v := &liveView{json: o.Format == "json", out: bufio.NewWriterSize(ios.Out, 64<<10), kept: newStreamKeeper(maxKeptStreams), shown: map[string]bool{}}
 	v.enc = output.NewJSONEncoder(v.out)
-	st, err := decode.NewStreamer(decode.StreamerOptions{Framing: o.Framing, MaxBuffer: o.MaxBuffer << 20,
-		OnMessage: v.message, OnFraming: v.framing})
-	if err != nil {
+	if _, err := decode.ParseSpec(o.Framing); err != nil {
 		return usagef("--framing: %v", err)
 	}
 	in, err := openInput(ctx, ios, "", &o.In)
@@ -426,6 +433,11 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		return err
 	}
 	defer in.Close()
+	st, err := decode.NewStreamer(decode.StreamerOptions{Framing: o.Framing, MaxBuffer: o.MaxBuffer << 20,
+		OnMessage: v.message, OnFraming: v.framing, Keys: in.Keys, Refresh: in.refresher()})
+	if err != nil {
+		return usagef("--framing: %v", err)
+	}
 	v.st = st
 	topts := reassembly.Options{
 		IdleTimeout: o.IdleTimeout,

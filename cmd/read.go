@@ -118,6 +118,7 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 		st, err := decode.NewStreamer(decode.StreamerOptions{
 			OnMessage: func(s *reassembly.Stream, m *decode.Message) { s.Messages[m.Dir]++ },
 			OnFraming: func(s *reassembly.Stream, framing, _ string) { s.Framing = framing },
+			Keys:      src.Keys, Refresh: src.refresher(),
 		})
 		if err != nil {
 			return err

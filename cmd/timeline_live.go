@@ -108,7 +108,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 
 	var st *decode.Streamer
 	if labelled {
-		st, err = decode.NewStreamer(decode.StreamerOptions{Framing: spec,
+		st, err = decode.NewStreamer(decode.StreamerOptions{Framing: spec, Keys: in.Keys, Refresh: in.refresher(),
 			OnMessage: func(s *reassembly.Stream, m *decode.Message) {
 				ref := s.StreamID()
 				if len(pending[ref]) == 0 {

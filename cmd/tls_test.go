@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,5 +84,53 @@ func TestFollowTLSLayers(t *testing.T) {
 	out, errOut, code := runCLI(t, nil, "follow", c+".pcap", "0", "--format", "raw", "--dir", "c2s")
 	if code != 0 || !strings.Contains(errOut, "TLS keys from SSLKEYLOGFILE="+c+".keys (1 client random") || strings.HasPrefix(out, "\x16") {
 		t.Errorf("SSLKEYLOGFILE: exit %d, stderr %q, %s", code, errOut, fmt.Sprintf("%.20q", out))
+	}
+}
+
+// TestReadStatsTLSCountsInner: read --stats --keylog counts the messages
+// inside TLS, the same number follow --keylog shows (its tls_message
+// records), for corpus 11 (TLS 1.3) and 12 (TLS 1.2); without keys it counts
+// the records.
+func TestReadStatsTLSCountsInner(t *testing.T) {
+	for _, name := range []string{"11_tls13_curl_openssl_sni", "12_tls12_curl_openssl_sni"} {
+		t.Run(name, func(t *testing.T) {
+			pcap, keys := "../testdata/corpus/"+name+".pcap", "../testdata/keys/"+name+".keys"
+			stats := func(args ...string) (string, [2]int) {
+				out, errOut, code := runCLI(t, nil, append([]string{"read", "--stats", "--format", "json", pcap}, args...)...)
+				if code != 0 {
+					t.Fatalf("read: exit %d: %s", code, errOut)
+				}
+				var rec struct{ Framing string }
+				line := strings.SplitN(out, "\n", 2)[0]
+				if err := json.Unmarshal([]byte(line), &rec); err != nil {
+					t.Fatal(err)
+				}
+				var n struct {
+					C2S int `json:"messages_c2s"`
+					S2C int `json:"messages_s2c"`
+				}
+				json.Unmarshal([]byte(line), &n)
+				return rec.Framing, [2]int{n.C2S, n.S2C}
+			}
+			out, errOut, code := runCLI(t, nil, "follow", pcap, "0", "--keylog", keys, "--format", "json")
+			if code != 0 {
+				t.Fatalf("follow: exit %d: %s", code, errOut)
+			}
+			var want [2]int
+			for _, l := range strings.Split(out, "\n") {
+				if strings.Contains(l, `"type":"tls_message"`) {
+					want[map[bool]int{true: 0, false: 1}[strings.Contains(l, `"dir":"c2s"`)]]++
+				}
+			}
+			if want[0] == 0 || want[1] == 0 {
+				t.Fatalf("follow --keylog shows %v messages inside TLS", want)
+			}
+			if f, got := stats("--keylog", keys); f != "tls/http1" || got != want {
+				t.Errorf("read --stats --keylog: %s %v, follow --keylog %v", f, got, want)
+			}
+			if f, got := stats(); f != "tls" || got[0] <= want[0] {
+				t.Errorf("read --stats without keys: %s %v, want tls records", f, got)
+			}
+		})
 	}
 }

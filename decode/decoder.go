@@ -66,16 +66,20 @@ type Resyncer interface {
 // Message is one application message (or protocol frame) in one direction.
 // Decoders fill Protocol, Summary, Fields and Parts; the driver fills the rest.
 type Message struct {
-	Stream   string               // "tcp/3", set by the driver
-	Dir      reassembly.Direction // set by the driver
-	Index    int                  // 1-based within its direction, set by the driver
-	Range    reassembly.ByteRange // offsets in the direction's stream, set by the driver
-	Frames   []int                // frames whose bytes Range spans, ascending; set by the driver
-	Partial  bool                 // cut short by a gap or by the end of the capture; set by the driver
-	Protocol string               // "http1", "tls", "len", "line", ...
-	Summary  string               // one line, deterministic: "GET /index.html". Raw network text: views escape it.
-	Fields   []Field              // ordered name/value pairs
-	Parts    []Part               // sub-parts (headers, body, chunks, records), relative to the message start
+	Stream  string               // "tcp/3", set by the driver
+	Dir     reassembly.Direction // set by the driver
+	Index   int                  // 1-based within its direction, set by the driver
+	Range   reassembly.ByteRange // offsets in the direction's stream, set by the driver
+	Frames  []int                // frames whose bytes Range spans, ascending; set by the driver
+	Partial bool                 // cut short by a gap or by the end of the capture; set by the driver
+	// Records, for a message decrypted from TLS (a Streamer with keys), lists
+	// the TLS records (numbered from 1 per direction) that carried it; Range
+	// is then in the direction's decrypted application data. Set by the driver.
+	Records  []int
+	Protocol string  // "http1", "tls", "len", "line", ...
+	Summary  string  // one line, deterministic: "GET /index.html". Raw network text: views escape it.
+	Fields   []Field // ordered name/value pairs
+	Parts    []Part  // sub-parts (headers, body, chunks, records), relative to the message start
 }
 
 // Field is one named value of a message, in the order the protocol has them.

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -38,7 +39,22 @@ type StreamerOptions struct {
 	// during the call only.
 	OnMessage func(s *reassembly.Stream, m *Message)
 	// OnFraming, when set, is told the framing picked for a stream, and why.
+	// A TLS stream decrypted with Keys is "tls/" and the framing inside
+	// ("tls/http1"); one that is not decrypted is "tls".
 	OnFraming func(s *reassembly.Stream, framing, reason string)
+	// Keys, when set, decrypts TLS (not with Framing "tls", which asks
+	// for the records): a TCP stream whose first bytes are a TLS handshake
+	// record is decrypted as its bytes arrive, and the application data
+	// inside is framed (the protocol ALPN named, else Framing: auto
+	// detects), as AnalyzeTLS does for a kept stream. Its messages have
+	// Range in the direction's decrypted application data, Records set,
+	// and Frames the TCP frames of those records. A TLS stream that cannot
+	// be decrypted (no key for its client random, a cipher not supported)
+	// is framed as TLS records, as without keys.
+	Keys *tlsdec.KeyLog
+	// Refresh, when set, is called when a TLS record needs a key that Keys
+	// does not hold yet (live: re-read the key log file as it grows).
+	Refresh func()
 }
 
 // StreamerStats counts a Streamer's work and memory.
@@ -60,7 +76,12 @@ type Streamer struct {
 	spec    Spec
 	auto    bool
 	streams map[streamKey]*streamState
-	stats   StreamerStats
+	stats   *StreamerStats // shared with inner
+	// keys are o.Keys unless the framing asks for TLS records; inner frames
+	// the application data of decrypted TLS streams.
+	keys  *tlsdec.KeyLog
+	inner *Streamer
+	outer *Streamer // for an inner Streamer: the one whose TLS it frames
 }
 
 type streamKey struct {
@@ -76,6 +97,7 @@ type streamState struct {
 	decided  bool
 	raw      bool // raw framing: one message per chunk, or none when auto-detected
 	silent   bool
+	tls      *tlsState // decrypting: this stream is TLS and the Streamer has keys
 	dirs     [2]dirBuf
 	maxBuf   int
 	streamer *Streamer
@@ -118,12 +140,19 @@ func NewStreamer(o StreamerOptions) (*Streamer, error) {
 	if o.MaxBuffer <= 0 {
 		o.MaxBuffer = DefaultMaxBuffer
 	}
-	return &Streamer{o: o, spec: sp, auto: sp.Name == "auto", streams: make(map[streamKey]*streamState)}, nil
+	st := &Streamer{o: o, spec: sp, auto: sp.Name == "auto", streams: make(map[streamKey]*streamState), stats: &StreamerStats{}}
+	if o.Keys != nil && sp.Name != "tls" {
+		st.keys = o.Keys
+		st.inner = &Streamer{o: StreamerOptions{Framing: o.Framing, MaxBuffer: o.MaxBuffer}, spec: sp, auto: st.auto,
+			streams: make(map[streamKey]*streamState), stats: st.stats, outer: st}
+		st.inner.o.OnMessage, st.inner.o.OnFraming = st.inner.innerMessage, st.inner.innerFraming
+	}
+	return st, nil
 }
 
 // Stats returns the counters so far.
 func (st *Streamer) Stats() StreamerStats {
-	s := st.stats
+	s := *st.stats
 	s.Streams = len(st.streams)
 	return s
 }
@@ -131,9 +160,18 @@ func (st *Streamer) Stats() StreamerStats {
 // Framing returns the framing picked for s so far ("" while undecided).
 func (st *Streamer) Framing(s *reassembly.Stream) string {
 	if ss := st.streams[streamKey{s.Proto, s.ID}]; ss != nil {
+		if ss.tls != nil {
+			return ss.tls.framing()
+		}
 		return ss.framing
 	}
 	return ""
+}
+
+// decrypting says whether TLS streams are decrypted: there are keys, or a
+// key log that may still get them.
+func (st *Streamer) decrypting() bool {
+	return st.keys != nil && (st.keys.Len() > 0 || st.o.Refresh != nil)
 }
 
 func (st *Streamer) state(s *reassembly.Stream) *streamState {
@@ -145,7 +183,8 @@ func (st *Streamer) state(s *reassembly.Stream) *streamState {
 			ss.t = Datagram
 		}
 		st.streams[k] = ss
-		if !st.auto {
+		if !st.auto && (!st.decrypting() || ss.t == Datagram) {
+			// With keys, a TCP stream's first bytes say whether it is TLS first.
 			ss.decide(st.spec, "chosen with --framing")
 		}
 	}
@@ -165,6 +204,9 @@ func (st *Streamer) Data(s *reassembly.Stream, d reassembly.Direction, r reassem
 	}
 	db := &ss.dirs[d]
 	db.seen = true
+	if ss.tls != nil {
+		ss.tls.data(d, r, b, frame)
+	}
 	if b == nil {
 		ss.gap(d, r)
 		return
@@ -224,6 +266,9 @@ func (st *Streamer) CloseDir(s *reassembly.Stream, d reassembly.Direction) {
 		return
 	}
 	ss.process(d)
+	if ss.tls != nil {
+		ss.tls.closeDir(d)
+	}
 }
 
 // End flushes s (both directions at their end) and forgets it; use it from
@@ -242,6 +287,9 @@ func (st *Streamer) End(s *reassembly.Stream) {
 		} else {
 			ss.processBoth()
 		}
+		if ss.tls != nil {
+			ss.tls.end()
+		}
 	}
 	for d := range ss.dirs {
 		st.grow(-int64(len(ss.dirs[d].held())))
@@ -259,6 +307,21 @@ func (st *Streamer) grow(n int64) {
 // detectWait bytes; force decides with whatever is held.
 func (ss *streamState) tryDetect(force bool) {
 	c2s, s2c := ss.dirs[0].held(), ss.dirs[1].held()
+	if st := ss.streamer; ss.t == Stream && st.decrypting() {
+		// With keys, TLS is looked for first, whatever the framing.
+		isTLS, known := startsTLSBytes(c2s, s2c)
+		switch {
+		case known && isTLS:
+			ss.startTLS()
+			return
+		case !known && !force:
+			return
+		case !st.auto:
+			ss.decide(st.spec, "chosen with --framing")
+			ss.processBoth()
+			return
+		}
+	}
 	name, why := Detect(DetectInput{Transport: ss.t, ClientPort: ss.s.Client.Port(), ServerPort: ss.s.Server.Port(), C2S: c2s, S2C: s2c})
 	if !force && (name == "raw" || name == "line") && (len(c2s) == 0 || len(s2c) == 0) && len(c2s)+len(s2c) < detectWait {
 		return
@@ -515,6 +578,9 @@ func (ss *streamState) emitHeld(d reassembly.Direction, m Message, n int, partia
 }
 
 func (ss *streamState) emit(d reassembly.Direction, m Message, r reassembly.ByteRange, frames []int, partial bool) {
+	if ss.tls != nil && !ss.tls.outerMessage(d, m, r, frames, partial) {
+		return
+	}
 	db := &ss.dirs[d]
 	db.index++
 	m.Stream, m.Dir, m.Index, m.Range, m.Frames, m.Partial = ss.s.Name(), d, db.index, r, frames, partial

@@ -3,6 +3,7 @@ package reassembly
 import (
 	"fmt"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
@@ -41,10 +42,17 @@ func (s *Summary) Path() string {
 }
 
 // FramingNames are the framings a Summary can record (read --stats); a
-// framing outside the list is recorded as "other".
+// framing outside the list is recorded as "other". Each may be inside TLS
+// that was decrypted: "tls/http1".
 var FramingNames = []string{"", "raw", "line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql", "mqtt", "ssh", "memcached", "smtp", "ftp", "pop3", "imap", "other"}
 
+// framingInTLS marks a framing code as the framing inside decrypted TLS.
+const framingInTLS = 0x80
+
 func framingCode(name string) uint8 {
+	if inner, ok := strings.CutPrefix(name, "tls/"); ok {
+		return framingInTLS | framingCode(inner)
+	}
 	for i, n := range name {
 		if n == ':' {
 			name = name[:i]
@@ -60,7 +68,12 @@ func framingCode(name string) uint8 {
 }
 
 // Framing is the framing used to count Messages ("" when not counted).
-func (s *Summary) Framing() string { return FramingNames[s.framing] }
+func (s *Summary) Framing() string {
+	if s.framing&framingInTLS != 0 {
+		return "tls/" + FramingNames[s.framing&^framingInTLS]
+	}
+	return FramingNames[s.framing]
+}
 
 // HalfSummary is the per-direction part of a Summary (see Half).
 type HalfSummary struct {

@@ -332,3 +332,38 @@ func TestTinyRecords(t *testing.T) {
 	}
 	t.Logf("%d c2s application data records in %d segments", n, c2sSegs)
 }
+
+// TestRefreshWhenKeyMissing: a key log that gets the connection's secrets
+// only once the first encrypted record is there (a live capture racing the
+// client writing SSLKEYLOGFILE) still decrypts every record: Config.Refresh
+// is called and the lookup tried again before a record is given up.
+func TestRefreshWhenKeyMissing(t *testing.T) {
+	for _, name := range []string{"30_tls13_aes128gcm", "33_tls12_ecdhe_rsa_aes128gcm"} {
+		t.Run(name, func(t *testing.T) {
+			text, err := os.ReadFile(filepath.Join("testdata", name+".keys"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			kl, refreshes := &KeyLog{}, 0
+			var failed, decrypted int
+			s := NewSession(Config{Keys: kl, Refresh: func() {
+				if refreshes++; refreshes == 1 {
+					kl.Write(text)
+				}
+			}, OnRecord: func(r *Record) {
+				if r.Err != nil {
+					failed++
+				} else if r.Decrypted {
+					decrypted++
+				}
+			}})
+			for _, g := range tcpSegments(t, filepath.Join("testdata", name+".pcap"), 0) {
+				s.Feed(g.dir, g.data)
+			}
+			s.Close()
+			if failed != 0 || decrypted == 0 || refreshes != 1 {
+				t.Errorf("%d records failed, %d decrypted, %d refreshes; want 0, some, 1", failed, decrypted, refreshes)
+			}
+		})
+	}
+}

@@ -35,6 +35,13 @@ type Config struct {
 	// sent before the ServerHello). Past it the held records are reported
 	// without decryption (NoHandshake). 0 means DefaultMaxWaiting.
 	MaxWaiting int
+	// Refresh, when set, is called when a record needs a secret Keys does
+	// not hold, and the lookup is tried once more before the record is
+	// given up (NoKey): a live capture re-reads a key log file that the
+	// client appends to during the connection (FileTail.Refresh), so a
+	// record that arrives just after the client logged its secret still
+	// decrypts. It must not call the Session.
+	Refresh func()
 }
 
 // Info is what the Session learnt from the handshake. It holds no key material.
@@ -577,6 +584,10 @@ func (s *Session) decrypt12(h *half, suite *suiteInfo, rec []byte) ([]byte, Cont
 	h.seq++
 	if h.c12 == nil {
 		sec, _ := s.cfg.Keys.lookup(s.info.ClientRandom)
+		if sec.master == nil && s.cfg.Refresh != nil {
+			s.cfg.Refresh()
+			sec, _ = s.cfg.Keys.lookup(s.info.ClientRandom)
+		}
 		if sec.master == nil {
 			return nil, 0, &DecryptError{Reason: NoKey, ClientRandom: s.info.ClientRandom}
 		}
@@ -615,19 +626,25 @@ func candidates(p phase13) ([2]phase13, int) {
 func (s *Session) decrypt13(h *half, suite *suiteInfo, rec []byte) ([]byte, ContentType, error) {
 	haveKey := false
 	cands, nc := candidates(h.phase)
-	for _, p := range cands[:nc] {
-		c := s.cipher13(h, suite, p)
-		if c == nil {
-			continue
+	for try := 0; try < 2; try++ {
+		for _, p := range cands[:nc] {
+			c := s.cipher13(h, suite, p)
+			if c == nil {
+				continue
+			}
+			haveKey = true
+			pt, ok := c.open(s.dst(len(rec)), rec, h.seq13[p])
+			if !ok {
+				continue
+			}
+			h.seq13[p]++
+			h.phase = p
+			return innerType(pt)
 		}
-		haveKey = true
-		pt, ok := c.open(s.dst(len(rec)), rec, h.seq13[p])
-		if !ok {
-			continue
+		if haveKey || s.cfg.Refresh == nil {
+			break
 		}
-		h.seq13[p]++
-		h.phase = p
-		return innerType(pt)
+		s.cfg.Refresh() // the secret may have been logged since the last look
 	}
 	h.seq13[h.phase]++
 	if !haveKey {
