@@ -687,7 +687,11 @@ type liveMessage struct {
 	Length   int64  `json:"length"`
 	Segments int    `json:"segments"`
 	Frames   []int  `json:"frames"`
-	Partial  bool   `json:"partial"`
+	// Records, for a message decrypted from TLS (--keylog), lists the TLS
+	// records that carried it; start and end are then offsets in the
+	// direction's decrypted application data.
+	Records []int `json:"tls_records,omitempty"`
+	Partial bool  `json:"partial"`
 }
 
 func (v *liveView) message(s *reassembly.Stream, m *decode.Message) {
@@ -707,10 +711,13 @@ func (v *liveView) message(s *reassembly.Stream, m *decode.Message) {
 		}
 		v.record(liveMessage{Type: "message", Stream: s.Name(), Time: output.RFC3339(t), Frame: frame, Dir: m.Dir.String(), Index: m.Index,
 			Protocol: m.Protocol, Summary: m.Summary, Start: m.Range.Start, End: m.Range.End, Length: m.Range.Len(),
-			Segments: len(m.Frames), Frames: frames, Partial: m.Partial})
+			Segments: len(m.Frames), Frames: frames, Records: m.Records, Partial: m.Partial})
 		return
 	}
 	size := reassembly.HumanBytes(m.Range.Len())
+	if len(m.Records) > 0 {
+		size += fmt.Sprintf(" in %d TLS record%s", len(m.Records), plural(len(m.Records)))
+	}
 	if s.Proto == capture.ProtoTCP {
 		size += fmt.Sprintf(" in %d segment%s", len(m.Frames), plural(len(m.Frames)))
 	}
