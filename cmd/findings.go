@@ -35,6 +35,9 @@ func (o *findingsOptions) addFlags(f *pflag.FlagSet) {
 	f.DurationVar(&c.RTOMin, "rto-min", d.RTOMin, "findings: a retransmission after this much silence is a timeout")
 	f.StringSliceVar(&c.HazardFramings, "hazard-framings", d.HazardFramings, "findings: framings checked for split/coalesced messages")
 	f.IntVar(&c.HazardMin, "hazard-min", d.HazardMin, "findings: report a direction with at least this many split or coalesced messages")
+	f.IntVar(&c.TLSTinyRecords, "tls-tiny-records", d.TLSTinyRecords, "findings (with TLS keys): report this many records in a row ...")
+	f.IntVar(&c.TLSTinyBytes, "tls-tiny-bytes", d.TLSTinyBytes, "findings: ... each with fewer than this many bytes of application data")
+	f.IntVar(&c.TLSStraddleSegments, "tls-straddle-segments", d.TLSStraddleSegments, "findings (with TLS keys): report records spread over at least this many segments")
 }
 
 // engine returns the engine, nil with --no-findings, or a usage error.

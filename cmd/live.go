@@ -433,6 +433,9 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		return err
 	}
 	defer in.Close()
+	if eng != nil {
+		eng.SetKeys(in.Keys, in.refresher())
+	}
 	st, err := decode.NewStreamer(decode.StreamerOptions{Framing: o.Framing, MaxBuffer: o.MaxBuffer << 20,
 		OnMessage: v.message, OnFraming: v.framing, Keys: in.Keys, Refresh: in.refresher()})
 	if err != nil {

@@ -91,6 +91,9 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 		return err
 	}
 	defer src.Close()
+	if eng != nil {
+		eng.SetKeys(src.Keys, src.refresher())
+	}
 	if src.Live != nil {
 		announceLive(io, src, o.In.Filter)
 	}

@@ -145,6 +145,9 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		return err
 	}
 	defer src.Close()
+	if eng != nil {
+		eng.SetKeys(src.Keys, src.refresher())
+	}
 	if src.Live != nil {
 		announceLive(io, src, o.In.Filter)
 	}

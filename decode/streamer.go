@@ -55,6 +55,13 @@ type StreamerOptions struct {
 	// Refresh, when set, is called when a TLS record needs a key that Keys
 	// does not hold yet (live: re-read the key log file as it grows).
 	Refresh func()
+	// OnTLSRecord, when set, receives every record of the TLS streams
+	// decrypted with Keys (or that could not be), in order within each
+	// direction, as the Session reports it. r is valid during the call only.
+	OnTLSRecord func(s *reassembly.Stream, r *TLSRecord)
+	// TLSOnly frames TLS streams only (by their first bytes; as records
+	// without Keys); other streams report no messages.
+	TLSOnly bool
 }
 
 // StreamerStats counts a Streamer's work and memory.
@@ -307,6 +314,22 @@ func (st *Streamer) grow(n int64) {
 // detectWait bytes; force decides with whatever is held.
 func (ss *streamState) tryDetect(force bool) {
 	c2s, s2c := ss.dirs[0].held(), ss.dirs[1].held()
+	if st := ss.streamer; st.o.TLSOnly {
+		isTLS, known := startsTLSBytes(c2s, s2c)
+		switch {
+		case !known && !force:
+			return
+		case !isTLS || ss.t != Stream:
+			ss.decide(Spec{Name: "raw"}, "not TLS")
+			ss.silent = true
+			ss.processBoth()
+			return
+		case !st.decrypting():
+			ss.decide(Spec{Name: "tls"}, "first bytes are a TLS handshake record")
+			ss.processBoth()
+			return
+		}
+	}
 	if st := ss.streamer; ss.t == Stream && st.decrypting() {
 		// With keys, TLS is looked for first, whatever the framing.
 		isTLS, known := startsTLSBytes(c2s, s2c)

@@ -145,6 +145,11 @@ func (t *tlsState) record(rec *tlsdec.Record) {
 	d := rec.Dir & 1
 	r := reassembly.ByteRange{Start: t.base[d] + rec.Range.Start, End: t.base[d] + rec.Range.End}
 	frames := t.framesFor(d, r)
+	if f := t.ss.streamer.o.OnTLSRecord; f != nil {
+		tr := newTLSRecord(rec, frames)
+		tr.Range = r
+		f(t.ss.s, &tr)
+	}
 	switch {
 	case rec.Decrypted:
 		t.Decrypted[d]++

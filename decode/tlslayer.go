@@ -28,6 +28,27 @@ type TLSRecord struct {
 	App       reassembly.ByteRange // its plaintext in the decrypted application data ([0,0) when none)
 	Frames    []int                // TCP frames that carried it
 	Err       string               // why it could not be decrypted ("" when it was, or needed no key)
+	Reason    tlsdec.Reason        // Err's class (0 when Err is "")
+}
+
+// newTLSRecord is r as the layer keeps it, carried by frames.
+func newTLSRecord(r *tlsdec.Record, frames []int) TLSRecord {
+	rec := TLSRecord{Dir: r.Dir & 1, N: r.N, Range: r.Range, Type: r.Type.String(), Inner: r.Inner.String(), Decrypted: r.Decrypted,
+		Frames: frames, Plain: len(r.Plaintext)}
+	if r.Inner == 0 {
+		rec.Inner = ""
+	}
+	if r.Err != nil {
+		rec.Err = r.Err.Error()
+		var de *tlsdec.DecryptError
+		if errors.As(r.Err, &de) {
+			rec.Reason = de.Reason
+		}
+	}
+	if r.AppOffset >= 0 && r.Decrypted {
+		rec.App = reassembly.ByteRange{Start: r.AppOffset, End: r.AppOffset + int64(len(r.Plaintext))}
+	}
+	return rec
 }
 
 // TLSLayer is the decryption of one stream.
@@ -60,13 +81,8 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 	var plain [2][]byte
 	sess := tlsdec.NewSession(tlsdec.Config{Keys: keys, MaxWaiting: 1 << 30, OnRecord: func(r *tlsdec.Record) {
 		d := r.Dir & 1
-		rec := TLSRecord{Dir: d, N: r.N, Range: r.Range, Type: r.Type.String(), Inner: r.Inner.String(), Decrypted: r.Decrypted,
-			Frames: framesIn(&s.Dirs[d], r.Range), Plain: len(r.Plaintext)}
-		if r.Inner == 0 {
-			rec.Inner = ""
-		}
+		rec := newTLSRecord(r, framesIn(&s.Dirs[d], r.Range))
 		if r.Err != nil {
-			rec.Err = r.Err.Error()
 			l.Failed[d]++
 			if l.Reason == "" {
 				l.Reason = rec.Err
@@ -75,7 +91,6 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 			l.Decrypted[d]++
 		}
 		if r.AppOffset >= 0 && r.Decrypted {
-			rec.App = reassembly.ByteRange{Start: r.AppOffset, End: r.AppOffset + int64(len(r.Plaintext))}
 			plain[d] = append(plain[d], r.Plaintext...)
 		}
 		l.Records[d] = append(l.Records[d], rec)

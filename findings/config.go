@@ -61,6 +61,13 @@ type Config struct {
 	HazardFramings []string // --hazard-framings, default line,len,fixed
 	HazardMin      int      // --hazard-min, default 1
 
+	// TLS, with keys (tls.go): a run of at least TLSTinyRecords records
+	// of under TLSTinyBytes of application data each; records over at
+	// least TLSStraddleSegments segments.
+	TLSTinyRecords      int // --tls-tiny-records, default 16
+	TLSTinyBytes        int // --tls-tiny-bytes, default 64
+	TLSStraddleSegments int // --tls-straddle-segments, default 10
+
 	// Memory bounds.
 	SniffBytes   int   // first bytes kept per direction for content detection, default 1024
 	FramerBuffer int   // bytes held per direction by the framing-hazard framer, default 64 KiB
@@ -81,6 +88,7 @@ func DefaultConfig() Config {
 		DelayedACKTolerance: 0.2, DelayedACKMin: 2,
 		RetransMin: 1, RetransWarnPercent: 1, RTOMin: 200 * time.Millisecond,
 		HazardFramings: []string{"line", "len", "fixed"}, HazardMin: 1,
+		TLSTinyRecords: 16, TLSTinyBytes: 64, TLSStraddleSegments: 10,
 		SniffBytes: 1024, FramerBuffer: 64 << 10, MaxBuffered: 64 << 20, MaxTracked: 1_000_000, MaxEvidence: 20, MaxPerKind: 100,
 	}
 }
@@ -99,6 +107,9 @@ func (c Config) withDefaults() Config {
 	setInt(&c.DelayedACKMin, d.DelayedACKMin)
 	setInt(&c.RetransMin, d.RetransMin)
 	setInt(&c.HazardMin, d.HazardMin)
+	setInt(&c.TLSTinyRecords, d.TLSTinyRecords)
+	setInt(&c.TLSTinyBytes, d.TLSTinyBytes)
+	setInt(&c.TLSStraddleSegments, d.TLSStraddleSegments)
 	setInt(&c.SniffBytes, d.SniffBytes)
 	setInt(&c.FramerBuffer, d.FramerBuffer)
 	setInt(&c.MaxTracked, d.MaxTracked)

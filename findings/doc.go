@@ -31,8 +31,13 @@
 // has at most MaxEvidence (20) details, streams and frames; at most
 // MaxPerKind (100) findings of a kind are listed, the rest summed up in one.
 //
+// With TLS keys (Engine.SetKeys), TLS streams are decrypted as they come
+// (tls.go): streams or records that could not be, and why; runs of tiny
+// records; records over many segments.
+//
 // Per-stream findings (slow_sender, zero_window, retransmission,
-// delayed_ack, framing_hazard) are certain once their stream is delivered:
+// delayed_ack, framing_hazard, tls_not_decrypted, tls_tiny_records,
+// tls_record_straddle) are certain once their stream is delivered:
 // Pop returns them as they come, for live views. The others need the whole
 // capture and come from Finish.
 package findings

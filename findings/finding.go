@@ -32,30 +32,33 @@ func (s Severity) String() string {
 type Kind string
 
 const (
-	KindPortScan      Kind = "port_scan"          // one source probing many ports or hosts
-	KindSlowSender    Kind = "slow_sender"        // bytes trickled in tiny segments, or a connection held open with almost no data
-	KindZeroWindow    Kind = "zero_window"        // a receiver not reading: zero-window periods and probes
-	KindRetransmit    Kind = "retransmission"     // loss: retransmissions, holes filled late, retransmission timeouts
-	KindDelayedACK    Kind = "delayed_ack"        // Nagle + delayed ACK stalls (≈40 ms or ≈200 ms)
-	KindReset         Kind = "reset"              // established connections ended by RST, and who sent it
-	KindUnclosed      Kind = "unclosed"           // connections still open or half-closed at the end of the capture
-	KindRefused       Kind = "refused"            // ports that answered SYNs with RST
-	KindCleartext     Kind = "cleartext"          // readable application protocols (HTTP, Redis, text lines, DNS, h2c)
-	KindFramingHazard Kind = "framing_hazard"     // messages split across or coalesced into segments ("one send is not one recv")
-	KindDrops         Kind = "kernel_drops"       // packets the capturing kernel dropped
-	KindSnaplen       Kind = "snaplen"            // frames cut by the snapshot length
-	KindOneSided      Kind = "one_sided"          // only one direction of a connection was captured
-	KindMidstream     Kind = "midstream"          // the capture started after connections were opened
-	KindOffload       Kind = "offload"            // segments larger than the MSS (TSO/GRO)
-	KindTLS           Kind = "tls"                // TLS-encrypted services
-	KindServices      Kind = "listening_services" // server address:ports that accepted connections
-	KindLimit         Kind = "analysis_limit"     // a memory cap was reached: some analysis was skipped
+	KindPortScan        Kind = "port_scan"           // one source probing many ports or hosts
+	KindSlowSender      Kind = "slow_sender"         // bytes trickled in tiny segments, or a connection held open with almost no data
+	KindZeroWindow      Kind = "zero_window"         // a receiver not reading: zero-window periods and probes
+	KindRetransmit      Kind = "retransmission"      // loss: retransmissions, holes filled late, retransmission timeouts
+	KindDelayedACK      Kind = "delayed_ack"         // Nagle + delayed ACK stalls (≈40 ms or ≈200 ms)
+	KindReset           Kind = "reset"               // established connections ended by RST, and who sent it
+	KindUnclosed        Kind = "unclosed"            // connections still open or half-closed at the end of the capture
+	KindRefused         Kind = "refused"             // ports that answered SYNs with RST
+	KindCleartext       Kind = "cleartext"           // readable application protocols (HTTP, Redis, text lines, DNS, h2c)
+	KindFramingHazard   Kind = "framing_hazard"      // messages split across or coalesced into segments ("one send is not one recv")
+	KindDrops           Kind = "kernel_drops"        // packets the capturing kernel dropped
+	KindSnaplen         Kind = "snaplen"             // frames cut by the snapshot length
+	KindOneSided        Kind = "one_sided"           // only one direction of a connection was captured
+	KindMidstream       Kind = "midstream"           // the capture started after connections were opened
+	KindOffload         Kind = "offload"             // segments larger than the MSS (TSO/GRO)
+	KindTLSNotDecrypted Kind = "tls_not_decrypted"   // with keys: TLS streams (or records) that could not be decrypted, and why
+	KindTLSTinyRecords  Kind = "tls_tiny_records"    // with keys: runs of TLS records carrying a few bytes each (one record per small write)
+	KindTLSStraddle     Kind = "tls_record_straddle" // with keys: TLS records spread over many TCP segments
+	KindTLS             Kind = "tls"                 // TLS-encrypted services
+	KindServices        Kind = "listening_services"  // server address:ports that accepted connections
+	KindLimit           Kind = "analysis_limit"      // a memory cap was reached: some analysis was skipped
 )
 
 // Kinds lists every kind, most important first.
 var Kinds = []Kind{KindPortScan, KindSlowSender, KindZeroWindow, KindRetransmit, KindDelayedACK, KindReset,
 	KindUnclosed, KindRefused, KindCleartext, KindFramingHazard, KindDrops, KindSnaplen, KindOneSided,
-	KindMidstream, KindOffload, KindTLS, KindServices, KindLimit}
+	KindMidstream, KindOffload, KindTLSNotDecrypted, KindTLSTinyRecords, KindTLSStraddle, KindTLS, KindServices, KindLimit}
 
 func kindRank(k Kind) int {
 	if i := slices.Index(Kinds, k); i >= 0 {

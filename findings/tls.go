@@ -1,0 +1,206 @@
+package findings
+
+import (
+	"fmt"
+
+	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/decode/tlsdec"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// TLS, with keys (SetKeys: a key log, or the secrets of a pcapng): each TLS
+// stream is decrypted as its bytes arrive (a decode.Streamer framing TLS
+// streams only), and its records are looked at.
+//
+// Rules, per stream once it is delivered:
+//   - tls_not_decrypted (warning): no record of the stream could be
+//     decrypted, with the first reason (no key for its client random, a
+//     cipher suite not supported, named, authentication failed); or some
+//     records were and others failed authentication or had no key.
+//   - tls_tiny_records (info): a direction sent at least TLSTinyRecords
+//     application data records in a row each carrying fewer than
+//     TLSTinyBytes of plaintext: one record per small write, each paying
+//     the record overhead, and a message inside cut into many records.
+//   - tls_record_straddle (info): records that straddled at least
+//     TLSStraddleSegments TCP segments: the receiver can decrypt such a
+//     record only once its last segment is in.
+//
+// Memory: the Streamer holds at most one incomplete record per direction
+// and the application bytes of a message being framed; per stream a few
+// counters.
+
+type tlsDetector struct {
+	e       *Engine
+	st      *decode.Streamer
+	streams map[StreamRef]*tlsStream
+}
+
+type tlsStream struct {
+	decrypted, failed [2]int
+	firstErr          string
+	firstFrame        int
+	keyOrAuth         int // failures by NoKey or AuthFailed (a partial decryption)
+	tiny              [2]tinyRun
+	straddle          [2]straddleCount
+}
+
+type tinyRun struct {
+	n, first, last int // current run: records, first and last frame
+	bytes          int64
+	best           struct {
+		n, first, last int
+		bytes          int64
+	}
+}
+
+type straddleCount struct {
+	n     int
+	worst decode.TLSRecord
+}
+
+// SetKeys makes the engine decrypt TLS with keys (added to as the capture
+// is read, for pcapng secrets), refresh (may be nil) re-reading a live key
+// log; see tls.go for the rules. Call it before the first packet.
+func (e *Engine) SetKeys(keys *tlsdec.KeyLog, refresh func()) {
+	if keys == nil {
+		return
+	}
+	t := &tlsDetector{e: e, streams: map[StreamRef]*tlsStream{}}
+	st, err := decode.NewStreamer(decode.StreamerOptions{TLSOnly: true, Keys: keys, Refresh: refresh, OnTLSRecord: t.record})
+	if err != nil {
+		return
+	}
+	t.st = st
+	e.tls = t
+}
+
+func (t *tlsDetector) state(s *reassembly.Stream) *tlsStream {
+	ref := RefOf(s)
+	ts := t.streams[ref]
+	if ts == nil {
+		ts = &tlsStream{}
+		t.streams[ref] = ts
+	}
+	return ts
+}
+
+func (t *tlsDetector) record(s *reassembly.Stream, r *decode.TLSRecord) {
+	cfg := &t.e.cfg
+	ts := t.state(s)
+	d := r.Dir & 1
+	first := 0
+	if len(r.Frames) > 0 {
+		first = r.Frames[0]
+	}
+	switch {
+	case r.Decrypted:
+		ts.decrypted[d]++
+	case r.Err != "":
+		ts.failed[d]++
+		if r.Reason == tlsdec.NoKey || r.Reason == tlsdec.AuthFailed {
+			ts.keyOrAuth++
+		}
+		if ts.firstErr == "" {
+			ts.firstErr, ts.firstFrame = r.Err, first
+		}
+	}
+	tr := &ts.tiny[d]
+	if r.App.Len() > 0 && r.App.Len() < int64(cfg.TLSTinyBytes) {
+		if tr.n == 0 {
+			tr.first, tr.bytes = first, 0
+		}
+		tr.n++
+		tr.bytes += r.App.Len()
+		tr.last = first
+		if len(r.Frames) > 0 {
+			tr.last = r.Frames[len(r.Frames)-1]
+		}
+		if tr.n > tr.best.n {
+			tr.best.n, tr.best.first, tr.best.last, tr.best.bytes = tr.n, tr.first, tr.last, tr.bytes
+		}
+	} else if r.App.Len() > 0 {
+		tr.n = 0
+	}
+	if len(r.Frames) >= cfg.TLSStraddleSegments {
+		sc := &ts.straddle[d]
+		sc.n++
+		if len(r.Frames) > len(sc.worst.Frames) {
+			sc.worst = *r
+			sc.worst.Frames = append([]int(nil), r.Frames...)
+		}
+	}
+}
+
+// end frames what is left of s and returns its TLS findings.
+func (t *tlsDetector) end(s *reassembly.Stream) []Finding {
+	if s.Proto != capture.ProtoTCP {
+		return nil
+	}
+	t.st.End(s)
+	ref := RefOf(s)
+	ts := t.streams[ref]
+	if ts == nil {
+		return nil
+	}
+	delete(t.streams, ref)
+	cfg := &t.e.cfg
+	one := func(f Finding, frames ...int) Finding {
+		ev := evidence{max: cfg.MaxEvidence}
+		ev.stream(ref)
+		for _, fr := range frames {
+			if fr > 0 {
+				ev.frame(fr)
+			}
+		}
+		ev.finish(&f)
+		return f
+	}
+	var out []Finding
+	dec, failed := ts.decrypted[0]+ts.decrypted[1], ts.failed[0]+ts.failed[1]
+	switch {
+	case dec == 0 && failed > 0:
+		out = append(out, one(Finding{Kind: KindTLSNotDecrypted, Severity: Warning,
+			Message: fmt.Sprintf("TLS could not be decrypted (%d encrypted record%s): %s.", failed, ess(failed), ts.firstErr),
+			Details: []string{"c→s " + decryptCounts(ts, 0), "s→c " + decryptCounts(ts, 1)}}, ts.firstFrame))
+	case dec > 0 && ts.keyOrAuth > 0:
+		out = append(out, one(Finding{Kind: KindTLSNotDecrypted, Severity: Warning,
+			Message: fmt.Sprintf("%d of %d encrypted TLS records could not be decrypted: %s.", failed, failed+dec, ts.firstErr),
+			Details: []string{"c→s " + decryptCounts(ts, 0), "s→c " + decryptCounts(ts, 1)}}, ts.firstFrame))
+	}
+	for d := range ts.tiny {
+		b := ts.tiny[d].best
+		if b.n < cfg.TLSTinyRecords {
+			continue
+		}
+		dir := reassembly.Direction(d)
+		out = append(out, one(Finding{Kind: KindTLSTinyRecords, Severity: Info,
+			Message: fmt.Sprintf("The %s sent %d TLS records in a row of under %s of application data each (%s in all, %s on average): one record per small write, each with its own header and tag; buffering the writes would send fewer, fuller records.",
+				who(dir), b.n, bytesText(int64(cfg.TLSTinyBytes)), bytesText(b.bytes), bytesText((b.bytes+int64(b.n)/2)/int64(b.n))),
+			Details: []string{fmt.Sprintf("%s frames %d–%d", dir.Arrow(), b.first, b.last)}}, b.first, b.last))
+	}
+	for d := range ts.straddle {
+		sc := ts.straddle[d]
+		if sc.n == 0 {
+			continue
+		}
+		dir, w := reassembly.Direction(d), sc.worst
+		out = append(out, one(Finding{Kind: KindTLSStraddle, Severity: Info,
+			Message: fmt.Sprintf("The %s sent %d TLS record%s that straddled %d or more TCP segments: the receiver can decrypt such a record only once its last segment is in.",
+				who(dir), sc.n, ess(sc.n), cfg.TLSStraddleSegments),
+			Details: []string{fmt.Sprintf("%s record %d: %s over %d segments (frames %d–%d)", dir.Arrow(), w.N, bytesText(w.Range.Len()), len(w.Frames), w.Frames[0], w.Frames[len(w.Frames)-1])}},
+			w.Frames...))
+	}
+	return out
+}
+
+func decryptCounts(ts *tlsStream, d int) string {
+	return fmt.Sprintf("%d record%s decrypted, %d not", ts.decrypted[d], ess(ts.decrypted[d]), ts.failed[d])
+}
+
+func ess(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
