@@ -676,15 +676,21 @@ type tlsRecordJSON struct {
 	Type      string `json:"type"`
 	Dir       string `json:"dir"`
 	N         int    `json:"record"`
+	Seq       int64  `json:"seq"` // relative sequence number of its first byte (start + 1)
 	Start     int64  `json:"start"`
 	End       int64  `json:"end"`
+	Len       int64  `json:"len"` // on the wire, header included
 	Content   string `json:"content_type"`
 	Inner     string `json:"inner_type,omitempty"`
 	Decrypted bool   `json:"decrypted"`
-	AppStart  *int64 `json:"app_start,omitempty"`
-	AppEnd    *int64 `json:"app_end,omitempty"`
-	Frames    []int  `json:"frames"`
-	Error     string `json:"error,omitempty"`
+	// DecryptedLen is the plaintext length of a decrypted record (TLS 1.3:
+	// without the inner type and padding); absent when not decrypted.
+	DecryptedLen *int   `json:"decrypted_len,omitempty"`
+	AppStart     *int64 `json:"app_start,omitempty"`
+	AppEnd       *int64 `json:"app_end,omitempty"`
+	Segments     int    `json:"segments"` // how many frames carried its bytes
+	Frames       []int  `json:"frames"`
+	Error        string `json:"error,omitempty"`
 }
 
 type tlsMessageJSON struct {
@@ -699,8 +705,12 @@ func tlsJSON(enc *json.Encoder, l *decode.TLSLayer, d reassembly.Direction) erro
 		return nil
 	}
 	for _, r := range l.Records[d] {
-		rec := tlsRecordJSON{Type: "tls_record", Dir: d.String(), N: r.N, Start: r.Range.Start, End: r.Range.End, Content: r.Type,
-			Inner: r.Inner, Decrypted: r.Decrypted, Frames: r.Frames, Error: r.Err}
+		rec := tlsRecordJSON{Type: "tls_record", Dir: d.String(), N: r.N, Seq: r.Range.Start + 1, Start: r.Range.Start, End: r.Range.End,
+			Len: r.Range.Len(), Content: r.Type, Inner: r.Inner, Decrypted: r.Decrypted, Segments: len(r.Frames), Frames: r.Frames, Error: r.Err}
+		if r.Decrypted {
+			n := r.Plain
+			rec.DecryptedLen = &n
+		}
 		if r.App.Len() > 0 {
 			s, e := r.App.Start, r.App.End
 			rec.AppStart, rec.AppEnd = &s, &e
