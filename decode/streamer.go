@@ -213,6 +213,13 @@ func (st *Streamer) Data(s *reassembly.Stream, d reassembly.Direction, r reassem
 	db.seen = true
 	if ss.tls != nil {
 		ss.tls.data(d, r, b, frame)
+		if ss.tls.mode == tlsDecrypted {
+			// The messages inside are reported, not the records: the
+			// outer framing has nothing left to do.
+			ss.consume(reassembly.ClientToServer, len(ss.dirs[0].held()))
+			ss.consume(reassembly.ServerToClient, len(ss.dirs[1].held()))
+			return
+		}
 	}
 	if b == nil {
 		ss.gap(d, r)
@@ -433,6 +440,13 @@ func (ss *streamState) process(d reassembly.Direction) {
 			}
 			db.need = max(n, len(b)+1)
 			if len(b) < ss.maxBuf && db.need <= ss.maxBuf {
+				if n > len(b) && cap(db.buf)-db.off < n {
+					// The decoder knows the message's length: hold it in
+					// one buffer of that size rather than regrowing.
+					nb := make([]byte, len(b), max(n, 2*cap(db.buf)))
+					copy(nb, b)
+					db.buf, db.off = nb, 0
+				}
 				return
 			}
 			ss.oversize(d, n)
