@@ -133,6 +133,25 @@ type frameSpan struct {
 }
 
 func (db *dirBuf) held() []byte { return db.buf[db.off:] }
+
+// hold appends b to the held bytes. The buffer doubles as it grows (append
+// grows large slices by a quarter, copying a big message many times), up to
+// the length of the message being waited for when the decoder said it: never
+// more than twice the bytes held, whatever length a message claims.
+func (db *dirBuf) hold(b []byte) {
+	if len(db.buf)+len(b) > cap(db.buf) {
+		h := db.held()
+		n := len(h) + len(b)
+		c := max(2*n, 512)
+		if db.need > n && db.need < c {
+			c = db.need
+		}
+		nb := make([]byte, len(h), c)
+		copy(nb, h)
+		db.buf, db.off = nb, 0
+	}
+	db.buf = append(db.buf, b...)
+}
 func (db *dirBuf) end() int64   { return db.base + int64(len(db.buf)-db.off) }
 
 // NewStreamer returns a Streamer for o. The only error is a bad Framing.
@@ -249,7 +268,7 @@ func (st *Streamer) Data(s *reassembly.Stream, d reassembly.Direction, r reassem
 		ss.gap(d, reassembly.ByteRange{Start: db.end(), End: r.Start})
 		db.base = r.Start
 	}
-	db.buf = append(db.buf, b...)
+	db.hold(b)
 	db.spans = append(db.spans, frameSpan{end: r.End, frame: frame})
 	st.grow(int64(len(b)))
 	if !ss.decided {
@@ -440,13 +459,6 @@ func (ss *streamState) process(d reassembly.Direction) {
 			}
 			db.need = max(n, len(b)+1)
 			if len(b) < ss.maxBuf && db.need <= ss.maxBuf {
-				if n > len(b) && cap(db.buf)-db.off < n {
-					// The decoder knows the message's length: hold it in
-					// one buffer of that size rather than regrowing.
-					nb := make([]byte, len(b), max(n, 2*cap(db.buf)))
-					copy(nb, b)
-					db.buf, db.off = nb, 0
-				}
 				return
 			}
 			ss.oversize(d, n)
