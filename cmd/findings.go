@@ -37,7 +37,7 @@ func (o *findingsOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&c.HazardMin, "hazard-min", d.HazardMin, "findings: report a direction with at least this many split or coalesced messages")
 	f.IntVar(&c.TLSTinyRecords, "tls-tiny-records", d.TLSTinyRecords, "findings (with TLS keys): report this many records in a row ...")
 	f.IntVar(&c.TLSTinyBytes, "tls-tiny-bytes", d.TLSTinyBytes, "findings: ... each with fewer than this many bytes of application data")
-	f.IntVar(&c.TLSStraddleSegments, "tls-straddle-segments", d.TLSStraddleSegments, "findings (with TLS keys): report records spread over at least this many segments")
+	f.IntVar(&c.TLSStraddleSegments, "tls-straddle-segments", d.TLSStraddleSegments, "findings: report TLS records spread over at least this many segments")
 }
 
 // engine returns the engine, nil with --no-findings, or a usage error.

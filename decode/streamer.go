@@ -59,8 +59,9 @@ type StreamerOptions struct {
 	// decrypted with Keys (or that could not be), in order within each
 	// direction, as the Session reports it. r is valid during the call only.
 	OnTLSRecord func(s *reassembly.Stream, r *TLSRecord)
-	// TLSOnly frames TLS streams only (by their first bytes; as records
-	// without Keys); other streams report no messages.
+	// TLSOnly decrypts and frames the TLS streams Keys can decrypt, and
+	// nothing else: other streams (and all of them while Keys is empty and
+	// there is no Refresh) report no messages.
 	TLSOnly bool
 }
 
@@ -152,7 +153,7 @@ func (db *dirBuf) hold(b []byte) {
 	}
 	db.buf = append(db.buf, b...)
 }
-func (db *dirBuf) end() int64   { return db.base + int64(len(db.buf)-db.off) }
+func (db *dirBuf) end() int64 { return db.base + int64(len(db.buf)-db.off) }
 
 // NewStreamer returns a Streamer for o. The only error is a bad Framing.
 func NewStreamer(o StreamerOptions) (*Streamer, error) {
@@ -345,13 +346,9 @@ func (ss *streamState) tryDetect(force bool) {
 		switch {
 		case !known && !force:
 			return
-		case !isTLS || ss.t != Stream:
-			ss.decide(Spec{Name: "raw"}, "not TLS")
+		case !isTLS || ss.t != Stream || !st.decrypting():
+			ss.decide(Spec{Name: "raw"}, "not decrypted TLS")
 			ss.silent = true
-			ss.processBoth()
-			return
-		case !st.decrypting():
-			ss.decide(Spec{Name: "tls"}, "first bytes are a TLS handshake record")
 			ss.processBoth()
 			return
 		}

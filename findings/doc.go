@@ -31,9 +31,10 @@
 // has at most MaxEvidence (20) details, streams and frames; at most
 // MaxPerKind (100) findings of a kind are listed, the rest summed up in one.
 //
-// With TLS keys (Engine.SetKeys), TLS streams are decrypted as they come
+// TLS streams have their record boundaries followed (records over many
+// segments); with keys (Engine.SetKeys) they are decrypted as they come
 // (tls.go): streams or records that could not be, and why; runs of tiny
-// records; records over many segments.
+// records.
 //
 // Per-stream findings (slow_sender, zero_window, retransmission,
 // delayed_ack, framing_hazard, tls_not_decrypted, tls_tiny_records,

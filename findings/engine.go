@@ -32,7 +32,7 @@ type Engine struct {
 	content  contentDetector
 	ends     endDetector
 	arts     artifactDetector
-	tls      *tlsDetector // nil without keys (SetKeys)
+	tls      *tlsDetector
 }
 
 // limits counts analysis given up because of a memory cap.
@@ -52,6 +52,7 @@ func New(cfg Config) *Engine {
 	e.content.init(&e.cfg)
 	e.ends.init(&e.cfg)
 	e.arts.cfg = &e.cfg
+	e.tls = &tlsDetector{e: e, streams: map[StreamRef]*tlsStream{}}
 	return e
 }
 
@@ -132,9 +133,7 @@ func (e *Engine) Data(s *reassembly.Stream, d reassembly.Direction, r reassembly
 	if s.Proto != capture.ProtoTCP {
 		return
 	}
-	if e.tls != nil {
-		e.tls.st.Data(s, d, r, b, frame)
-	}
+	e.tls.data(s, d, r, b, frame)
 	e.state(s).data(s, d, r, b, frame)
 }
 
@@ -142,9 +141,7 @@ func (e *Engine) Data(s *reassembly.Stream, d reassembly.Direction, r reassembly
 // per-stream findings become available to Pop, and its state is released.
 func (e *Engine) Stream(s *reassembly.Stream) {
 	ref := RefOf(s)
-	if e.tls != nil {
-		e.addPerStream(e.tls.end(s)...)
-	}
+	e.addPerStream(e.tls.end(s)...)
 	if s.Proto == capture.ProtoTCP {
 		if st := e.streams[ref]; st != nil {
 			st.finish(s)

@@ -9,11 +9,13 @@ import (
 	"github.com/sockscope/sockscope/reassembly"
 )
 
-// TLS, with keys (SetKeys: a key log, or the secrets of a pcapng): each TLS
-// stream is decrypted as its bytes arrive (a decode.Streamer framing TLS
-// streams only), and its records are looked at.
+// TLS. Every TCP stream whose first bytes are a TLS handshake record has
+// its record boundaries followed (record headers only, nothing held); with
+// keys (SetKeys: a key log, or the secrets of a pcapng) each TLS stream is
+// also decrypted as its bytes arrive (a decode.Streamer decrypting TLS
+// streams only).
 //
-// Rules, per stream once it is delivered:
+// Rules, per stream once it is delivered (the first two with keys only):
 //   - tls_not_decrypted (warning): no record of the stream could be
 //     decrypted, with the first reason (no key for its client random, a
 //     cipher suite not supported, named, authentication failed); or some
@@ -26,13 +28,13 @@ import (
 //     TLSStraddleSegments TCP segments: the receiver can decrypt such a
 //     record only once its last segment is in.
 //
-// Memory: the Streamer holds at most one incomplete record per direction
-// and the application bytes of a message being framed; per stream a few
-// counters.
+// Memory: per TCP stream with payload a few counters; with keys the
+// Streamer holds at most one incomplete record per direction and the
+// application bytes of a message being framed.
 
 type tlsDetector struct {
 	e       *Engine
-	st      *decode.Streamer
+	st      *decode.Streamer // nil without keys
 	streams map[StreamRef]*tlsStream
 }
 
@@ -43,6 +45,23 @@ type tlsStream struct {
 	keyOrAuth         int // failures by NoKey or AuthFailed (a partial decryption)
 	tiny              [2]tinyRun
 	straddle          [2]straddleCount
+	decided, isTLS    bool
+	walk              [2]recordWalk
+}
+
+// recordWalk follows one direction's TLS record boundaries from the record
+// headers, counting the segments each record came in.
+type recordWalk struct {
+	off        int64 // stream offset of the next byte expected
+	hdr        [5]byte
+	nh         int   // header bytes held
+	in         bool  // inside a record's body
+	start, end int64 // the current record
+	n          int   // records so far
+	segs       int
+	first      int
+	last       int
+	dead       bool
 }
 
 type tinyRun struct {
@@ -56,7 +75,10 @@ type tinyRun struct {
 
 type straddleCount struct {
 	n     int
-	worst decode.TLSRecord
+	worst struct {
+		n, segs, first, last int
+		bytes                int64
+	}
 }
 
 // SetKeys makes the engine decrypt TLS with keys (added to as the capture
@@ -66,13 +88,85 @@ func (e *Engine) SetKeys(keys *tlsdec.KeyLog, refresh func()) {
 	if keys == nil {
 		return
 	}
-	t := &tlsDetector{e: e, streams: map[StreamRef]*tlsStream{}}
-	st, err := decode.NewStreamer(decode.StreamerOptions{TLSOnly: true, Keys: keys, Refresh: refresh, OnTLSRecord: t.record})
-	if err != nil {
+	st, err := decode.NewStreamer(decode.StreamerOptions{TLSOnly: true, Keys: keys, Refresh: refresh, OnTLSRecord: e.tls.record})
+	if err == nil {
+		e.tls.st = st
+	}
+}
+
+// data takes a TCP stream's bytes as they become contiguous.
+func (t *tlsDetector) data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+	if t.st != nil {
+		t.st.Data(s, d, r, b, frame)
+	}
+	ts := t.streams[RefOf(s)]
+	if ts == nil {
+		if b == nil || r.Start != 0 {
+			return
+		}
+		ts = &tlsStream{}
+		t.streams[RefOf(s)] = ts
+	}
+	if !ts.decided {
+		// The first bytes of the first direction to send say TLS or not.
+		ts.decided = true
+		ts.isTLS = b != nil && r.Start == 0 && len(b) >= 5 && b[0] == 22 && b[1] == 3 && b[2] <= 4
+	}
+	if !ts.isTLS {
 		return
 	}
-	t.st = st
-	e.tls = t
+	w := &ts.walk[d]
+	if w.dead {
+		return
+	}
+	if b == nil || r.Start != w.off {
+		w.dead = true // a gap: record boundaries are lost
+		return
+	}
+	cfg := &t.e.cfg
+	touch := func() {
+		if frame != w.last || w.segs == 0 {
+			w.segs++
+			w.last = frame
+		}
+	}
+	for pos := 0; pos < len(b); {
+		if !w.in {
+			if w.nh == 0 {
+				w.start, w.first, w.segs = r.Start+int64(pos), frame, 0
+			}
+			k := copy(w.hdr[w.nh:], b[pos:])
+			w.nh += k
+			pos += k
+			touch()
+			if w.nh < 5 {
+				break
+			}
+			n := int(w.hdr[3])<<8 | int(w.hdr[4])
+			if w.hdr[0] < 20 || w.hdr[0] > 24 || w.hdr[1] != 3 || n > tlsdec.MaxRecordLen {
+				w.dead = true // not TLS any more: sync lost
+				return
+			}
+			w.in, w.end, w.nh = true, w.start+5+int64(n), 0
+		}
+		at := r.Start + int64(pos)
+		if k := min(w.end-at, int64(len(b)-pos)); k > 0 {
+			touch()
+			pos += int(k)
+		}
+		if r.Start+int64(pos) == w.end {
+			w.in = false
+			w.n++
+			if w.segs >= cfg.TLSStraddleSegments {
+				sc := &ts.straddle[d]
+				sc.n++
+				if w.segs > sc.worst.segs {
+					sc.worst.n, sc.worst.segs, sc.worst.first, sc.worst.last, sc.worst.bytes = w.n, w.segs, w.first, w.last, w.end-w.start
+				}
+			}
+		}
+	}
+	w.off = r.End
 }
 
 func (t *tlsDetector) state(s *reassembly.Stream) *tlsStream {
@@ -122,14 +216,6 @@ func (t *tlsDetector) record(s *reassembly.Stream, r *decode.TLSRecord) {
 	} else if r.App.Len() > 0 {
 		tr.n = 0
 	}
-	if len(r.Frames) >= cfg.TLSStraddleSegments {
-		sc := &ts.straddle[d]
-		sc.n++
-		if len(r.Frames) > len(sc.worst.Frames) {
-			sc.worst = *r
-			sc.worst.Frames = append([]int(nil), r.Frames...)
-		}
-	}
 }
 
 // end frames what is left of s and returns its TLS findings.
@@ -137,7 +223,9 @@ func (t *tlsDetector) end(s *reassembly.Stream) []Finding {
 	if s.Proto != capture.ProtoTCP {
 		return nil
 	}
-	t.st.End(s)
+	if t.st != nil {
+		t.st.End(s)
+	}
 	ref := RefOf(s)
 	ts := t.streams[ref]
 	if ts == nil {
@@ -188,8 +276,8 @@ func (t *tlsDetector) end(s *reassembly.Stream) []Finding {
 		out = append(out, one(Finding{Kind: KindTLSStraddle, Severity: Info,
 			Message: fmt.Sprintf("The %s sent %d TLS record%s that straddled %d or more TCP segments: the receiver can decrypt such a record only once its last segment is in.",
 				who(dir), sc.n, ess(sc.n), cfg.TLSStraddleSegments),
-			Details: []string{fmt.Sprintf("%s record %d: %s over %d segments (frames %d–%d)", dir.Arrow(), w.N, bytesText(w.Range.Len()), len(w.Frames), w.Frames[0], w.Frames[len(w.Frames)-1])}},
-			w.Frames...))
+			Details: []string{fmt.Sprintf("%s record %d: %s over %d segments (frames %d–%d)", dir.Arrow(), w.n, bytesText(w.bytes), w.segs, w.first, w.last)}},
+			w.first, w.last))
 	}
 	return out
 }

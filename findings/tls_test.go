@@ -93,11 +93,22 @@ func TestTLSFindings(t *testing.T) {
 		}
 		t.Errorf("tiny records: %d findings, want the client's 201 and the server's 129", len(fs))
 	}
-	// 16 KiB records over a 1500-byte MTU: 12 segments each (no key needed
-	// for the records' place, but the check runs with keys only).
-	fs = ofKind(analyzeTLS(t, split, readText(t, k12)), KindTLSStraddle)
-	if len(fs) != 1 || !strings.Contains(fs[0].Message, "The server sent 2 TLS records that straddled 10 or more TCP segments") ||
-		fs[0].Details[0] != "s→c record 9: 16.0 KiB over 12 segments (frames 12–24)" {
-		t.Errorf("straddling records: %+v", fs)
+	// 16 KiB records over a 1500-byte MTU: 12 segments each. The record
+	// boundaries need no key: the same with the wrong keys and with none.
+	for _, fs := range [][]Finding{analyzeTLS(t, split, readText(t, k12)), analyze(t, split, mustRead(t, split), Config{})} {
+		fs = ofKind(fs, KindTLSStraddle)
+		if len(fs) != 1 || !strings.Contains(fs[0].Message, "The server sent 2 TLS records that straddled 10 or more TCP segments") ||
+			fs[0].Details[0] != "s→c record 9: 16.0 KiB over 12 segments (frames 12–24)" || !slices.Equal(fs[0].Frames, []int{12, 24}) {
+			t.Errorf("straddling records: %+v", fs)
+		}
 	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
