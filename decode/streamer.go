@@ -134,6 +134,7 @@ type frameSpan struct {
 }
 
 func (db *dirBuf) held() []byte { return db.buf[db.off:] }
+func (db *dirBuf) end() int64   { return db.base + int64(len(db.buf)-db.off) }
 
 // hold appends b to the held bytes. The buffer doubles as it grows (append
 // grows large slices by a quarter, copying a big message many times), up to
@@ -153,7 +154,6 @@ func (db *dirBuf) hold(b []byte) {
 	}
 	db.buf = append(db.buf, b...)
 }
-func (db *dirBuf) end() int64 { return db.base + int64(len(db.buf)-db.off) }
 
 // NewStreamer returns a Streamer for o. The only error is a bad Framing.
 func NewStreamer(o StreamerOptions) (*Streamer, error) {

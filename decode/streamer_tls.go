@@ -118,7 +118,9 @@ func (t *tlsState) data(d reassembly.Direction, r reassembly.ByteRange, b []byte
 		t.sess.Gap(d, r.Len())
 		return
 	}
-	t.spans[d] = append(t.spans[d], tlsSpan{start: r.Start, end: r.End, frame: frame})
+	if t.sess.Err(d) == nil { // no records come once sync is lost: nothing to map
+		t.spans[d] = append(t.spans[d], tlsSpan{start: r.Start, end: r.End, frame: frame})
+	}
 	t.sess.Feed(d, b)
 }
 

@@ -1,7 +1,9 @@
 package decode_test
 
 import (
+	"bytes"
 	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,4 +199,94 @@ func TestStreamerTLSWithoutKey(t *testing.T) {
 	if framing != "tls" || !strings.Contains(why, "not decrypted") || !strings.Contains(why, "no key") {
 		t.Errorf("framing %q (%s), want tls, not decrypted for lack of a key", framing, why)
 	}
+}
+
+// tlsPiece is one OnData call recorded from a capture.
+type tlsPiece struct {
+	d     reassembly.Direction
+	data  []byte
+	frame int
+}
+
+func recordPieces(t testing.TB, path string) []tlsPiece {
+	t.Helper()
+	src, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var ps []tlsPiece
+	tr := reassembly.NewTracker(reassembly.Options{OnData: func(_ *reassembly.Stream, d reassembly.Direction, _ reassembly.ByteRange, b []byte, frame int) {
+		if b != nil {
+			ps = append(ps, tlsPiece{d, bytes.Clone(b), frame})
+		}
+	}})
+	if err := tr.Consume(src); err != nil {
+		t.Fatal(err)
+	}
+	return ps
+}
+
+// FuzzStreamerTLS feeds corpus 11 (TLS 1.3, with its keys) through a
+// Streamer with keys, with bytes flipped where the input says and the
+// pieces cut where it says. Invariants: no panic; a message inside TLS
+// lists only records that decrypted (a record that fails authentication
+// never reaches the framing inside); nothing stays buffered after End.
+func FuzzStreamerTLS(f *testing.F) {
+	ps := recordPieces(f, "../testdata/corpus/11_tls13_curl_openssl_sni.pcap")
+	keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/11_tls13_curl_openssl_sni.keys")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{}, uint16(0), byte(0))
+	f.Add([]byte{7, 200, 13}, uint16(700), byte(0x01)) // a byte of the request record
+	f.Add([]byte{1, 1, 1, 1}, uint16(3000), byte(0x80))
+	f.Fuzz(func(t *testing.T, cuts []byte, at uint16, flip byte) {
+		s := &reassembly.Stream{Proto: capture.ProtoTCP, Client: netip.MustParseAddrPort("127.0.0.1:40324"),
+			Server: netip.MustParseAddrPort("127.0.0.1:4433")}
+		decrypted := [2]map[int]bool{{}, {}}
+		var bad []string
+		st, err := decode.NewStreamer(decode.StreamerOptions{Keys: keys,
+			OnTLSRecord: func(_ *reassembly.Stream, r *decode.TLSRecord) {
+				if r.Decrypted {
+					decrypted[r.Dir][r.N] = true
+				}
+			},
+			OnMessage: func(_ *reassembly.Stream, m *decode.Message) {
+				for _, n := range m.Records {
+					if !decrypted[m.Dir][n] {
+						bad = append(bad, describe(m))
+					}
+				}
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var off [2]int64
+		pos, ci := 0, 0
+		for _, p := range ps {
+			b := bytes.Clone(p.data)
+			if int(at) >= pos && int(at) < pos+len(b) {
+				b[int(at)-pos] ^= flip
+			}
+			pos += len(b)
+			for len(b) > 0 {
+				n := len(b)
+				if ci < len(cuts) && cuts[ci] > 0 {
+					n = min(n, int(cuts[ci]))
+				}
+				ci++
+				st.Data(s, p.d, reassembly.ByteRange{Start: off[p.d], End: off[p.d] + int64(n)}, b[:n], p.frame)
+				off[p.d] += int64(n)
+				b = b[n:]
+			}
+		}
+		st.End(s)
+		if len(bad) > 0 {
+			t.Errorf("messages from records that did not decrypt: %v", bad)
+		}
+		if b := st.Stats().Buffered; b != 0 {
+			t.Errorf("%d bytes still buffered after End", b)
+		}
+	})
 }
