@@ -1,6 +1,8 @@
 package findings
 
 import (
+	"fmt"
+	"net/netip"
 	"os"
 	"regexp"
 	"slices"
@@ -111,4 +113,38 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestTLSFindingUnsupportedSuite: a cipher suite that cannot be decrypted
+// is named (a TLS 1.2 handshake negotiating 3DES, with its key log line).
+func TestTLSFindingUnsupportedSuite(t *testing.T) {
+	record := func(typ byte, body []byte) []byte {
+		return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
+	}
+	hs := func(typ byte, body []byte) []byte {
+		return append([]byte{typ, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	}
+	var cr [32]byte
+	for i := range cr {
+		cr[i] = byte(i + 1)
+	}
+	ch := append(append([]byte{3, 3}, cr[:]...), 0, 0, 2, 0x00, 0x0a, 1, 0)
+	sh := append(append([]byte{3, 3}, make([]byte, 32)...), 0, 0x00, 0x0a, 0)
+	c2s := append(append(record(22, hs(1, ch)), record(20, []byte{1})...), record(22, make([]byte, 48))...)
+	s2c := append(record(22, hs(2, sh)), record(22, hs(14, nil))...)
+	keys, err := tlsdec.ParseKeyLog(strings.NewReader(fmt.Sprintf("CLIENT_RANDOM %x %s\n", cr, strings.Repeat("42", 48))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := New(Config{})
+	e.SetKeys(keys, nil)
+	s := &reassembly.Stream{Proto: capture.ProtoTCP, ID: 0, Client: netip.MustParseAddrPort("10.0.0.1:40000"),
+		Server: netip.MustParseAddrPort("10.0.0.2:443"), FirstFrame: 1, LastFrame: 3}
+	e.Data(s, reassembly.ClientToServer, reassembly.ByteRange{End: int64(len(c2s))}, c2s, 1)
+	e.Data(s, reassembly.ServerToClient, reassembly.ByteRange{End: int64(len(s2c))}, s2c, 2)
+	e.Stream(s)
+	fs := ofKind(e.Pop(), KindTLSNotDecrypted)
+	if len(fs) != 1 || fs[0].Message != "TLS could not be decrypted (1 encrypted record): record 3: cipher suite TLS_RSA_WITH_3DES_EDE_CBC_SHA (0x000A) not supported." {
+		t.Errorf("unsupported suite: %+v", fs)
+	}
 }
