@@ -44,6 +44,7 @@ type tlsStream struct {
 	firstFrame        int
 	keyOrAuth         int // failures by NoKey or AuthFailed (a partial decryption)
 	tiny              [2]tinyRun
+	split             [2]splitMessage
 	straddle          [2]straddleCount
 	decided, isTLS    bool
 	walk              [2]recordWalk
@@ -62,6 +63,15 @@ type recordWalk struct {
 	first      int
 	last       int
 	dead       bool
+}
+
+// splitMessage is the message inside TLS that came in the most records of
+// under TLSTinyBytes on average.
+type splitMessage struct {
+	index, records int
+	bytes          int64
+	protocol       string
+	summary        string
 }
 
 type tinyRun struct {
@@ -88,7 +98,8 @@ func (e *Engine) SetKeys(keys *tlsdec.KeyLog, refresh func()) {
 	if keys == nil {
 		return
 	}
-	st, err := decode.NewStreamer(decode.StreamerOptions{TLSOnly: true, Keys: keys, Refresh: refresh, OnTLSRecord: e.tls.record})
+	st, err := decode.NewStreamer(decode.StreamerOptions{TLSOnly: true, Keys: keys, Refresh: refresh, OnTLSRecord: e.tls.record,
+		OnMessage: e.tls.message})
 	if err == nil {
 		e.tls.st = st
 	}
@@ -218,6 +229,22 @@ func (t *tlsDetector) record(s *reassembly.Stream, r *decode.TLSRecord) {
 	}
 }
 
+// message takes a message framed inside a decrypted TLS stream.
+func (t *tlsDetector) message(s *reassembly.Stream, m *decode.Message) {
+	n := len(m.Records)
+	if n < 2 || m.Range.Len() >= int64(n)*int64(t.e.cfg.TLSTinyBytes) {
+		return
+	}
+	ts := t.state(s)
+	if sp := &ts.split[m.Dir&1]; n > sp.records {
+		summary := m.Summary
+		if r := []rune(summary); len(r) > 60 {
+			summary = string(r[:60]) + "…"
+		}
+		*sp = splitMessage{index: m.Index, records: n, bytes: m.Range.Len(), protocol: m.Protocol, summary: summary}
+	}
+}
+
 // end frames what is left of s and returns its TLS findings.
 func (t *tlsDetector) end(s *reassembly.Stream) []Finding {
 	if s.Proto != capture.ProtoTCP {
@@ -262,10 +289,15 @@ func (t *tlsDetector) end(s *reassembly.Stream) []Finding {
 			continue
 		}
 		dir := reassembly.Direction(d)
+		details := []string{fmt.Sprintf("%s frames %d–%d", dir.Arrow(), b.first, b.last)}
+		if sp := ts.split[d]; sp.records > 0 {
+			details = append(details, fmt.Sprintf("%s %s message #%d (%s) came in %d records: %s", dir.Arrow(), sp.protocol, sp.index,
+				bytesText(sp.bytes), sp.records, sp.summary))
+		}
 		out = append(out, one(Finding{Kind: KindTLSTinyRecords, Severity: Info,
 			Message: fmt.Sprintf("The %s sent %d TLS records in a row of under %s of application data each (%s in all, %s on average): one record per small write, each with its own header and tag; buffering the writes would send fewer, fuller records.",
 				who(dir), b.n, bytesText(int64(cfg.TLSTinyBytes)), bytesText(b.bytes), bytesText((b.bytes+int64(b.n)/2)/int64(b.n))),
-			Details: []string{fmt.Sprintf("%s frames %d–%d", dir.Arrow(), b.first, b.last)}}, b.first, b.last))
+			Details: details}, b.first, b.last))
 	}
 	for d := range ts.straddle {
 		sc := ts.straddle[d]

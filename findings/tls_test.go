@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -146,5 +147,24 @@ func TestTLSFindingUnsupportedSuite(t *testing.T) {
 	fs := ofKind(e.Pop(), KindTLSNotDecrypted)
 	if len(fs) != 1 || fs[0].Message != "TLS could not be decrypted (1 encrypted record): record 3: cipher suite TLS_RSA_WITH_3DES_EDE_CBC_SHA (0x000A) not supported." {
 		t.Errorf("unsupported suite: %+v", fs)
+	}
+}
+
+// TestTLSTinyRecordsNamesMessage: when the bytes inside were framed, the
+// tiny-records finding names the message cut into the most records.
+func TestTLSTinyRecordsNamesMessage(t *testing.T) {
+	e := New(Config{})
+	e.SetKeys(&tlsdec.KeyLog{}, nil)
+	s := &reassembly.Stream{Proto: capture.ProtoTCP, ID: 3}
+	for i := range 20 {
+		e.tls.record(s, &decode.TLSRecord{Dir: reassembly.ClientToServer, N: i + 1, Decrypted: true,
+			App: reassembly.ByteRange{Start: int64(5 * i), End: int64(5*i + 5)}, Frames: []int{10 + i}})
+	}
+	e.tls.message(s, &decode.Message{Dir: reassembly.ClientToServer, Index: 1, Protocol: "http1", Summary: "GET /slow",
+		Range: reassembly.ByteRange{End: 100}, Records: []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20}})
+	fs := ofKind(e.tls.end(s), KindTLSTinyRecords)
+	if len(fs) != 1 || len(fs[0].Details) != 2 || fs[0].Details[1] != "c→s http1 message #1 (100 B) came in 20 records: GET /slow" ||
+		!strings.HasPrefix(fs[0].Message, "The client sent 20 TLS records in a row of under 64 B") {
+		t.Errorf("%+v", fs)
 	}
 }
