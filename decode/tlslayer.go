@@ -299,7 +299,7 @@ func (t *TLSPlain) Data(s *reassembly.Stream, d reassembly.Direction, r reassemb
 			t.Refresh()
 		}
 		ps = &plainState{}
-		ps.sess = tlsdec.NewSession(tlsdec.Config{Keys: t.keys, OnRecord: func(rec *tlsdec.Record) {
+		ps.sess = tlsdec.NewSession(tlsdec.Config{Keys: t.keys, Refresh: t.Refresh, OnRecord: func(rec *tlsdec.Record) {
 			switch {
 			case rec.Err != nil:
 				ps.failed++
