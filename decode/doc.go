@@ -20,5 +20,8 @@
 // With TLS keys (subpackage tlsdec: NSS key logs, pcapng decryption
 // secrets), TLS is a layer between the TCP bytes and the inner framing
 // (TLSLayer): records are decrypted, their authentication checked, and the
-// inner messages map to records and records to segments.
+// inner messages map to records and records to segments. AnalyzeTLS does it
+// for a kept stream; a Streamer with StreamerOptions.Keys does it as the
+// bytes arrive (an inner Streamer frames the decrypted data), reporting the
+// messages inside with their Records.
 package decode
