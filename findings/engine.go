@@ -52,7 +52,7 @@ func New(cfg Config) *Engine {
 	e.content.init(&e.cfg)
 	e.ends.init(&e.cfg)
 	e.arts.cfg = &e.cfg
-	e.tls = &tlsDetector{e: e, streams: map[StreamRef]*tlsStream{}}
+	e.tls = &tlsDetector{e: e}
 	return e
 }
 

@@ -14,6 +14,7 @@ import (
 type streamState struct {
 	e   *Engine
 	ref StreamRef
+	tls *tlsStream // the TLS checks' state (tls.go), once it sent bytes
 
 	lastPkt [2]time.Time // last packet sent by side d (since the state began)
 

@@ -32,10 +32,16 @@ import (
 // Streamer holds at most one incomplete record per direction and the
 // application bytes of a message being framed.
 
+// A stream's TLS state lives in its streamState (tls), found through the
+// engine's last-stream cache: no map lookup per segment of its own.
 type tlsDetector struct {
-	e       *Engine
-	st      *decode.Streamer // nil without keys
-	streams map[StreamRef]*tlsStream
+	e  *Engine
+	st *decode.Streamer // nil without keys
+	// keys are SetKeys' keys while they are still empty and nothing can
+	// add to them but the file itself (pcapng secrets): the decrypting
+	// Streamer starts with the first stream after they arrive, so a
+	// capture with no keys pays nothing for it.
+	keys *tlsdec.KeyLog
 }
 
 type tlsStream struct {
@@ -98,6 +104,16 @@ func (e *Engine) SetKeys(keys *tlsdec.KeyLog, refresh func()) {
 	if keys == nil {
 		return
 	}
+	if refresh == nil && keys.Len() == 0 {
+		e.tls.keys = keys
+		return
+	}
+	e.tls.startStreamer(keys, refresh)
+}
+
+func (t *tlsDetector) startStreamer(keys *tlsdec.KeyLog, refresh func()) {
+	e := t.e
+	t.keys = nil
 	st, err := decode.NewStreamer(decode.StreamerOptions{TLSOnly: true, Keys: keys, Refresh: refresh, OnTLSRecord: e.tls.record,
 		OnMessage: e.tls.message})
 	if err == nil {
@@ -110,13 +126,19 @@ func (t *tlsDetector) data(s *reassembly.Stream, d reassembly.Direction, r reass
 	if t.st != nil {
 		t.st.Data(s, d, r, b, frame)
 	}
-	ts := t.streams[RefOf(s)]
+	st := t.e.state(s)
+	ts := st.tls
 	if ts == nil {
 		if b == nil || r.Start != 0 {
 			return
 		}
 		ts = &tlsStream{}
-		t.streams[RefOf(s)] = ts
+		st.tls = ts
+		if t.keys != nil && t.keys.Len() > 0 {
+			if t.startStreamer(t.keys, nil); t.st != nil {
+				t.st.Data(s, d, r, b, frame)
+			}
+		}
 	}
 	if !ts.decided {
 		// The first bytes of the first direction to send say TLS or not.
@@ -181,13 +203,11 @@ func (t *tlsDetector) data(s *reassembly.Stream, d reassembly.Direction, r reass
 }
 
 func (t *tlsDetector) state(s *reassembly.Stream) *tlsStream {
-	ref := RefOf(s)
-	ts := t.streams[ref]
-	if ts == nil {
-		ts = &tlsStream{}
-		t.streams[ref] = ts
+	st := t.e.state(s)
+	if st.tls == nil {
+		st.tls = &tlsStream{}
 	}
-	return ts
+	return st.tls
 }
 
 func (t *tlsDetector) record(s *reassembly.Stream, r *decode.TLSRecord) {
@@ -254,11 +274,12 @@ func (t *tlsDetector) end(s *reassembly.Stream) []Finding {
 		t.st.End(s)
 	}
 	ref := RefOf(s)
-	ts := t.streams[ref]
-	if ts == nil {
+	st := t.e.lookup(s)
+	if st == nil || st.tls == nil {
 		return nil
 	}
-	delete(t.streams, ref)
+	ts := st.tls
+	st.tls = nil
 	cfg := &t.e.cfg
 	one := func(f Finding, frames ...int) Finding {
 		ev := evidence{max: cfg.MaxEvidence}
