@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -749,7 +748,7 @@ func (v *liveView) findings(fs []findings.Finding) {
 		for _, d := range f.Details {
 			v.printf("%s%s\n", indent, textsafe.Escape(d))
 		}
-		if ev := findingEvidence(f); ev != "" {
+		if ev := output.EvidenceText(f); ev != "" {
 			v.printf("%s%s\n", indent, ev)
 		}
 	}
@@ -758,34 +757,6 @@ func (v *liveView) findings(fs []findings.Finding) {
 // findingKey identifies a finding, to write it only once.
 func findingKey(f findings.Finding) string {
 	return fmt.Sprintf("%s\x00%s\x00%v", f.Kind, f.Message, f.Streams)
-}
-
-// findingEvidence says which streams and frames show f: "streams tcp/0 · frames 3 5 …".
-func findingEvidence(f findings.Finding) string {
-	const most = 8
-	var parts []string
-	if len(f.Streams) > 0 {
-		var ss []string
-		for _, s := range f.Streams[:min(len(f.Streams), most)] {
-			ss = append(ss, s.String())
-		}
-		t := "streams " + strings.Join(ss, " ")
-		if f.StreamCount > len(ss) {
-			t += fmt.Sprintf(" … (%d in all)", f.StreamCount)
-		}
-		parts = append(parts, t)
-	}
-	if len(f.Frames) > 0 {
-		var fr []string
-		for _, n := range f.Frames[:min(len(f.Frames), most)] {
-			fr = append(fr, strconv.Itoa(n))
-		}
-		if len(f.Frames) > most {
-			fr = append(fr, "…")
-		}
-		parts = append(parts, "frames "+strings.Join(fr, " "))
-	}
-	return strings.Join(parts, " · ")
 }
 
 func plural(n int) string {

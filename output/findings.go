@@ -38,14 +38,17 @@ func FindingsText(w io.Writer, fs []findings.Finding) error {
 		for _, d := range f.Details {
 			fmt.Fprintf(ew, "%s%s\n", indent, textsafe.Escape(d))
 		}
-		if ev := evidenceText(f); ev != "" {
+		if ev := EvidenceText(f); ev != "" {
 			fmt.Fprintf(ew, "%s%s\n", indent, ev)
 		}
 	}
 	return ew.err
 }
 
-func evidenceText(f findings.Finding) string {
+// EvidenceText says which streams and frames show f, as the findings
+// list writes it under each finding: "streams tcp/0 · frames 3 5 …" (at
+// most 8 of each; the live view uses it too).
+func EvidenceText(f findings.Finding) string {
 	var parts []string
 	if len(f.Streams) > 0 {
 		var ss []string
