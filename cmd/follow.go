@@ -238,6 +238,13 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 			}
 		}
 	}
+	return endView(bw, err, damage, "analyzed")
+}
+
+// endView flushes a view's buffered output and returns what ended it: a
+// write error first, then the file's damage, after the view of every
+// frame before it (done: "analyzed", "drawn").
+func endView(bw *bufio.Writer, err, damage error, done string) error {
 	if err == nil {
 		err = bw.Flush()
 	}
@@ -245,7 +252,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		return fmt.Errorf("write output: %w", err)
 	}
 	if damage != nil {
-		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
+		return fmt.Errorf("%w (every frame before it was %s)", damage, done)
 	}
 	return nil
 }

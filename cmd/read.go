@@ -152,16 +152,7 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 			err = tw.Finish(rep)
 		}
 	}
-	if err == nil {
-		err = out.Flush()
-	}
-	if err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	if damage != nil {
-		return fmt.Errorf("%w (every frame before it was analyzed)", damage)
-	}
-	return nil
+	return endView(out, err, damage, "analyzed")
 }
 
 func openSource(io *streams, path string) (*capture.FileSource, error) {

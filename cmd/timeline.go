@@ -259,16 +259,7 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 	default:
 		err = output.TimelineText(bw, tls, ro)
 	}
-	if err == nil {
-		err = bw.Flush()
-	}
-	if err != nil {
-		return fmt.Errorf("write output: %w", err)
-	}
-	if damage != nil {
-		return fmt.Errorf("%w (every frame before it was drawn)", damage)
-	}
-	return nil
+	return endView(bw, err, damage, "drawn")
 }
 
 func containsStream(list []*reassembly.Stream, r reassembly.StreamID) bool {
