@@ -35,6 +35,8 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newRESP(t), nil
 	case "h2":
 		return newH2(t), nil
+	case "grpc":
+		return newGRPC(t), nil
 	case "pgsql":
 		return newPgSQL(t), nil
 	case "mysql":

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+
+	"github.com/sockscope/sockscope/reassembly"
 )
 
 // DetectInput is what Detect looks at: the transport, the ports, and the first
@@ -44,6 +46,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 	if len(c2s) > 0 {
 		k := min(len(c2s), len(h2Preface))
 		if k >= 4 && string(c2s[:k]) == h2Preface[:k] {
+			if call, ok := detectGRPC(c2s, s2c); ok {
+				return "grpc", "HTTP/2 connection preface, then a gRPC call (content-type application/grpc, " + call + ")"
+			}
 			return "h2", "HTTP/2 connection preface"
 		}
 		if detectTLSRecord(c2s) {
@@ -89,6 +94,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 			return "http1", "status line " + strconv.Quote(string(line))
 		}
 		if len(s2c) >= h2HeaderLen && s2c[3] == 0x4 && h2Plausible(s2c[:h2HeaderLen]) {
+			if call, ok := detectGRPC(nil, s2c); ok {
+				return "grpc", "server's first bytes are an HTTP/2 SETTINGS frame, then a gRPC response (content-type application/grpc" + call + ")"
+			}
 			return "h2", "server's first bytes are an HTTP/2 SETTINGS frame"
 		}
 		if v, ok := detectSSHVersion(s2c); ok {
@@ -105,7 +113,7 @@ func Detect(in DetectInput) (spec string, reason string) {
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
 		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh", 11211: "memcached",
-		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap",
+		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap", 50051: "grpc",
 	}); ok {
 		return spec, why
 	}
@@ -126,6 +134,7 @@ var detectPortNames = map[uint16]string{
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
 	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH", 11211: "memcached",
 	25: "SMTP", 587: "SMTP submission", 21: "FTP", 110: "POP3", 143: "IMAP",
+	50051: "gRPC, the port of grpc.io's examples",
 }
 
 // detectCommandReply tells SMTP, FTP, POP3 and IMAP apart by the server's
@@ -308,6 +317,42 @@ func detectMQTTConnect(b []byte) (string, bool) {
 		return "", false
 	}
 	return "MQTT " + ver + " CONNECT", true
+}
+
+// detectGRPC frames the first bytes of an HTTP/2 connection and reports
+// whether a HEADERS frame in either direction says content-type
+// application/grpc, and the call (":path /svc/Method" when the client's
+// request was seen).
+func detectGRPC(c2s, s2c []byte) (string, bool) {
+	d := newGRPC(Stream).(*h2Decoder)
+	found := false
+	for i, b := range [][]byte{c2s, s2c} {
+		dir := reassembly.Direction(i)
+		for n := 0; len(b) > 0 && n < 32; n++ {
+			m, used, err := d.Next(dir, b, false)
+			if err != nil || used <= 0 {
+				break
+			}
+			b = b[used:]
+			if m.Protocol != "grpc" {
+				continue
+			}
+			if call := field(m.Fields, "grpc_method"); call != "" {
+				return ":path /" + bTrunc(call, 60), true
+			}
+			found = true
+		}
+	}
+	return "", found
+}
+
+func field(fs []Field, name string) string {
+	for _, f := range fs {
+		if f.Name == name {
+			return f.Value
+		}
+	}
+	return ""
 }
 
 // detectSSHVersion reports whether b starts with an SSH identification line.

@@ -51,6 +51,8 @@ type h2Decoder struct {
 	hpackBroken [2]bool
 	// fields collects the fields the HPACK decoder emits for one frame.
 	fields []hpack.HeaderField
+	// grpc, when set (the grpc framing), follows the gRPC calls.
+	grpc *grpcLayer
 }
 
 var _ Decoder = (*h2Decoder)(nil)
@@ -116,6 +118,7 @@ func (d *h2Decoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Messag
 	}
 	var s strings.Builder
 	s.WriteString(h2TypeName(typ))
+	lead := "" // what the gRPC layer says, ahead of the frame
 	withStream := func() { fmt.Fprintf(&s, " stream %d", stream) }
 	flagWords := func() {
 		if f := h2FlagText(typ, flags, ""); f != "" {
@@ -128,6 +131,20 @@ func (d *h2Decoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Messag
 		withStream()
 		s.WriteString(" " + bSize(int64(length)))
 		flagWords()
+		if d.grpc != nil && stream != 0 {
+			data, off := payload, h2HeaderLen
+			if flags&0x8 != 0 {
+				if len(payload) < 1 || int(payload[0]) > len(payload)-1 {
+					s.WriteString(" (bad padding)")
+					break
+				}
+				data, off = payload[1:len(payload)-int(payload[0])], h2HeaderLen+1
+			}
+			lead = d.grpc.data(dir, stream, data, off, &m)
+			if flags&0x1 != 0 {
+				d.grpc.end(stream, dir, false)
+			}
+		}
 	case 0x1, 0x5, 0x9: // HEADERS, PUSH_PROMISE, CONTINUATION
 		withStream()
 		block, promised, ok := h2HeaderBlock(typ, flags, payload)
@@ -139,9 +156,25 @@ func (d *h2Decoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Messag
 			s.WriteString(" (bad padding)")
 			break
 		}
-		if text, fields := d.decodeHeaders(dir, block, flags&0x4 != 0); text != "" {
+		wasBroken := d.hpackBroken[dir]
+		text, fields := d.decodeHeaders(dir, block, flags&0x4 != 0)
+		m.Fields = append(m.Fields, fields...)
+		if d.grpc != nil && stream != 0 && !wasBroken && !d.hpackBroken[dir] {
+			// A gRPC request is named by its call, trailers by their
+			// status (which come first in the summary); a response
+			// keeps its :status.
+			if g := d.grpc.headers(dir, stream, d.fields, &m); g != "" {
+				lead = g
+				if field(fields, "status") == "" {
+					text = ""
+				}
+			}
+		}
+		if text != "" {
 			s.WriteString(" · " + text)
-			m.Fields = append(m.Fields, fields...)
+		}
+		if d.grpc != nil && typ == 0x1 && flags&0x1 != 0 {
+			d.grpc.end(stream, dir, false)
 		}
 	case 0x2: // PRIORITY
 		withStream()
@@ -159,6 +192,9 @@ func (d *h2Decoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Messag
 		code := h2ErrorName(binary.BigEndian.Uint32(payload))
 		s.WriteString(" " + code)
 		m.Fields = append(m.Fields, Field{"error", code})
+		if d.grpc != nil {
+			d.grpc.end(stream, dir, true)
+		}
 	case 0x4: // SETTINGS
 		flagWords()
 		if length%6 != 0 {
@@ -212,6 +248,9 @@ func (d *h2Decoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Messag
 		s.WriteString(" (over the 16 KiB default max frame size)")
 	}
 	m.Summary = s.String()
+	if lead != "" {
+		m.Summary = lead + " · " + m.Summary
+	}
 	return m, total, nil
 }
 
