@@ -37,6 +37,8 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newH2(t), nil
 	case "grpc":
 		return newGRPC(t), nil
+	case "kafka":
+		return newKafka(t), nil
 	case "pgsql":
 		return newPgSQL(t), nil
 	case "mysql":

@@ -410,3 +410,56 @@ func FuzzIMAP(f *testing.F) {
 		bCheckChunking(t, func() Decoder { return newIMAP(Stream) }, fuzzDir(server), data, cut)
 	})
 }
+
+func kafkaFrame(body string) string {
+	b := make([]byte, 4)
+	binary.BigEndian.PutUint32(b, uint32(len(body)))
+	return string(b) + body
+}
+
+func TestKafka(t *testing.T) {
+	d := newKafka(Stream)
+	// Metadata v9 request corr 7, client "cli"; a request without a client id.
+	req := kafkaFrame("\x00\x03\x00\x09\x00\x00\x00\x07\x00\x03cli\x00\x00") + kafkaFrame("\x00\x12\x00\x00\x00\x00\x00\x08\xff\xff")
+	want := []string{`Metadata v9 request corr 7 · 19 B client "cli"`, "ApiVersions v0 request corr 8 · 14 B"}
+	if got := bSummaryList(t, d, reassembly.ClientToServer, []byte(req)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("requests:\n got %q\nwant %q", got, want)
+	}
+	// Responses are named by the request they answer, in any order; an
+	// unknown correlation id is said to be one.
+	resp := kafkaFrame("\x00\x00\x00\x08\x00\x23") + kafkaFrame("\x00\x00\x00\x07xyz") + kafkaFrame("\x00\x00\x00\x07")
+	want = []string{"ApiVersions v0 response corr 8 · 10 B error 35", "Metadata v9 response corr 7 · 11 B", "response corr 7 (request not seen) · 8 B"}
+	if got := bSummaryList(t, d, reassembly.ServerToClient, []byte(resp)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("responses:\n got %q\nwant %q", got, want)
+	}
+	for _, bad := range []struct{ in, want string }{
+		{"\xff\x00\x00\x00", "implausible message size"},
+		{kafkaFrame("\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00"), "not a Kafka request header"},
+		{kafkaFrame("\x00\x00\x00\x00\x00\x00\x00\x00\x00\x09ab"), "client id longer"},
+	} {
+		if got := bSummaryList(t, newKafka(Stream), reassembly.ClientToServer, []byte(bad.in)); len(got) != 1 || !strings.Contains(got[0], bad.want) {
+			t.Errorf("%q: %q, want %q", bad.in, got, bad.want)
+		}
+	}
+	if why, ok := detectKafka([]byte(req), nil); !ok || why != "Kafka Metadata v9 request (correlation id 7)" {
+		t.Errorf("detect: %q %v", why, ok)
+	}
+	if _, ok := detectKafka([]byte(req), []byte(kafkaFrame("\x00\x00\x00\x09"))); ok {
+		t.Error("detect: a response with another correlation id")
+	}
+}
+
+// FuzzKafka checks the Decoder contract, chunking invariance and Resync.
+func FuzzKafka(f *testing.F) {
+	fuzzSeeds(f, "kafka", "kafka_franz_kfake.1.c2s.bin", "kafka_franz_kfake.1.s2c.bin", "kafka_franz_kfake.2.c2s.bin")
+	f.Fuzz(func(t *testing.T, data []byte, cut int, server bool) {
+		bCheckChunking(t, func() Decoder { return newKafka(Stream) }, fuzzDir(server), data, cut)
+		newKafka(Stream).(Resyncer).Resync(fuzzDir(server), data)
+	})
+}
+
+// BenchmarkDecodeKafka frames the client side of a produce connection: three
+// Produce requests, the last of 100,133 bytes.
+func BenchmarkDecodeKafka(b *testing.B) {
+	benchDecoder(b, "kafka", "kafka_franz_kfake.3.c2s.bin", reassembly.ClientToServer, func() Decoder { return newKafka(Stream) })
+}

@@ -106,6 +106,24 @@ func tsharkMessages(t *testing.T, capture, proto string) map[string][]protoMsg {
 			for _, o := range ops {
 				out[key] = append(out[key], protoMsg{frame, "op " + o, 0})
 			}
+		case "kafka":
+			// A request's api key, or the one tshark paired a response
+			// with, and the correlation id.
+			lens, corrs := list(col[3]), list(col[7])
+			kind, keys := "req", list(col[4])
+			if len(keys) == 0 {
+				kind, keys = "resp", list(col[5])
+			}
+			for i, l := range lens {
+				ty := kind
+				if i < len(keys) {
+					ty += " " + keys[i]
+				}
+				if i < len(corrs) {
+					ty += " corr " + corrs[i]
+				}
+				out[key] = append(out[key], protoMsg{frame, ty, atoi(l)})
+			}
 		case "tls":
 			for _, l := range list(col[4]) {
 				out[key] = append(out[key], protoMsg{frame, "", atoi(l)})
@@ -163,6 +181,9 @@ func ours(a *decode.Analysis, d reassembly.Direction, proto string, mysqlTypes b
 			}
 		case "mqtt":
 			n, _ = strconv.Atoi(field(m, "remaining_length"))
+		case "kafka":
+			ty = map[string]string{"request": "req", "response": "resp"}[ty] + " " + field(m, "api_key") + " corr " + field(m, "correlation_id")
+			n, _ = strconv.Atoi(field(m, "length"))
 		case "tls":
 			ty, n = "", int(m.Range.Len())-5
 		case "memcached":
@@ -202,7 +223,8 @@ func ours(a *decode.Analysis, d reassembly.Direction, proto string, mysqlTypes b
 }
 
 // TestProtocolsAgainstTshark frames real captures of psql, pgbench, the
-// mariadb client, mosquitto, ssh and curl through an HTTP CONNECT proxy
+// mariadb client, mosquitto, ssh, franz-go against kfake and curl through
+// an HTTP CONNECT proxy
 // with --framing auto and checks each
 // message — the frame that completed it, its type and its declared length —
 // against tshark's dissection of the same capture (recorded once by
@@ -219,6 +241,7 @@ func TestProtocolsAgainstTshark(t *testing.T) {
 		{"mysql_query_error.pcap", "mysql", 1, ""},
 		{"mqtt_v311_v5.pcap", "mqtt", 3, ""},
 		{"ssh_exec.pcap", "ssh", 1, ""},
+		{"kafka_franz_kfake.pcap", "kafka", 4, ""},
 		{"memcached_text_binary.pcap", "memcached", 5, ""},
 		// The TLS records inside a CONNECT tunnel (curl through tinyproxy).
 		{"http_connect_tls.pcap", "tls", 1, "http1"},
