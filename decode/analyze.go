@@ -39,6 +39,8 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newGRPC(t), nil
 	case "kafka":
 		return newKafka(t), nil
+	case "nats":
+		return newNATS(t), nil
 	case "pgsql":
 		return newPgSQL(t), nil
 	case "mysql":

@@ -75,6 +75,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if why, ok := detectKafka(c2s, s2c); ok {
 			return "kafka", why
 		}
+		if why, ok := detectNATS(c2s, nil); ok {
+			return "nats", why
+		}
 		if len(c2s) > 2 {
 			if l := int(binary.BigEndian.Uint16(c2s)); l >= dnsHeaderLen {
 				if q, ok := detectDNS(c2s[2:min(len(c2s), 2+l)]); ok {
@@ -105,6 +108,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if v, ok := detectSSHVersion(s2c); ok {
 			return "ssh", "server identification " + strconv.Quote(v)
 		}
+		if why, ok := detectNATS(nil, s2c); ok {
+			return "nats", why
+		}
 		if v, ok := detectMySQLGreeting(s2c); ok {
 			return "mysql", "server greeting (protocol 10, " + strconv.Quote(v) + ")"
 		}
@@ -116,7 +122,7 @@ func Detect(in DetectInput) (spec string, reason string) {
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
 		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh", 11211: "memcached",
-		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap", 50051: "grpc", 9092: "kafka",
+		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap", 50051: "grpc", 9092: "kafka", 4222: "nats",
 	}); ok {
 		return spec, why
 	}
@@ -137,7 +143,7 @@ var detectPortNames = map[uint16]string{
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
 	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH", 11211: "memcached",
 	25: "SMTP", 587: "SMTP submission", 21: "FTP", 110: "POP3", 143: "IMAP",
-	50051: "gRPC, the port of grpc.io's examples", 9092: "Kafka",
+	50051: "gRPC, the port of grpc.io's examples", 9092: "Kafka", 4222: "NATS",
 }
 
 // detectCommandReply tells SMTP, FTP, POP3 and IMAP apart by the server's

@@ -34,6 +34,7 @@
 #   decode/testdata/extract.sh testdata/captures/pop3_dovecot_stls.pcap decode/testdata/textproto 1
 #   decode/testdata/extract.sh testdata/captures/imap_dovecot_starttls.pcap decode/testdata/textproto 0
 #   decode/testdata/extract.sh testdata/captures/kafka_franz_kfake.pcap decode/testdata/kafka 0 1 2 3
+#   decode/testdata/extract.sh testdata/captures/nats_go_pub_sub_request.pcap decode/testdata/nats 0
 #   decode/testdata/extract.sh testdata/captures/grpc_go_unary_stream.pcap decode/testdata/grpc 0
 #   decode/testdata/extract.sh testdata/captures/grpc_python_unary_stream.pcap decode/testdata/grpc 0
 set -euo pipefail
