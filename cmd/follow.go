@@ -54,7 +54,7 @@ Framing (--framing): auto (default: by content and port, and says why), raw
 (one message per segment), line, line:<delim>, fixed:N,
 len:u8|u16be|u16le|u32be|u32le|u64be[,offset=N][,adjust=N][,include],
 http1, tls, dns, resp, ws, h2, grpc, pgsql, mysql, mqtt, kafka, nats,
-ssh, memcached, smtp, ftp, pop3, imap.
+amqp, ssh, memcached, smtp, ftp, pop3, imap.
 
 TLS: with a key log (--keylog FILE, $SSLKEYLOGFILE, or the secrets a pcapng
 carries, as editcap --inject-secrets writes them) a TLS stream is

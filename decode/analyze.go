@@ -41,6 +41,8 @@ func New(spec Spec, t Transport) (Decoder, error) {
 		return newKafka(t), nil
 	case "nats":
 		return newNATS(t), nil
+	case "amqp":
+		return newAMQP(t), nil
 	case "pgsql":
 		return newPgSQL(t), nil
 	case "mysql":

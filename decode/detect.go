@@ -63,6 +63,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if why, ok := detectMQTTConnect(c2s); ok {
 			return "mqtt", why
 		}
+		if why, ok := detectAMQP(c2s, nil); ok {
+			return "amqp", why
+		}
 		if v, ok := detectSSHVersion(c2s); ok {
 			return "ssh", "client identification " + strconv.Quote(v)
 		}
@@ -111,6 +114,9 @@ func Detect(in DetectInput) (spec string, reason string) {
 		if why, ok := detectNATS(nil, s2c); ok {
 			return "nats", why
 		}
+		if why, ok := detectAMQP(nil, s2c); ok {
+			return "amqp", why
+		}
 		if v, ok := detectMySQLGreeting(s2c); ok {
 			return "mysql", "server greeting (protocol 10, " + strconv.Quote(v) + ")"
 		}
@@ -122,7 +128,7 @@ func Detect(in DetectInput) (spec string, reason string) {
 	if spec, why, ok := detectPort(in, map[uint16]string{
 		443: "tls", 8443: "tls", 853: "tls", 80: "http1", 8080: "http1", 6379: "resp", 53: "dns",
 		5432: "pgsql", 3306: "mysql", 1883: "mqtt", 22: "ssh", 11211: "memcached",
-		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap", 50051: "grpc", 9092: "kafka", 4222: "nats",
+		25: "smtp", 587: "smtp", 21: "ftp", 110: "pop3", 143: "imap", 50051: "grpc", 9092: "kafka", 4222: "nats", 5672: "amqp",
 	}); ok {
 		return spec, why
 	}
@@ -143,7 +149,7 @@ var detectPortNames = map[uint16]string{
 	6379: "Redis", 8080: "HTTP alternate", 8443: "HTTPS alternate",
 	5432: "PostgreSQL", 3306: "MySQL", 1883: "MQTT", 22: "SSH", 11211: "memcached",
 	25: "SMTP", 587: "SMTP submission", 21: "FTP", 110: "POP3", 143: "IMAP",
-	50051: "gRPC, the port of grpc.io's examples", 9092: "Kafka", 4222: "NATS",
+	50051: "gRPC, the port of grpc.io's examples", 9092: "Kafka", 4222: "NATS", 5672: "AMQP",
 }
 
 // detectCommandReply tells SMTP, FTP, POP3 and IMAP apart by the server's

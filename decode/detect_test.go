@@ -138,6 +138,7 @@ func FuzzDetect(f *testing.F) {
 	f.Add(detectFirst(f, "dns", "13_dns_udp_dnsmasq_sll2.4.c2s.0.bin"), detectFirst(f, "dns", "13_dns_udp_dnsmasq_sll2.4.s2c.0.bin"), uint16(5353), true)
 	f.Add(detectFirst(f, "kafka", "kafka_franz_kfake.1.c2s.bin"), detectFirst(f, "kafka", "kafka_franz_kfake.1.s2c.bin"), uint16(19092), false)
 	f.Add(detectFirst(f, "nats", "nats_go_pub_sub_request.0.c2s.bin"), detectFirst(f, "nats", "nats_go_pub_sub_request.0.s2c.bin"), uint16(14222), false)
+	f.Add(detectFirst(f, "amqp", "amqp_pika_rabbitmq.0.c2s.bin"), detectFirst(f, "amqp", "amqp_pika_rabbitmq.0.s2c.bin"), uint16(5673), false)
 	f.Add(detectFirst(f, "grpc", "grpc_go_unary_stream.0.c2s.bin"), detectFirst(f, "grpc", "grpc_go_unary_stream.0.s2c.bin"), uint16(50052), false)
 	f.Fuzz(func(t *testing.T, c2s, s2c []byte, port uint16, udp bool) {
 		in := DetectInput{Transport: Stream, ClientPort: 50000, ServerPort: port, C2S: c2s, S2C: s2c}

@@ -124,6 +124,20 @@ func tsharkMessages(t *testing.T, capture, proto string) map[string][]protoMsg {
 				}
 				out[key] = append(out[key], protoMsg{frame, ty, atoi(l)})
 			}
+		case "amqp":
+			// Frame type, channel and payload length; a method frame's
+			// class and method ids (listed for method frames only).
+			types, chans, lens := list(col[3]), list(col[4]), list(col[5])
+			classes, methods := list(col[6]), list(col[7])
+			mi := 0
+			for i, ty := range types {
+				name := "type " + ty + " ch " + chans[i]
+				if ty == "1" && mi < len(classes) {
+					name += " " + classes[mi] + "." + methods[mi]
+					mi++
+				}
+				out[key] = append(out[key], protoMsg{frame, name, atoi(lens[i])})
+			}
 		case "tls":
 			for _, l := range list(col[4]) {
 				out[key] = append(out[key], protoMsg{frame, "", atoi(l)})
@@ -181,6 +195,16 @@ func ours(a *decode.Analysis, d reassembly.Direction, proto string, mysqlTypes b
 			}
 		case "mqtt":
 			n, _ = strconv.Atoi(field(m, "remaining_length"))
+		case "amqp":
+			if ty == "protocol header" {
+				continue // tshark shows it as no frame
+			}
+			code := map[string]string{"method": "1", "content header": "2", "content body": "3", "heartbeat": "8"}[ty]
+			ty = "type " + code + " ch " + field(m, "channel")
+			if code == "1" {
+				ty += " " + field(m, "class") + "." + field(m, "method")
+			}
+			n, _ = strconv.Atoi(field(m, "length"))
 		case "kafka":
 			ty = map[string]string{"request": "req", "response": "resp"}[ty] + " " + field(m, "api_key") + " corr " + field(m, "correlation_id")
 			n, _ = strconv.Atoi(field(m, "length"))
@@ -223,7 +247,8 @@ func ours(a *decode.Analysis, d reassembly.Direction, proto string, mysqlTypes b
 }
 
 // TestProtocolsAgainstTshark frames real captures of psql, pgbench, the
-// mariadb client, mosquitto, ssh, franz-go against kfake and curl through
+// mariadb client, mosquitto, ssh, franz-go against kfake, pika against
+// RabbitMQ and curl through
 // an HTTP CONNECT proxy
 // with --framing auto and checks each
 // message — the frame that completed it, its type and its declared length —
@@ -242,6 +267,7 @@ func TestProtocolsAgainstTshark(t *testing.T) {
 		{"mqtt_v311_v5.pcap", "mqtt", 3, ""},
 		{"ssh_exec.pcap", "ssh", 1, ""},
 		{"kafka_franz_kfake.pcap", "kafka", 4, ""},
+		{"amqp_pika_rabbitmq.pcap", "amqp", 1, ""},
 		{"memcached_text_binary.pcap", "memcached", 5, ""},
 		// The TLS records inside a CONNECT tunnel (curl through tinyproxy).
 		{"http_connect_tls.pcap", "tls", 1, "http1"},

@@ -14,7 +14,7 @@ import (
 type Spec struct {
 	// Name is the framer: "auto", "raw", "line", "len", "fixed", or a protocol
 	// name: "http1", "tls", "dns", "resp", "ws", "h2", "grpc", "pgsql", "mysql",
-	// "mqtt", "kafka", "nats", "ssh", "memcached", "smtp", "ftp", "pop3", "imap".
+	// "mqtt", "kafka", "nats", "amqp", "ssh", "memcached", "smtp", "ftp", "pop3", "imap".
 	Name string
 
 	// Delim ends each message of Name "line". Empty means LF, with a CR just
@@ -48,7 +48,7 @@ const (
 
 // specProtocols are the framing names that take no parameters, in the order
 // the usage text lists them.
-var specProtocols = []string{"auto", "raw", "http1", "tls", "dns", "resp", "ws", "h2", "grpc", "pgsql", "mysql", "mqtt", "kafka", "nats", "ssh", "memcached", "smtp", "ftp", "pop3", "imap"}
+var specProtocols = []string{"auto", "raw", "http1", "tls", "dns", "resp", "ws", "h2", "grpc", "pgsql", "mysql", "mqtt", "kafka", "nats", "amqp", "ssh", "memcached", "smtp", "ftp", "pop3", "imap"}
 
 // Framers lists the framings that frame messages (every --framing name but
 // auto and raw), in the order the usage text lists them: what
@@ -75,7 +75,7 @@ var specWidths = []struct {
 	{"u64be", 8, false}, {"u64le", 8, true},
 }
 
-const specUsage = "want auto, raw, line, line:<delim>, len:<width>[,offset=N][,adjust=N][,include], fixed:N, http1, tls, dns, resp, ws, h2, grpc, pgsql, mysql, mqtt, kafka, nats, ssh, memcached, smtp, ftp, pop3 or imap"
+const specUsage = "want auto, raw, line, line:<delim>, len:<width>[,offset=N][,adjust=N][,include], fixed:N, http1, tls, dns, resp, ws, h2, grpc, pgsql, mysql, mqtt, kafka, nats, amqp, ssh, memcached, smtp, ftp, pop3 or imap"
 
 // ParseSpec parses a --framing value:
 //

@@ -17,7 +17,7 @@ import (
 // Rule: each TCP stream's framing is picked from its ports and its first
 // SniffBytes per direction, as `follow --framing auto` does (decode.Detect).
 // http1, resp, dns, line, h2 (HTTP/2 without TLS, h2c), grpc (over h2c), mqtt, kafka,
-// nats, memcached,
+// nats, amqp, memcached,
 // and pgsql, mysql, smtp, pop3 and ftp unless they switched to TLS in their
 // first bytes (SSLRequest, STARTTLS, STLS, AUTH TLS), are readable
 // application protocols: the stream is cleartext. tls is encrypted (ssh too,
@@ -58,7 +58,7 @@ type contentState struct {
 // protoNames says what a detected framing is, in words.
 var protoNames = map[string]string{
 	"http1": "HTTP/1", "resp": "Redis (RESP)", "dns": "DNS over TCP", "line": "text lines", "h2": "HTTP/2 without TLS (h2c)", "grpc": "gRPC without TLS (h2c)", "tls": "TLS",
-	"pgsql": "PostgreSQL", "mysql": "MySQL", "mqtt": "MQTT", "kafka": "Kafka", "nats": "NATS", "memcached": "memcached",
+	"pgsql": "PostgreSQL", "mysql": "MySQL", "mqtt": "MQTT", "kafka": "Kafka", "nats": "NATS", "amqp": "AMQP", "memcached": "memcached",
 	"smtp": "SMTP", "pop3": "POP3", "ftp": "FTP", "imap": "IMAP",
 }
 
@@ -113,7 +113,7 @@ func (st *streamState) decide(s *reassembly.Stream) {
 			name = "" // a port is no evidence of what the bytes are
 		}
 		switch name {
-		case "http1", "resp", "dns", "line", "h2", "grpc", "mqtt", "kafka", "nats", "memcached":
+		case "http1", "resp", "dns", "line", "h2", "grpc", "mqtt", "kafka", "nats", "amqp", "memcached":
 			st.e.content.add(s, classClear, protoNames[name], ct.first, "")
 		case "pgsql", "mysql", "smtp", "pop3", "ftp", "imap":
 			// Cleartext unless the session switched to TLS (SSLRequest,

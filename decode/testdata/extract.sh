@@ -35,6 +35,7 @@
 #   decode/testdata/extract.sh testdata/captures/imap_dovecot_starttls.pcap decode/testdata/textproto 0
 #   decode/testdata/extract.sh testdata/captures/kafka_franz_kfake.pcap decode/testdata/kafka 0 1 2 3
 #   decode/testdata/extract.sh testdata/captures/nats_go_pub_sub_request.pcap decode/testdata/nats 0
+#   decode/testdata/extract.sh testdata/captures/amqp_pika_rabbitmq.pcap decode/testdata/amqp 0
 #   decode/testdata/extract.sh testdata/captures/grpc_go_unary_stream.pcap decode/testdata/grpc 0
 #   decode/testdata/extract.sh testdata/captures/grpc_python_unary_stream.pcap decode/testdata/grpc 0
 set -euo pipefail
