@@ -46,6 +46,7 @@ func TestFollowGolden(t *testing.T) {
 		{"kafka_produce", []string{"../testdata/captures/kafka_franz_kfake.pcap", "3"}},
 		{"nats", []string{"../testdata/captures/nats_go_pub_sub_request.pcap", "0", "--dir", "s2c"}},
 		{"amqp", []string{"../testdata/captures/amqp_pika_rabbitmq.pcap", "0"}},
+		{"grpc_tls_decrypted", []string{"../testdata/captures/grpc_go_tls_keylog.pcap", "0", "--dir", "s2c", "--keylog", "../testdata/keys/grpc_go_tls_keylog.keys"}},
 		{"grpc_go", []string{"../testdata/captures/grpc_go_unary_stream.pcap", "0", "--dir", "c2s"}},
 		{"ssh", []string{"../testdata/captures/ssh_exec.pcap", "0", "--dir", "s2c"}},
 		{"memcached_binary", []string{"../testdata/captures/memcached_text_binary.pcap", "3"}},

@@ -294,3 +294,12 @@ func grpcDescribe(pieces []grpcPiece, m *Message) string {
 	}
 	return s.String()
 }
+
+// h2Framing is the framing of decrypted HTTP/2 (TLS with ALPN h2): grpc when
+// its first bytes carry a gRPC call, else h2.
+func h2Framing(c2s, s2c []byte) string {
+	if _, ok := detectGRPC(c2s[:min(len(c2s), detectMaxLook)], s2c[:min(len(s2c), detectMaxLook)]); ok {
+		return "grpc"
+	}
+	return "h2"
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/decode/tlsdec"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -28,8 +29,13 @@ func (e grpcEvent) String() string { return fmt.Sprintf("frame %d %s", e.Frame, 
 // with --framing auto and checks, per direction, every gRPC message (the
 // frame that completed it and its length), every call's :path and every
 // grpc-status against tshark's grpc dissector (record_grpc_tshark.sh).
+//
+// grpc_go_tls_keylog.pcap is the grpc-go session over TLS 1.3: decrypted
+// with its key log, the HTTP/2 inside (ALPN h2) is framed as grpc and its
+// messages, mapped to the TCP frames that carried their records, are
+// checked the same way (tshark decrypting with the same key log).
 func TestGRPCAgainstTshark(t *testing.T) {
-	for _, capture := range []string{"grpc_python_unary_stream.pcap", "grpc_go_unary_stream.pcap"} {
+	for _, capture := range []string{"grpc_python_unary_stream.pcap", "grpc_go_unary_stream.pcap", "grpc_go_tls_keylog.pcap"} {
 		t.Run(capture, func(t *testing.T) {
 			f, err := os.Open(filepath.Join("../testdata/tshark", capture+".msgs.tsv"))
 			if err != nil {
@@ -71,6 +77,17 @@ func TestGRPCAgainstTshark(t *testing.T) {
 			a, err := decode.Analyze(s, "auto")
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.Contains(capture, "tls") {
+				keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/grpc_go_tls_keylog.keys")
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := decode.AnalyzeTLS(s, keys, "auto")
+				if err != nil || l == nil || l.Inner == nil {
+					t.Fatalf("AnalyzeTLS: %v %v", l, err)
+				}
+				a = l.Inner
 			}
 			if a.Framing != "grpc" {
 				t.Fatalf("auto picked %s (%s), want grpc", a.Framing, a.Reason)

@@ -128,7 +128,7 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 	if spec == "" || spec == "auto" {
 		switch l.Info.ALPN {
 		case "h2":
-			spec = "h2"
+			spec = h2Framing(plain[0], plain[1])
 		case "http/1.1", "http/1.0":
 			spec = "http1"
 		default:

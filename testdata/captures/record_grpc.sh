@@ -13,7 +13,10 @@
 #   /sockscope.Echo/Download    server stream: 3 replies of 1, 20,000 and 5 bytes
 # Then grpc_go_unary_stream.pcap: the same calls by grpc-go (grpcgo/, a
 # module of its own so sockscope does not depend on grpc), whose 16 KiB DATA
-# frames split the 40,000- and 20,000-byte messages.
+# frames split the 40,000- and 20,000-byte messages. And
+# grpc_go_tls_keylog.pcap: the same grpc-go calls over TLS 1.3 (ALPN h2, a
+# throwaway self-signed certificate), with the client's key log in
+# ../keys/grpc_go_tls_keylog.keys. RECORD=tls records only that one.
 # Needs root, Go, tcpdump and python3-grpcio (Debian's /usr/bin/python3). Then
 # run record_tshark.sh and record_grpc_tshark.sh on it.
 set -euo pipefail
@@ -60,6 +63,7 @@ PY
 cat > inner.sh <<'INNER'
 set -u
 ip link set lo up
+if [ "$RECORD" != tls ]; then
 /usr/bin/python3 server.py & SRV=$!
 sleep 2
 tcpdump -i lo -s 0 -U -w "$OUT/grpc_python_unary_stream.pcap" 'tcp port 50051' 2>/dev/null & TP=$!
@@ -71,6 +75,11 @@ tcpdump -i lo -s 0 -U -w "$OUT/grpc_go_unary_stream.pcap" 'tcp port 50052' 2>/de
 sleep 1
 timeout 20 ./grpcgo
 sleep 1; kill $TP; wait $TP 2>/dev/null || true
+fi
+tcpdump -i lo -s 0 -U -w "$OUT/grpc_go_tls_keylog.pcap" 'tcp port 50053' 2>/dev/null & TP=$!
+sleep 1
+timeout 20 ./grpcgo -tls "$OUT/../keys/grpc_go_tls_keylog.keys"
+sleep 1; kill $TP; wait $TP 2>/dev/null || true
 INNER
-OUT=$out timeout 60 unshare -n bash inner.sh
-ls -l "$out"/grpc_*.pcap
+OUT=$out RECORD=${RECORD:-all} timeout 60 unshare -n bash inner.sh
+ls -l "$out"/grpc_*.pcap "$out"/../keys/grpc_go_tls_keylog.keys

@@ -4,7 +4,8 @@
 # every gRPC message tshark completed in it (grpc.message_length,
 # grpc.compressed_flag), every request :path, and every header name and
 # value (for grpc-status in the trailers), each list joined by "|" (header
-# values contain commas). Needs tshark (decode-as http2 on the port).
+# values contain commas). Needs tshark (decode-as http2 on the port; the TLS
+# capture decrypted with its key log).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for fp in grpc_python_unary_stream.pcap:50051 grpc_go_unary_stream.pcap:50052; do
@@ -14,3 +15,9 @@ for fp in grpc_python_unary_stream.pcap:50051 grpc_go_unary_stream.pcap:50052; d
     -e http2.headers.path -e http2.header.name -e http2.header.value 2>/dev/null > "tshark/$f.msgs.tsv"
   echo "recorded $f.msgs.tsv"
 done
+# Over TLS: tshark decrypts with the key log and follows ALPN h2.
+f=grpc_go_tls_keylog.pcap
+tshark -n -r "captures/$f" -o tls.keylog_file:keys/grpc_go_tls_keylog.keys -T fields -E header=y -E occurrence=a -E 'aggregator=|' \
+  -e frame.number -e tcp.stream -e tcp.srcport -e grpc.message_length -e grpc.compressed_flag \
+  -e http2.headers.path -e http2.header.name -e http2.header.value 2>/dev/null > "tshark/$f.msgs.tsv"
+echo "recorded $f.msgs.tsv"

@@ -2,19 +2,33 @@
 // record_grpc.sh: the same calls as the Python recording, with grpc-go's
 // 16 KiB DATA frames, so large messages span frames. Messages are raw
 // bytes (a codec that passes them through; no protobuf code generation).
+//
+// With -tls KEYLOG it listens on 127.0.0.1:50053 with TLS (a throwaway
+// self-signed certificate) and the client writes its session keys to
+// KEYLOG (the NSS key log format).
 package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
+	"math/big"
 	"net"
+	"os"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 )
@@ -67,18 +81,47 @@ func handle(_ any, st grpc.ServerStream) error {
 	return status.Error(codes.Unimplemented, method)
 }
 
-func main() {
-	lis, err := net.Listen("tcp", "127.0.0.1:50052")
+// selfSigned makes a throwaway certificate for 127.0.0.1.
+func selfSigned() tls.Certificate {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := grpc.NewServer(grpc.ForceServerCodec(raw{}), grpc.UnknownServiceHandler(handle))
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sockscope.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+func main() {
+	keylog := flag.String("tls", "", "serve over TLS on 50053 and write the client's key log here")
+	flag.Parse()
+	addr := "127.0.0.1:50052"
+	srvCreds, cliCreds := insecure.NewCredentials(), insecure.NewCredentials()
+	if *keylog != "" {
+		addr = "127.0.0.1:50053"
+		kl, err := os.Create(*keylog)
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer kl.Close()
+		srvCreds = credentials.NewTLS(&tls.Config{Certificates: []tls.Certificate{selfSigned()}})
+		cliCreds = credentials.NewTLS(&tls.Config{InsecureSkipVerify: true, KeyLogWriter: kl})
+	}
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := grpc.NewServer(grpc.Creds(srvCreds), grpc.ForceServerCodec(raw{}), grpc.UnknownServiceHandler(handle))
 	go srv.Serve(lis)
 	defer srv.Stop()
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	cc, err := grpc.NewClient("127.0.0.1:50052", grpc.WithTransportCredentials(insecure.NewCredentials()),
+	cc, err := grpc.NewClient(addr, grpc.WithTransportCredentials(cliCreds),
 		grpc.WithDefaultCallOptions(grpc.ForceCodec(raw{})))
 	if err != nil {
 		log.Fatal(err)
