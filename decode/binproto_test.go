@@ -441,6 +441,16 @@ func TestKafka(t *testing.T) {
 			t.Errorf("%q: %q, want %q", bad.in, got, bad.want)
 		}
 	}
+	// Produce v9 (flexible: header tags, compact strings and arrays) and v3.
+	produce := kafkaFrame("\x00\x00\x00\x09\x00\x00\x00\x05\x00\x01c\x00"+"\x00\xff\xff\x00\x00\x75\x30"+
+		"\x02\x03t1\x02\x00\x00\x00\x00\x05abcd\x00\x00\x00") +
+		kafkaFrame("\x00\x00\x00\x03\x00\x00\x00\x06\xff\xff"+"\xff\xff\x00\x01\x00\x00\x75\x30"+
+			"\x00\x00\x00\x02"+"\x00\x01a"+"\x00\x00\x00\x01"+"\x00\x00\x00\x00"+"\x00\x00\x00\x03xyz"+"\x00\x02bb"+"\x00\x00\x00\x00")
+	want = []string{`Produce v9 request corr 5 · 40 B client "c" · topic "t1" 4 B of records`,
+		`Produce v3 request corr 6 · 52 B · topic "a" "bb" 3 B of records`}
+	if got := bSummaryList(t, newKafka(Stream), reassembly.ClientToServer, []byte(produce)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("produce:\n got %q\nwant %q", got, want)
+	}
 	if why, ok := detectKafka([]byte(req), nil); !ok || why != "Kafka Metadata v9 request (correlation id 7)" {
 		t.Errorf("detect: %q %v", why, ok)
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -138,6 +139,18 @@ func (d *kafkaDecoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Mes
 		if hasClient && client != "" {
 			m.Summary += " client " + strconv.Quote(bTrunc(client, 40))
 		}
+		if key == 0 { // Produce: the topics and how many record bytes each carries
+			if topics, records, ok := kafkaProduceTopics(body[hdr:], version); ok && len(topics) > 0 {
+				m.Fields = append(m.Fields, Field{"topics", strings.Join(topics, ",")}, Field{"record_bytes", strconv.FormatInt(records, 10)})
+				for i := range topics {
+					topics[i] = strconv.Quote(bTrunc(topics[i], 40))
+				}
+				if len(topics) > 3 {
+					topics = append(topics[:3], fmt.Sprintf("+%d more", len(topics)-3))
+				}
+				m.Summary += " · topic " + strings.Join(topics, " ") + " " + bSize(records) + " of records"
+			}
+		}
 		return m, n, nil
 	}
 	corr := int32(binary.BigEndian.Uint32(body))
@@ -221,4 +234,122 @@ func detectKafka(c2s, s2c []byte) (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("Kafka %s v%d request (correlation id %d)", kafkaAPIName(key), version, corr), true
+}
+
+// kafkaReader reads Kafka's primitive types, and their compact (flexible
+// version) forms, failing once without panicking.
+type kafkaReader struct {
+	b   []byte
+	bad bool
+}
+
+func (r *kafkaReader) take(n int) []byte {
+	if r.bad || n < 0 || n > len(r.b) {
+		r.bad = true
+		return nil
+	}
+	v := r.b[:n]
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *kafkaReader) uvarint() int64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 || v > 1<<31 {
+		r.bad = true
+		return 0
+	}
+	r.b = r.b[n:]
+	return int64(v)
+}
+
+func (r *kafkaReader) int16() int16 {
+	if b := r.take(2); b != nil {
+		return int16(binary.BigEndian.Uint16(b))
+	}
+	return 0
+}
+
+func (r *kafkaReader) int32() int32 {
+	if b := r.take(4); b != nil {
+		return int32(binary.BigEndian.Uint32(b))
+	}
+	return 0
+}
+
+// str reads a (nullable) string: Int16 length, or compact: uvarint length+1.
+func (r *kafkaReader) str(compact bool) string {
+	var n int64
+	if compact {
+		n = r.uvarint() - 1
+	} else {
+		n = int64(r.int16())
+	}
+	if n < 0 {
+		return ""
+	}
+	return string(r.take(int(n)))
+}
+
+// count reads an array length: Int32, or compact: uvarint length+1.
+func (r *kafkaReader) count(compact bool) int {
+	if compact {
+		return int(r.uvarint() - 1)
+	}
+	return int(r.int32())
+}
+
+// bytes skips a (nullable) byte string and returns its length.
+func (r *kafkaReader) bytes(compact bool) int64 {
+	var n int64
+	if compact {
+		n = r.uvarint() - 1
+	} else {
+		n = int64(r.int32())
+	}
+	if n <= 0 {
+		return 0
+	}
+	r.take(int(n))
+	return n
+}
+
+// tags skips a tagged-fields section (flexible versions).
+func (r *kafkaReader) tags() {
+	for n := r.uvarint(); n > 0 && !r.bad; n-- {
+		r.uvarint()
+		r.take(int(r.uvarint()))
+	}
+}
+
+// kafkaProduceTopics reads a Produce request after its header's client id:
+// the topic names and the record bytes they carry. Versions 9 and later are
+// flexible (compact strings and arrays, tagged fields, header tags too).
+func kafkaProduceTopics(b []byte, version int16) (topics []string, records int64, ok bool) {
+	flex := version >= 9
+	r := &kafkaReader{b: b}
+	if flex {
+		r.tags() // the request header's tagged fields
+	}
+	if version >= 3 {
+		r.str(flex) // transactional id
+	}
+	r.int16() // acks
+	r.int32() // timeout
+	nt := r.count(flex)
+	for i := 0; i < nt && !r.bad && i < 1000; i++ {
+		topics = append(topics, r.str(flex))
+		np := r.count(flex)
+		for j := 0; j < np && !r.bad && j < 100000; j++ {
+			r.int32() // partition
+			records += r.bytes(flex)
+			if flex {
+				r.tags()
+			}
+		}
+		if flex {
+			r.tags()
+		}
+	}
+	return topics, records, !r.bad
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"cmp"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -501,4 +502,35 @@ func TestIMAPAgainstTshark(t *testing.T) {
 		t.Fatal("nothing compared")
 	}
 	t.Logf("%d tagged commands and responses equal tshark's", n)
+}
+
+// TestKafkaProduceTopicsAgainstTshark checks the topics of every Produce
+// request of the franz-go capture against tshark's kafka.topic_name.
+func TestKafkaProduceTopicsAgainstTshark(t *testing.T) {
+	b, err := os.ReadFile("../testdata/tshark/kafka_franz_kfake.pcap.msgs.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[int]string{} // frame → topics of the Produce request it completed
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n")[1:] {
+		col := append(strings.Split(l, "\t"), "", "", "", "", "", "", "", "", "")
+		if col[4] == "0" {
+			want[atoiOr(col[0])] = col[8]
+		}
+	}
+	got := map[int]string{}
+	for _, s := range keptStreams(t, "../testdata/captures/kafka_franz_kfake.pcap") {
+		a, err := decode.Analyze(s, "kafka")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range a.Messages[reassembly.ClientToServer] {
+			if field(m, "api_key") == "0" {
+				got[slices.Max(m.Frames)] = field(m, "topics")
+			}
+		}
+	}
+	if len(want) == 0 || !maps.Equal(got, want) {
+		t.Errorf("Produce topics by frame:\n got %v\nwant %v", got, want)
+	}
 }
