@@ -279,6 +279,19 @@ func (st *Streamer) Data(s *reassembly.Stream, d reassembly.Direction, r reassem
 	ss.process(d)
 }
 
+// Event takes the tracker's events (reassembly.Options.OnEvent) and closes
+// the directions they end: a half-close closes one, a close, reset or
+// refusal both, so a message cut short there is reported at once.
+func (st *Streamer) Event(e reassembly.Event) {
+	switch e.Kind {
+	case reassembly.EventHalfClosed:
+		st.CloseDir(e.Stream, e.Dir)
+	case reassembly.EventClosed, reassembly.EventReset, reassembly.EventRefused:
+		st.CloseDir(e.Stream, reassembly.ClientToServer)
+		st.CloseDir(e.Stream, reassembly.ServerToClient)
+	}
+}
+
 // CloseDir says that no more bytes will come in direction d of s (its FIN
 // or a RST was seen): a message delimited by the close is complete, and
 // what is left incomplete is reported as partial.

@@ -130,8 +130,13 @@ func consumePipelined(src capture.Source, add func(*capture.Packet)) error {
 // Collector gathers finished streams for views that print them sorted.
 // A stream flushed early and delivered again is merged into its first record.
 type Collector struct {
-	byID map[flowNum]*Stream
-	list []*Stream
+	// Limit, when set, keeps only the Limit most recent streams (by first
+	// frame), so that a long live capture's summary costs bounded memory;
+	// Dropped counts the streams let go.
+	Limit   int
+	Dropped int
+	byID    map[flowNum]*Stream
+	list    []*Stream
 }
 
 type flowNum struct {
@@ -151,10 +156,30 @@ func (c *Collector) Add(s *Stream) {
 	}
 	c.byID[k] = s
 	c.list = append(c.list, s)
+	if c.Limit > 0 && len(c.list) >= 2*c.Limit {
+		c.trim()
+	}
+}
+
+// trim lets the oldest streams go, down to Limit.
+func (c *Collector) trim() {
+	slices.SortFunc(c.list, func(a, b *Stream) int {
+		// Oldest first: TCP and UDP interleaved by first frame.
+		return cmp.Or(cmp.Compare(a.FirstFrame, b.FirstFrame), cmp.Compare(a.Proto, b.Proto))
+	})
+	n := len(c.list) - c.Limit
+	for _, s := range c.list[:n] {
+		delete(c.byID, flowNum{s.Proto, s.ID})
+	}
+	c.Dropped += n
+	c.list = slices.Delete(c.list, 0, n)
 }
 
 // Streams returns the streams sorted: TCP by ID, then UDP by ID.
 func (c *Collector) Streams() []*Stream {
+	if c.Limit > 0 && len(c.list) > c.Limit {
+		c.trim()
+	}
 	slices.SortFunc(c.list, func(a, b *Stream) int {
 		return cmp.Or(cmp.Compare(a.Proto, b.Proto), cmp.Compare(a.ID, b.ID))
 	})

@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,34 @@ func testOrdered(t *testing.T, interleave bool) {
 	}
 	if o.Late != odd {
 		t.Errorf("Late = %d, want %d (the ones OnLate refused)", o.Late, odd)
+	}
+}
+
+// TestCollectorLimit: a Collector with a Limit keeps the most recent
+// streams by first frame, counts the others, and still merges a stream
+// delivered again.
+func TestCollectorLimit(t *testing.T) {
+	c := Collector{Limit: 10}
+	for i := range 25 {
+		proto := capture.ProtoTCP
+		if i%5 == 4 {
+			proto = capture.ProtoUDP
+		}
+		c.Add(&Stream{ID: i, Proto: proto, FirstFrame: i + 1, Dirs: [2]Half{{Packets: 1}}})
+	}
+	c.Add(&Stream{ID: 23, Proto: capture.ProtoTCP, FirstFrame: 100, Dirs: [2]Half{{Packets: 2}}}) // a resumed part
+	got := c.Streams()
+	if len(got) != 10 || c.Dropped != 15 {
+		t.Fatalf("%d streams kept, %d dropped; want 10 and 15", len(got), c.Dropped)
+	}
+	var names []string
+	for _, s := range got {
+		names = append(names, s.Name())
+		if s.ID == 23 && s.Dirs[0].Packets != 3 {
+			t.Errorf("tcp/23: %d packets, want the resumed part merged (3)", s.Dirs[0].Packets)
+		}
+	}
+	if want := "tcp/15 tcp/16 tcp/17 tcp/18 tcp/20 tcp/21 tcp/22 tcp/23 udp/19 udp/24"; strings.Join(names, " ") != want {
+		t.Errorf("kept %s, want %s", strings.Join(names, " "), want)
 	}
 }
