@@ -295,6 +295,26 @@ func grpcDescribe(pieces []grpcPiece, m *Message) string {
 	return s.String()
 }
 
+// h2HeadersSeen says whether b, a client's first bytes of HTTP/2 (with or
+// without the connection preface), holds a whole HEADERS frame: what
+// detectGRPC needs to tell gRPC from other HTTP/2.
+func h2HeadersSeen(b []byte) bool {
+	if len(b) >= len(httpPreface) && string(b[:len(httpPreface)]) == httpPreface {
+		b = b[len(httpPreface):]
+	}
+	for len(b) >= 9 {
+		n := 9 + (int(b[0])<<16 | int(b[1])<<8 | int(b[2]))
+		if len(b) < n {
+			return false
+		}
+		if b[3] == 0x1 { // HEADERS
+			return true
+		}
+		b = b[n:]
+	}
+	return false
+}
+
 // h2Framing is the framing of decrypted HTTP/2 (TLS with ALPN h2): grpc when
 // its first bytes carry a gRPC call, else h2.
 func h2Framing(c2s, s2c []byte) string {

@@ -321,3 +321,14 @@ func specSplitSeed(n int, c1, c2 uint16) []int {
 	}
 	return []int{int(c1) % (n + 1), int(c2) % (n + 1)}
 }
+
+// TestFramingNamesCover: every framing a stream can get has a code in the
+// read summary (reassembly.FramingNames), so read --stats never says
+// "other" for a framing sockscope knows.
+func TestFramingNamesCover(t *testing.T) {
+	for _, name := range Framers() {
+		if !slices.Contains(reassembly.FramingNames, name) {
+			t.Errorf("framing %q is not in reassembly.FramingNames", name)
+		}
+	}
+}

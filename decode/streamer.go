@@ -106,6 +106,7 @@ type streamState struct {
 	raw      bool // raw framing: one message per chunk, or none when auto-detected
 	silent   bool
 	tls      *tlsState // decrypting: this stream is TLS and the Streamer has keys
+	alpnH2   bool      // the data inside TLS whose ALPN is h2: h2, or grpc when its first call is
 	dirs     [2]dirBuf
 	maxBuf   int
 	streamer *Streamer
@@ -384,6 +385,15 @@ func (ss *streamState) tryDetect(force bool) {
 	name, why := Detect(DetectInput{Transport: ss.t, ClientPort: ss.s.Client.Port(), ServerPort: ss.s.Server.Port(), C2S: c2s, S2C: s2c})
 	if !force && (name == "raw" || name == "line") && (len(c2s) == 0 || len(s2c) == 0) && len(c2s)+len(s2c) < detectWait {
 		return
+	}
+	if !force && (name == "h2" || ss.alpnH2) && !h2HeadersSeen(c2s) && len(c2s) < detectMaxLook {
+		// The preface (or ALPN) says HTTP/2; the client's first HEADERS
+		// says whether it is gRPC, as Analyze sees it with the whole
+		// stream.
+		return
+	}
+	if ss.alpnH2 && name != "grpc" {
+		name, why = "h2", "ALPN h2" // what the TLS handshake agreed, as follow's h2Framing takes it
 	}
 	sp, err := ParseSpec(name)
 	if err != nil {

@@ -187,6 +187,8 @@ func (t *tlsState) record(rec *tlsdec.Record) {
 
 // openInner starts the framing of the application data: the protocol ALPN
 // named, else the Streamer's framing (auto detects from the plaintext).
+// ALPN h2 is h2, or grpc once the first call says so (as follow's
+// h2Framing decides): tryDetect waits for the client's first HEADERS.
 func (t *tlsState) openInner() {
 	if t.inner != nil {
 		return
@@ -200,7 +202,7 @@ func (t *tlsState) openInner() {
 	case !in.auto:
 		ss.decide(in.spec, "chosen with --framing")
 	case alpn == "h2":
-		ss.decide(Spec{Name: "h2"}, "ALPN h2")
+		ss.alpnH2 = true
 	case alpn == "http/1.1" || alpn == "http/1.0":
 		ss.decide(Spec{Name: "http1"}, "ALPN "+alpn)
 	}

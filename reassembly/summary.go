@@ -44,7 +44,7 @@ func (s *Summary) Path() string {
 // FramingNames are the framings a Summary can record (read --stats); a
 // framing outside the list is recorded as "other". Each may be inside TLS
 // that was decrypted: "tls/http1".
-var FramingNames = []string{"", "raw", "line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql", "mqtt", "ssh", "memcached", "smtp", "ftp", "pop3", "imap", "other"}
+var FramingNames = []string{"", "raw", "line", "len", "fixed", "http1", "tls", "dns", "resp", "ws", "h2", "pgsql", "mysql", "mqtt", "ssh", "memcached", "smtp", "ftp", "pop3", "imap", "grpc", "kafka", "nats", "amqp", "other"}
 
 // framingInTLS marks a framing code as the framing inside decrypted TLS.
 const framingInTLS = 0x80
