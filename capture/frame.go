@@ -569,6 +569,7 @@ func decodeIPv4(data []byte, p *Packet, depth int) {
 	src := netip.AddrFrom4([4]byte(data[12:16]))
 	dst := netip.AddrFrom4([4]byte(data[16:20]))
 	p.IPv6 = false
+	p.IPID = binary.BigEndian.Uint16(data[4:])
 	p.Src, p.Dst = netip.AddrPortFrom(src, 0), netip.AddrPortFrom(dst, 0)
 	proto := data[9]
 	fragOff := binary.BigEndian.Uint16(data[6:])
@@ -596,7 +597,7 @@ func decodeIPv6(data []byte, p *Packet, depth int) {
 	}
 	plen := int(binary.BigEndian.Uint16(data[4:]))
 	next := data[6]
-	p.IPv6 = true
+	p.IPv6, p.IPID = true, 0
 	p.Src = netip.AddrPortFrom(netip.AddrFrom16([16]byte(data[8:24])), 0)
 	p.Dst = netip.AddrPortFrom(netip.AddrFrom16([16]byte(data[24:40])), 0)
 	hdr := data[:40]

@@ -174,6 +174,10 @@ type Packet struct {
 	Proto    Proto
 	IPv6     bool
 	Src, Dst netip.AddrPort // ports are zero for ProtoOther
+	// IPID is the identification field of the innermost IPv4 header (0
+	// for IPv6): with the TCP numbers it tells a packet captured twice
+	// (a mirror copy) from a retransmission, which gets a new one.
+	IPID uint16
 
 	// TCP header fields (raw values; relative numbers are computed in reassembly).
 	Seq, Ack uint32

@@ -36,6 +36,8 @@ func TestGolden(t *testing.T) {
 		{"read_tunnel_pppoe_qinq", []string{"read", "../testdata/captures/tunnels/tunnel_pppoe-qinq.pcap"}, 0},
 		{"read_tunnel_vxlan_json", []string{"read", "../testdata/captures/tunnels/tunnel_vxlan.pcap", "--format", "json"}, 0},
 		{"read_link_nflog_kernel", []string{"read", "../testdata/captures/tunnels/link_nflog_kernel.pcap"}, 0},
+		{"read_dup_mirror", []string{"read", "../testdata/captures/tunnels/dup_mirror.pcap"}, 0},
+		{"read_dup_any_json", []string{"read", "../testdata/captures/tunnels/dup_any.pcap", "--format", "json"}, 0},
 		{"read_fragments", []string{"read", corpus + "22_veth_udp_ip_fragments.pcap"}, 0},
 		{"read_loss", []string{"read", corpus + "28_routed_http_loss_retransmit.pcap"}, 0},
 		{"read_gzip", []string{"read", corpus + "06_http10_50_short_conns_ab.pcap.gz", "--limit", "3"}, 0},
@@ -134,12 +136,26 @@ func TestTunnelsJSONMatchesTshark(t *testing.T) {
 		t.Run(base, func(t *testing.T) {
 			jsonMatchesTshark(t, path, base, false)
 			// Each stream says which tunnel it came through; the link_
-			// captures' streams came bare.
+			// captures' streams came bare. The dup_ captures' streams came
+			// through two paths: they say so, and have no retransmission.
 			out, _, _ := runCLI(t, nil, "read", "--format", "json", path)
 			for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-				var r struct{ Type, ID, Path string }
+				var r struct {
+					Type, ID, Path string
+					Dups           int      `json:"path_duplicates"`
+					DupPaths       []string `json:"duplicate_paths"`
+					RetransC2S     int      `json:"retransmissions_c2s"`
+					RetransS2C     int      `json:"retransmissions_s2c"`
+				}
 				json.Unmarshal([]byte(line), &r)
-				if r.Type == "stream" && (r.Path == "") == strings.HasPrefix(base, "tunnel_") {
+				if r.Type != "stream" {
+					continue
+				}
+				if strings.HasPrefix(base, "dup_") {
+					if r.Dups == 0 || len(r.DupPaths) != 2 || r.RetransC2S+r.RetransS2C != 0 {
+						t.Errorf("%s: %d path duplicates %q, %d+%d retransmissions", r.ID, r.Dups, r.DupPaths, r.RetransC2S, r.RetransS2C)
+					}
+				} else if (r.Path == "") == strings.HasPrefix(base, "tunnel_") {
 					t.Errorf("%s: path %q", r.ID, r.Path)
 				}
 			}

@@ -20,11 +20,17 @@ import (
 //     a lone SYN): asymmetric routing, or a filter on one direction (info).
 //   - kernel_drops: packets the capturing kernel dropped (live capture
 //     only: files do not record it) (warning).
+//   - path_duplicates: the same packets captured twice, through two paths
+//     (a mirror copy next to the original; a tunnel's inner packets on the
+//     tunnel device and inside the tunnel on its underlay): counted once,
+//     not as retransmissions (info).
 
 type artifactDetector struct {
 	cfg                       *Config
-	mid, off, one, trunc      evidence
+	mid, off, one, trunc, dup evidence
 	nMid, nOff, nOne, nOffSeg int
+	nDup, nDupPkts            int
+	dupPaths                  [2]string
 	truncSegs                 int
 	truncMissing              int64
 	initialized               bool
@@ -34,7 +40,7 @@ type artifactDetector struct {
 func (ad *artifactDetector) ensure() {
 	if !ad.initialized {
 		ad.initialized = true
-		for _, e := range []*evidence{&ad.mid, &ad.off, &ad.one, &ad.trunc} {
+		for _, e := range []*evidence{&ad.mid, &ad.off, &ad.one, &ad.trunc, &ad.dup} {
 			e.max = ad.cfg.MaxEvidence
 		}
 	}
@@ -48,6 +54,17 @@ func (ad *artifactDetector) stream(s *reassembly.Stream) {
 		ad.truncSegs += t
 		ad.truncMissing += s.Dirs[0].Missing + s.Dirs[1].Missing
 		ad.anomalyFrames(&ad.trunc, s, reassembly.AnomalySnaplen)
+	}
+	if d := s.Dups; d != nil {
+		if ad.nDup == 0 {
+			ad.dupPaths = [2]string{d.First, d.Again}
+		}
+		ad.nDup++
+		ad.nDupPkts += d.Count
+		ad.dup.stream(ref)
+		for _, f := range d.Frames[:min(len(d.Frames), 3)] {
+			ad.dup.frame(f)
+		}
 	}
 	if s.Proto != capture.ProtoTCP {
 		return
@@ -115,6 +132,12 @@ func (ad *artifactDetector) findings(out *[]Finding, sum Summary) {
 		add(Finding{Kind: KindOffload, Severity: Info,
 			Message: fmt.Sprintf("%s larger than the MSS on %s: the capture saw them before segmentation offload (TSO/GSO) or after receive offload (GRO), not as they crossed the wire.",
 				plural(ad.nOffSeg, "segment was", "segments were"), plural(ad.nOff, "stream", "streams"))}, &ad.off)
+	}
+	if ad.nDup > 0 {
+		add(Finding{Kind: KindPathDuplicate, Severity: Info,
+			Message: fmt.Sprintf("%s on %s %s captured twice, through two paths (%s, then %s): a mirror copy next to the original, or a capture on both a tunnel and its underlay. Each packet is counted once; the copies are not retransmissions.",
+				plural(ad.nDupPkts, "packet", "packets"), plural(ad.nDup, "stream", "streams"), map[bool]string{true: "was", false: "were"}[ad.nDupPkts == 1],
+				reassembly.PathName(ad.dupPaths[0]), reassembly.PathName(ad.dupPaths[1]))}, &ad.dup)
 	}
 	if ad.nMid > 0 {
 		add(Finding{Kind: KindMidstream, Severity: Info,

@@ -47,6 +47,7 @@ const (
 	KindOneSided        Kind = "one_sided"           // only one direction of a connection was captured
 	KindMidstream       Kind = "midstream"           // the capture started after connections were opened
 	KindOffload         Kind = "offload"             // segments larger than the MSS (TSO/GRO)
+	KindPathDuplicate   Kind = "path_duplicates"     // the same packets captured twice, through two paths (a mirror; a tunnel and its underlay)
 	KindTLSNotDecrypted Kind = "tls_not_decrypted"   // with keys: TLS streams (or records) that could not be decrypted, and why
 	KindTLSTinyRecords  Kind = "tls_tiny_records"    // with keys: runs of TLS records carrying a few bytes each (one record per small write)
 	KindTLSStraddle     Kind = "tls_record_straddle" // with keys: TLS records spread over many TCP segments
@@ -58,7 +59,7 @@ const (
 // Kinds lists every kind, most important first.
 var Kinds = []Kind{KindPortScan, KindSlowSender, KindZeroWindow, KindRetransmit, KindDelayedACK, KindReset,
 	KindUnclosed, KindRefused, KindCleartext, KindFramingHazard, KindDrops, KindSnaplen, KindOneSided,
-	KindMidstream, KindOffload, KindTLSNotDecrypted, KindTLSTinyRecords, KindTLSStraddle, KindTLS, KindServices, KindLimit}
+	KindMidstream, KindOffload, KindPathDuplicate, KindTLSNotDecrypted, KindTLSTinyRecords, KindTLSStraddle, KindTLS, KindServices, KindLimit}
 
 func kindRank(k Kind) int {
 	if i := slices.Index(Kinds, k); i >= 0 {

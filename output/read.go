@@ -92,6 +92,11 @@ func captureSummary(r *ReadReport, name string) (lines [][2]string, issues strin
 	lines = append(lines,
 		[2]string{"packets", fmt.Sprintf("%d TCP · %d UDP · %d other IP · %d not IP", st.TCP, st.UDP, st.Other, st.NotIP)},
 		[2]string{"streams", fmt.Sprintf("%d TCP · %d UDP", st.TCPStreams, st.UDPFlows)})
+	if st.PathDuplicates > 0 {
+		p := st.DuplicatePaths
+		lines = append(lines, [2]string{"copies", fmt.Sprintf("%d packet%s seen twice, through two paths (%s, then %s): a capture artifact, each counted once, not as a retransmission",
+			st.PathDuplicates, plural(st.PathDuplicates), textsafe.Escape(reassembly.PathName(p[0])), textsafe.Escape(reassembly.PathName(p[1])))})
+	}
 	for _, c := range []struct {
 		class reassembly.UnflowedClass
 		label string
@@ -188,6 +193,10 @@ func streamNotes(streams []reassembly.Summary) []string {
 				parts = append(parts, fmt.Sprintf("%s %d segment%s larger than the MSS (offload)", dir, h.Oversize, plural(int(h.Oversize))))
 			}
 		}
+		if d := s.Dups(); d != nil {
+			parts = append(parts, fmt.Sprintf("%d packet%s seen twice (%s, then %s)", d.Count, plural(d.Count),
+				textsafe.Escape(reassembly.PathName(d.First)), textsafe.Escape(reassembly.PathName(d.Again))))
+		}
 		if s.ClientGuessed() {
 			parts = append(parts, "client guessed: "+s.GuessReason())
 		}
@@ -262,6 +271,12 @@ type StreamRecord struct {
 	HandshakeRTTMs float64 `json:"handshake_rtt_ms,omitempty"`
 	Anomalies      int     `json:"anomalies"`
 	Evicted        string  `json:"flushed_early,omitempty"`
+	// PathDuplicates counts packets captured a second time through another
+	// path (a mirror copy; inside and outside a tunnel), not counted in
+	// packets or retransmissions; DuplicatePaths names the two paths (""
+	// for no encapsulation), where seen first and where again.
+	PathDuplicates int      `json:"path_duplicates,omitempty"`
+	DuplicatePaths []string `json:"duplicate_paths,omitempty"`
 	// With read --stats: the framing and the messages counted each way.
 	Framing     string `json:"framing,omitempty"`
 	MessagesC2S *int   `json:"messages_c2s,omitempty"`
@@ -292,6 +307,9 @@ type SummaryRecord struct {
 	FlushedIdle int      `json:"flushed_idle"`
 	FlushedFull int      `json:"flushed_table_full"`
 	Late        int      `json:"late_after_report"`
+	// PathDuplicates counts the TCP and UDP packets (among tcp_packets and
+	// udp_packets) that were a second copy through another path.
+	PathDuplicates int `json:"path_duplicates,omitempty"`
 	// Unflowed breaks down the frames counted in other_ip_packets,
 	// not_ip_frames and malformed_frames by what they were.
 	Unflowed []UnflowedRecord `json:"unflowed,omitempty"`
@@ -337,6 +355,9 @@ func newSummaryStreamRecord(s *reassembly.Summary, stats bool) StreamRecord {
 	}
 	if s.HandshakeRTT > 0 {
 		rec.HandshakeRTTMs = float64(s.HandshakeRTT) / 1e6
+	}
+	if d := s.Dups(); d != nil {
+		rec.PathDuplicates, rec.DuplicatePaths = d.Count, []string{d.First, d.Again}
 	}
 	if stats {
 		mc, ms := int(c.Messages), int(sv.Messages)
@@ -468,7 +489,7 @@ func NewSummaryRecord(r *ReadReport) SummaryRecord {
 		Frames: st.Packets, TCPPackets: st.TCP, UDPPackets: st.UDP, OtherIP: st.Other, NotIP: st.NotIP,
 		Malformed: st.Malformed, Truncated: st.Truncated, Fragments: r.Defrag.Fragments, Rebuilt: r.Defrag.Reassembled,
 		Incomplete: r.Defrag.Incomplete,
-		TCPStreams: st.TCPStreams, UDPFlows: st.UDPFlows, FlushedIdle: st.FlushedIdle, FlushedFull: st.FlushedFull, Late: r.Late,
+		TCPStreams: st.TCPStreams, UDPFlows: st.UDPFlows, FlushedIdle: st.FlushedIdle, FlushedFull: st.FlushedFull, Late: r.Late, PathDuplicates: st.PathDuplicates,
 		LinkTypes: []string{}}
 	for _, l := range r.Info.LinkTypes {
 		sum.LinkTypes = append(sum.LinkTypes, l.String())

@@ -286,7 +286,12 @@ type Stream struct {
 	Resumed bool
 	// Path is the encapsulations the stream's first packet arrived in (VLAN
 	// tags, MPLS labels, tunnels); nil when it came bare.
-	Path      *capture.Path
+	Path *capture.Path
+	// Dups is set when some of the stream's packets were captured twice,
+	// through two paths (a mirror copy, or inside and outside a tunnel):
+	// the second copies are counted there, not as retransmissions, and
+	// not fed to the reassembler. nil when there were none.
+	Dups      *PathDups
 	guessCode uint8 // why the client was guessed (Summary.GuessReason)
 	evictCode uint8 // why the flow was flushed early (Summary.Evicted)
 	// Framing and Messages are filled in by a consumer that frames the

@@ -30,8 +30,13 @@ type Summary struct {
 	AnomalyCount uint32
 	framing      uint8 // index in FramingNames (read --stats)
 	path         *capture.Path
+	dups         *PathDups
 	Dirs         [2]HalfSummary
 }
+
+// Dups returns the packets of the stream captured twice through two paths
+// (see Stream.Dups), or nil.
+func (s *Summary) Dups() *PathDups { return s.dups }
 
 // Path returns the encapsulations the stream arrived in ("VXLAN 42"), or "".
 func (s *Summary) Path() string {
@@ -138,7 +143,7 @@ func (s *Stream) Summary() Summary {
 		SYNCount: uint16(min(s.SYNCount, 0xffff)), client: packAddr(s.Client), server: packAddr(s.Server),
 		FirstFrame: int64(s.FirstFrame), LastFrame: int64(s.LastFrame), start: s.Start.UnixNano(), end: s.End.UnixNano(),
 		HandshakeRTT: s.HandshakeRTT, ResetAfter: s.ResetAfter, AnomalyCount: uint32(min(s.AnomalyCount, 1<<32-1)),
-		framing: framingCode(s.Framing), path: s.Path}
+		framing: framingCode(s.Framing), path: s.Path, dups: s.Dups}
 	set := func(b bool, f uint16) {
 		if b {
 			sm.flags |= f
@@ -286,6 +291,7 @@ func (s *Summary) Merge(o *Summary) {
 	if s.framing == 0 {
 		s.framing = o.framing
 	}
+	s.dups = mergeDups(s.dups, o.dups)
 	s.end = max(s.end, o.end)
 	s.LastFrame = max(s.LastFrame, o.LastFrame)
 	s.AnomalyCount += o.AnomalyCount

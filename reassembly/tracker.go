@@ -104,7 +104,15 @@ type Stats struct {
 	Resumed     int // flushed flows that later saw more packets
 	Forgotten   int // flushed flows forgotten past MaxTombstones (a late packet would get a new number)
 	PeakFlows   int // most flows held at once
-	First, Last time.Time
+	// PathDuplicates counts TCP and UDP packets seen a second time through
+	// another path (counted in TCP and UDP too, but not fed to their
+	// streams): a mirror copy, or a tunnel's inner packets captured both
+	// inside and outside it. See Stream.Dups.
+	PathDuplicates int
+	// DuplicatePaths are the two paths of the first path duplicate: where
+	// the packet was seen first and where again ("" for no encapsulation).
+	DuplicatePaths [2]string
+	First, Last    time.Time
 	// Unflowed counts the frames that did not become (or were damaged
 	// parts of) TCP/UDP flows by what they were: not IP (ARP, LLDP, an
 	// unknown EtherType inside a tunnel), other IP (ICMP, an unknown GRE
@@ -159,6 +167,10 @@ func (st *Stats) unflowed(c UnflowedClass, what string, code uint32) {
 type Tracker struct {
 	opts  Options
 	flows map[flowID]*conn
+	// recent holds the fingerprints of the last packets of the flows seen
+	// through one path so far (see pathdup.go).
+	recent  [recentRing]recentFP
+	recentN uint32
 	// tombs remembers flushed flows by a 64-bit hash of their key (a
 	// collision, ~1 in 10^7 for a million flows, could only misnumber a late
 	// packet). Bounded by MaxTombstones, oldest first.
@@ -239,9 +251,11 @@ type conn struct {
 	recHS      bool    // packet records: handshake-complete note written
 	finNoted   bool
 	evOpened   bool
-	prior      [2]bool // resumed: direction d had packets before the flush
-	misfit     bool    // resumed, but the late packet's numbers did not fit
-	follow     bool    // Options.Follow: held and buffered as if kept
+	prior      [2]bool   // resumed: direction d had packets before the flush
+	misfit     bool      // resumed, but the late packet's numbers did not fit
+	follow     bool      // Options.Follow: held and buffered as if kept
+	iface0     int32     // pcapng interface of the first packet (its path is s.Path)
+	dups       *dupState // set once the flow is seen through a second path
 	prev, next *conn
 	list       *lru
 	last       time.Time
@@ -387,6 +401,9 @@ func (t *Tracker) Add(p *capture.Packet) {
 		c = t.newConn(id, p)
 	}
 	c.last = p.Time
+	if t.pathDup(c, p) {
+		return
+	}
 	if p.Proto == capture.ProtoTCP {
 		t.tcp(c, p)
 	} else {
@@ -474,6 +491,7 @@ func (t *Tracker) newConn(id flowID, p *capture.Packet) *conn {
 		s.KeptData, s.noPackets = true, t.opts.NoPackets
 	}
 	c := &conn{s: s, id: id}
+	c.iface0 = int32(p.Iface)
 	c.follow = t.opts.Follow != nil && t.opts.Follow(p.Proto, s.ID)
 	for d := range c.hs {
 		c.hs[d] = halfState{h: &s.Dirs[d], keep: s.KeptData, hold: s.KeptData || c.follow, finOff: -1, maxAhead: t.opts.MaxBuffered, reorder: t.opts.ReorderWindow, pool: &t.ahead}
@@ -891,6 +909,7 @@ func (s *Stream) Merge(o *Stream) {
 	if s.Framing == "" {
 		s.Framing = o.Framing
 	}
+	s.Dups = mergeDups(s.Dups, o.Dups)
 	if o.End.After(s.End) {
 		s.End = o.End
 	}

@@ -3,12 +3,15 @@
 #   ../../tshark/<capture>.json   Follow TCP Stream per stream (../../record_tshark.sh)
 #   ../../tshark/tunnels_facts.tsv  per capture: frames, and frames tshark decodes
 #                                 as TCP, ARP, ICMPv6 (the innermost layer)
+#   ../../tshark/dup_<kind>.pcap.frames.tsv  per TCP frame of the path-duplicate
+#                                 captures: frame, tcp.stream, ip.id, and tshark's
+#                                 retransmission and duplicate-ACK flags
 # Needs tshark. Run after record_tunnels.sh, record_nflog.sh or gen_links.
 # Arguments (file names here) limit the Follow answers to those files; the
 # facts are always rewritten for all.
 set -euo pipefail
 cd "$(dirname "$0")"
-files=(tunnel_*.pcap link_*.pcap)
+files=(tunnel_*.pcap link_*.pcap dup_*.pcap)
 follow=("$@")
 [ ${#follow[@]} -gt 0 ] || follow=("${files[@]}")
 ../../record_tshark.sh "${follow[@]/#/captures/tunnels/}"
@@ -20,3 +23,8 @@ follow=("$@")
   done
 } > ../../tshark/tunnels_facts.tsv
 echo "recorded ../../tshark/tunnels_facts.tsv"
+for f in dup_*.pcap; do
+  tshark -n -r "$f" -Y tcp -T fields -E header=y -e frame.number -e tcp.stream -e ip.id \
+    -e tcp.analysis.retransmission -e tcp.analysis.duplicate_ack 2>/dev/null > "../../tshark/$f.frames.tsv"
+  echo "recorded ../../tshark/$f.frames.tsv"
+done
