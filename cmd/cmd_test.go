@@ -38,6 +38,10 @@ func TestGolden(t *testing.T) {
 		{"read_link_nflog_kernel", []string{"read", "../testdata/captures/tunnels/link_nflog_kernel.pcap"}, 0},
 		{"read_dup_mirror", []string{"read", "../testdata/captures/tunnels/dup_mirror.pcap"}, 0},
 		{"read_dup_any_json", []string{"read", "../testdata/captures/tunnels/dup_any.pcap", "--format", "json"}, 0},
+		{"read_group_by_path", []string{"read", "../testdata/captures/tunnels/merged_paths.pcapng", "--group-by", "path"}, 0},
+		{"read_group_by_path_json", []string{"read", "../testdata/captures/tunnels/merged_paths.pcapng", "--group-by", "path", "--format", "json"}, 0},
+		{"read_group_by_path_dups", []string{"read", "../testdata/captures/tunnels/dup_mirror.pcap", "--group-by", "path", "--no-findings"}, 0},
+		{"read_group_by_bad", []string{"read", "../testdata/captures/tunnels/dup_mirror.pcap", "--group-by", "port"}, 2},
 		{"read_fragments", []string{"read", corpus + "22_veth_udp_ip_fragments.pcap"}, 0},
 		{"read_loss", []string{"read", corpus + "28_routed_http_loss_retransmit.pcap"}, 0},
 		{"read_gzip", []string{"read", corpus + "06_http10_50_short_conns_ab.pcap.gz", "--limit", "3"}, 0},
@@ -221,4 +225,83 @@ func jsonMatchesTshark(t *testing.T, path, base string, udp bool) {
 			t.Errorf("%s: bytes-missing %d, tshark %d", k, captured[k], v)
 		}
 	}
+}
+
+// TestReadGroupByPath: read --group-by path on HTTP merged from captures
+// that crossed six paths (merged_paths.pcapng) has tshark's stream count,
+// and each path's totals are the sums of read's stream records with that
+// path.
+func TestReadGroupByPath(t *testing.T) {
+	const path = "../testdata/captures/tunnels/merged_paths.pcapng"
+	raw, err := os.ReadFile("../testdata/tshark/merged_paths.pcapng.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ts struct {
+		TCP int `json:"tcp_streams"`
+	}
+	if err := json.Unmarshal(raw, &ts); err != nil {
+		t.Fatal(err)
+	}
+	type sums struct{ streams, packets, bytes, retrans int64 }
+	want := map[string]*sums{}
+	out, _, _ := runCLI(t, nil, "read", "--format", "json", path)
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r StreamLine
+		json.Unmarshal([]byte(line), &r)
+		if r.Type != "stream" {
+			continue
+		}
+		s := want[r.Path]
+		if s == nil {
+			s = &sums{}
+			want[r.Path] = s
+		}
+		s.streams++
+		s.packets += r.PacketsC2S + r.PacketsS2C
+		s.bytes += r.BytesC2S + r.BytesS2C
+		s.retrans += r.RetransC2S + r.RetransS2C
+	}
+	out, _, code := runCLI(t, nil, "read", "--format", "json", "--group-by", "path", path)
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	var streams int64
+	groups := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var g struct {
+			Type, Path     string
+			TCP            int64 `json:"tcp_streams"`
+			UDP            int64 `json:"udp_flows"`
+			Packets, Bytes int64
+		}
+		json.Unmarshal([]byte(line), &g)
+		if g.Type != "path" {
+			continue
+		}
+		var r struct {
+			Retrans int64 `json:"retransmissions"`
+		}
+		json.Unmarshal([]byte(line), &r)
+		groups++
+		streams += g.TCP + g.UDP
+		w := want[g.Path]
+		if w == nil || w.streams != g.TCP+g.UDP || w.packets != g.Packets || w.bytes != g.Bytes || w.retrans != r.Retrans {
+			t.Errorf("path %q: %d streams, %d packets, %d bytes, %d retransmissions; stream records %+v", g.Path, g.TCP+g.UDP, g.Packets, g.Bytes, r.Retrans, w)
+		}
+	}
+	if groups != 6 || streams != int64(ts.TCP) {
+		t.Errorf("%d paths, %d streams; want 6 paths and tshark's %d streams", groups, streams, ts.TCP)
+	}
+}
+
+// StreamLine is the part of a read stream record TestReadGroupByPath sums.
+type StreamLine struct {
+	Type, Path string
+	PacketsC2S int64 `json:"packets_c2s"`
+	PacketsS2C int64 `json:"packets_s2c"`
+	BytesC2S   int64 `json:"bytes_c2s"`
+	BytesS2C   int64 `json:"bytes_s2c"`
+	RetransC2S int64 `json:"retransmissions_c2s"`
+	RetransS2C int64 `json:"retransmissions_s2c"`
 }

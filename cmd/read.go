@@ -23,6 +23,7 @@ type readOptions struct {
 	All    bool
 	Sort   string
 	Stats  bool         // frame every stream and count its messages
+	Group  string       // --group-by: "" (a row per stream) or "path"
 	In     inputOptions // -i (live instead of FILE), -f
 	Find   findingsOptions
 	Bounds boundsOptions
@@ -36,7 +37,8 @@ func newReadCmd(io *streams) *cobra.Command {
 		Example: `  sockscope read trace.pcap
   sockscope read trace.pcapng --sort bytes --limit 20
   tcpdump -w - -i lo | sockscope read -
-  sockscope read trace.pcap --format json | jq 'select(.state=="reset")'`,
+  sockscope read trace.pcap --format json | jq 'select(.state=="reset")'
+  sockscope read tunnels.pcapng --group-by path`,
 		Args: fileOrIface(func() string { return o.In.Iface }),
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return []cobra.Completion{"pcap", "pcapng", "gz"}, cobra.ShellCompDirectiveFilterFileExt
@@ -56,6 +58,7 @@ func newReadCmd(io *streams) *cobra.Command {
 	f.IntVar(&o.Limit, "limit", 100, "show at most N streams in the text view (0: all; all when piped)")
 	f.BoolVar(&o.All, "all", false, "show every stream (same as --limit 0)")
 	f.StringVar(&o.Sort, "sort", "id", "text view order: "+strings.Join(output.SortKeys, ", "))
+	f.StringVar(&o.Group, "group-by", "", "one row per group instead of per stream: path (the encapsulations each stream came through)")
 	f.BoolVar(&o.Stats, "stats", false, "reassemble every stream and count its application messages (framing chosen per stream, as follow's auto)")
 	o.In.addFlags(f, true)
 	o.In.addLimitFlags(f)
@@ -63,6 +66,7 @@ func newReadCmd(io *streams) *cobra.Command {
 	o.Bounds.addFlags(f, false)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("sort", fixedCompletion(output.SortKeys...))
+	c.RegisterFlagCompletionFunc("group-by", fixedCompletion("path"))
 	return c
 }
 
@@ -78,6 +82,9 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	}
 	if !slices.Contains(output.SortKeys, o.Sort) {
 		return usagef("--sort %q: want one of %s", o.Sort, strings.Join(output.SortKeys, ", "))
+	}
+	if o.Group != "" && o.Group != "path" {
+		return usagef("--group-by %q: want path", o.Group)
 	}
 	if o.All {
 		o.Limit = 0
@@ -112,6 +119,11 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 		ord = &reassembly.Ordered{Emit: jw.Stream, Settle: 5 * time.Second, Interleave: true}
 	}
 	topts := reassembly.Options{OnStream: ord.Add}
+	var groups *reassembly.PathGroups
+	if o.Group == "path" {
+		groups = &reassembly.PathGroups{}
+		topts.OnStream = groups.Add
+	}
 	if err := o.Bounds.apply(&topts); err != nil {
 		return err
 	}
@@ -144,7 +156,15 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	}
 	rep := &output.ReadReport{Info: src.Info(), Stats: tr.Stats, Defrag: src.Defrag.Stats, Damage: damage,
 		Findings: finishFindings(eng, src, tr.Stats)}
-	if err = ord.Finish(); err == nil {
+	switch {
+	case groups != nil && o.Format == "json":
+		err = output.ReadGroupsJSON(out, rep, groups.Groups())
+	case groups != nil:
+		err = output.ReadGroupsText(out, rep, groups.Groups())
+	default:
+		err = ord.Finish()
+	}
+	if err == nil && groups == nil {
 		rep.Late = ord.Late
 		if o.Format == "json" {
 			err = jw.Finish(rep)

@@ -11,7 +11,7 @@
 # facts are always rewritten for all.
 set -euo pipefail
 cd "$(dirname "$0")"
-files=(tunnel_*.pcap link_*.pcap dup_*.pcap)
+files=(tunnel_*.pcap link_*.pcap dup_*.pcap merged_*.pcapng)
 follow=("$@")
 [ ${#follow[@]} -gt 0 ] || follow=("${files[@]}")
 ../../record_tshark.sh "${follow[@]/#/captures/tunnels/}"
