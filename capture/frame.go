@@ -23,7 +23,8 @@ const issueTooDeep = "encapsulation nested deeper than 16 layers (VLAN tags, MPL
 // tracked, so a packet inside a tunnel is its inner packet: VLAN (802.1Q,
 // 802.1ad), MPLS, PPPoE, GRE (with ERSPAN and Ethernet bridging), IP-in-IP
 // (IPv4/IPv6 in IPv4/IPv6), and the UDP tunnels VXLAN, VXLAN-GPE, Geneve,
-// GTP-U and GRE-in-UDP (by port, when the payload parses as the tunnel).
+// GTP-U, GRE-in-UDP, Teredo and AYIYA (by port, when the payload parses as
+// the tunnel).
 func DecodeFrame(link LinkType, data []byte, p *Packet) {
 	p.Link = link
 	if p.WireLen > len(data) {
@@ -834,6 +835,8 @@ const (
 	portGeneve   = 6081
 	portGTPU     = 2152
 	portGREUDP   = 4754
+	portTeredo   = 3544
+	portAYIYA    = 5072
 )
 
 // decodeUDPTunnel decodes b, the payload of a UDP datagram to or from a
@@ -854,6 +857,10 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		hdr, name = 8, "GTP-U"
 	case portGREUDP:
 		hdr, name = 4, "GRE-in-UDP"
+	case portTeredo:
+		hdr, name = 8, "Teredo"
+	case portAYIYA:
+		hdr, name = 8, "AYIYA"
 	default:
 		return false
 	}
@@ -959,6 +966,40 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 			return false
 		}
 		decodeGRE(b, p, depth, LayerGREUDP)
+	case portTeredo:
+		// An IPv6 packet, after an optional authentication header (0x0001,
+		// client ID and authentication value lengths, nonce, confirmation)
+		// and an optional origin indication (0x0000, port, address).
+		n := 0
+		if b[0] == 0 && b[1] == 1 {
+			n = 4 + int(b[2]) + int(b[3]) + 9
+		}
+		if len(b) >= n+8 && b[n] == 0 && b[n+1] == 0 {
+			n += 8
+		}
+		if claimed < n+40 || len(b) <= n || b[n]>>4 != 6 {
+			return false // Teredo's other messages, or not Teredo
+		}
+		p.Path.add(LayerTeredo, false, 0)
+		decodeIPv6(b[n:], p, depth)
+	case portAYIYA:
+		// Identity of 2^IDLen bytes and a signature of 4*SigLen after the
+		// 8-byte header; opcode 1 forwards the packet of the next header.
+		n := 8 + 1<<(b[0]>>4) + 4*int(b[1]>>4)
+		if b[2]&0x0f != 1 || claimed <= n || (b[3] != 4 && b[3] != 41) {
+			return false // not a forwarded IPv4 or IPv6 packet
+		}
+		if len(b) <= n {
+			p.Truncated = true
+			p.Issue = "AYIYA header cut short by the snapshot length"
+			return true
+		}
+		p.Path.add(LayerAYIYA, false, 0)
+		if b[3] == 4 {
+			decodeIPv4(b[n:], p, depth)
+		} else {
+			decodeIPv6(b[n:], p, depth)
+		}
 	}
 	return true
 }
@@ -1103,5 +1144,5 @@ func tunnelPort(n uint16) bool {
 	if n > portGeneve || n < portGTPU {
 		return false
 	}
-	return n == portVXLAN || n == portGeneve || n == portGTPU || n == portVXLANGPE || n == portGREUDP
+	return n == portVXLAN || n == portGeneve || n == portGTPU || n == portVXLANGPE || n == portGREUDP || n == portTeredo || n == portAYIYA
 }

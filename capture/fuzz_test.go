@@ -12,7 +12,10 @@ import (
 
 // FuzzDecodeFrame: any bytes under any supported link type decode without
 // panic, the payload stays inside the frame, and a packet is either TCP/UDP
-// with sane lengths or not.
+// with sane lengths or not. Nesting is bounded and reported when exceeded:
+// no path is longer than maxEncap layers, a frame refused as too deep was
+// not also decoded, and the same bytes behind maxEncap+1 VLAN tags are
+// refused as too deep.
 func FuzzDecodeFrame(f *testing.F) {
 	for _, l := range []LinkType{LinkEthernet, LinkSLL, LinkSLL2, LinkRaw, LinkNull, LinkLoop} {
 		f.Add(uint16(l), []byte{0x45, 0, 0, 40, 0, 0, 0, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1, 0, 80, 0, 81, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 2, 0, 0, 0, 0, 0, 0})
@@ -52,8 +55,21 @@ func FuzzDecodeFrame(f *testing.F) {
 		if p.Proto != ProtoOther && p.PayloadLen < 0 {
 			t.Fatalf("negative payload length %d", p.PayloadLen)
 		}
+		if p.Path.Len() > maxEncap {
+			t.Fatalf("path of %d layers, more than %d", p.Path.Len(), maxEncap)
+		}
+		if p.Issue == issueTooDeep && p.Proto != ProtoOther {
+			t.Fatalf("too deep, yet decoded as %v", p.Proto)
+		}
 		d := NewDefragmenter(DefragOptions{})
 		d.Process(&p)
+		deep := append(bytes.Repeat([]byte{0}, 12), bytes.Repeat([]byte{0x81, 0x00, 0x00, 0x01}, maxEncap+1)...)
+		deep = append(append(deep, 0x08, 0x00), data...)
+		q := Packet{Frame: 1, CapLen: len(deep), WireLen: len(deep)}
+		DecodeFrame(LinkEthernet, deep, &q)
+		if q.Issue != issueTooDeep || q.Proto != ProtoOther {
+			t.Fatalf("%d VLAN tags: issue %q, proto %v", maxEncap+1, q.Issue, q.Proto)
+		}
 	})
 }
 

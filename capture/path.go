@@ -22,12 +22,15 @@ const (
 	LayerVXLANGPE                      // ID: VNI
 	LayerGeneve                        // ID: VNI
 	LayerGTPU                          // ID: TEID
+	LayerTeredo                        // IPv6 in UDP (RFC 4380)
+	LayerAYIYA                         // Anything In Anything, over UDP
 )
 
 var layerNames = [...]string{Layer8021Q: "VLAN", Layer8021AD: "802.1ad", LayerMPLS: "MPLS", LayerPPPoE: "PPPoE",
 	LayerGRE: "GRE", LayerGREUDP: "GRE-in-UDP", LayerERSPAN: "ERSPAN", LayerERSPAN3: "ERSPAN III",
 	Layer4in4: "IPv4-in-IPv4", Layer6in4: "IPv6-in-IPv4", Layer4in6: "IPv4-in-IPv6", Layer6in6: "IPv6-in-IPv6",
-	LayerEtherIP: "EtherIP", LayerVXLAN: "VXLAN", LayerVXLANGPE: "VXLAN-GPE", LayerGeneve: "Geneve", LayerGTPU: "GTP-U"}
+	LayerEtherIP: "EtherIP", LayerVXLAN: "VXLAN", LayerVXLANGPE: "VXLAN-GPE", LayerGeneve: "Geneve", LayerGTPU: "GTP-U",
+	LayerTeredo: "Teredo", LayerAYIYA: "AYIYA"}
 
 // String names the kind as the path shows it.
 func (k LayerKind) String() string {

@@ -18,6 +18,10 @@
 //	link_null_ipv6_af28.pcap           0    AF_INET6 = 28 (FreeBSD), little-endian
 //	link_null_ipv6_af30_be.pcap        0    AF_INET6 = 30 (Darwin), written big-endian
 //	link_loop_ipv6.pcap                108  OpenBSD loopback, AF 24, network order
+//	tunnel_teredo.pcap                 1    IPv6 in Teredo (RFC 4380): Ethernet/IPv4/UDP 40001 ↔ 3544,
+//	                                        the server's packets with an origin indication
+//	tunnel_ayiya.pcap                  1    IPv6 in AYIYA: Ethernet/IPv4/UDP 40002 ↔ 5072, a 16-byte
+//	                                        identity and a 20-byte SHA-1 signature, next header 41
 //
 // Run it from the module root: go run ./testdata/captures/tunnels/gen_links
 package main
@@ -183,4 +187,48 @@ func main() {
 	write("link_null_ipv6_af28.pcap", 0, v6, func(f frame) []byte { return cat([]byte{28, 0, 0, 0}, f.ip) })
 	write("link_null_ipv6_af30_be.pcap", 0, v6, func(f frame) []byte { return cat([]byte{0, 0, 0, 30}, f.ip) })
 	write("link_loop_ipv6.pcap", 108, v6, func(f frame) []byte { return cat([]byte{0, 0, 0, 24}, f.ip) })
+	write("tunnel_teredo.pcap", 1, v6, func(f frame) []byte {
+		if f.c2s {
+			return udp4(f, 40001, 3544, f.ip)
+		}
+		// Origin indication: the client's port and address, obfuscated (XOR with ones).
+		origin := []byte{0, 0, ^byte(40001 >> 8), ^byte(40001 & 0xff), ^byte(192), ^byte(0), ^byte(2), ^byte(1)}
+		return udp4(f, 3544, 40001, cat(origin, f.ip))
+	})
+	write("tunnel_ayiya.pcap", 1, v6, func(f frame) []byte {
+		// IDLen 4 (16 bytes), IDType 1 (integer); SigLen 5 (20 bytes), HshMeth 2 (SHA-1);
+		// AutMeth 2 (SHA-1 of the shared secret), OpCode 1 (forward); next header 41.
+		hdr := cat([]byte{0x41, 0x52, 0x21, 41}, binary.BigEndian.AppendUint32(nil, uint32(f.ci.Timestamp.Unix())),
+			[]byte("sockscope-ayiya!"), make([]byte, 20))
+		if f.c2s {
+			return udp4(f, 40002, 5072, cat(hdr, f.ip))
+		}
+		return udp4(f, 5072, 40002, cat(hdr, f.ip))
+	})
+}
+
+// udp4 puts payload in UDP over IPv4 over Ethernet, between 192.0.2.1 (the
+// side that sent the first SYN inside) and 192.0.2.2.
+func udp4(f frame, sport, dport uint16, payload []byte) []byte {
+	src, dst := []byte{192, 0, 2, 1}, []byte{192, 0, 2, 2}
+	smac, dmac := sta, gw
+	if !f.c2s {
+		src, dst, smac, dmac = dst, src, dmac, smac
+	}
+	u := binary.BigEndian.AppendUint16(nil, sport)
+	u = binary.BigEndian.AppendUint16(u, dport)
+	u = binary.BigEndian.AppendUint16(u, uint16(8+len(payload)))
+	u = append(u, 0, 0) // no checksum (IPv4 allows it)
+	ip := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 17, 0, 0}
+	binary.BigEndian.PutUint16(ip[2:], uint16(20+len(u)+len(payload)))
+	ip = cat(ip, src, dst)
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	return cat(dmac, smac, []byte{0x08, 0x00}, ip, u, payload)
 }
