@@ -213,3 +213,24 @@ func TestReportTLSDecrypted(t *testing.T) {
 		t.Error("report without keys shows decrypted messages")
 	}
 }
+
+// TestReportTunnelPath: the report names the path each stream came through
+// (in the table and in the stream's facts) and the packets seen twice
+// through two paths.
+func TestReportTunnelPath(t *testing.T) {
+	page, _, code := runCLI(t, nil, "report", "../testdata/captures/tunnels/tunnel_pppoe-qinq.pcap", "-o", "-")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"via 802.1ad 300 › VLAN 10 › PPPoE session 0x1234", "path 802.1ad 300 › VLAN 10 › PPPoE session 0x1234"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	page, _, _ = runCLI(t, nil, "report", "../testdata/captures/tunnels/dup_mirror.pcap", "-o", "-")
+	for _, want := range []string{"via VXLAN 77", "12 packets seen twice (no encapsulation, then VXLAN 77)", "path_duplicates"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("dup_mirror page lacks %q", want)
+		}
+	}
+}

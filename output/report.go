@@ -209,6 +209,7 @@ type reportRow struct {
 	Client       string
 	Guessed      bool
 	Server       string
+	Path         string // escaped; "" for no encapsulation
 	State        string
 	StateKey     string
 	Duration     string
@@ -398,7 +399,7 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 		id := s.Name()
 		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
 		row := reportRow{ID: id, Anchor: anchorOf(id), Linked: drawn[id], Proto: s.Proto.String(),
-			Client: s.Client().String(), Guessed: s.ClientGuessed(), Server: s.Server().String(),
+			Client: s.Client().String(), Guessed: s.ClientGuessed(), Server: s.Server().String(), Path: textsafe.Escape(s.Path()),
 			State: s.Describe(), StateKey: s.State.String(), Duration: Dur(s.Duration()), DurationNs: int64(s.Duration()),
 			C2S: bytesCellSum(c2s), S2C: bytesCellSum(s2c), BytesC2S: c2s.Bytes, BytesS2C: s2c.Bytes,
 			Packets: int(c2s.Packets) + int(s2c.Packets), Anomalies: int(s.AnomalyCount), FirstFrame: int(s.FirstFrame),
@@ -464,6 +465,13 @@ func reportStream(i int, a *decode.Analysis, l *decode.TLSLayer, lim reportLimit
 	}
 	if s.ClientGuessed {
 		d.Facts = append(d.Facts, "client guessed: "+textsafe.Escape(s.GuessReason))
+	}
+	if s.Path != nil {
+		d.Facts = append(d.Facts, "path "+textsafe.Escape(s.Path.String()))
+	}
+	if dp := s.Dups; dp != nil {
+		d.Facts = append(d.Facts, fmt.Sprintf("%d packet%s seen twice (%s, then %s)", dp.Count, plural(dp.Count),
+			textsafe.Escape(reassembly.PathName(dp.First)), textsafe.Escape(reassembly.PathName(dp.Again))))
 	}
 	if s.AnomalyCount > 0 {
 		d.Facts = append(d.Facts, fmt.Sprintf("%d anomal%s", s.AnomalyCount, map[bool]string{true: "y", false: "ies"}[s.AnomalyCount == 1]))
