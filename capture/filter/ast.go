@@ -8,7 +8,7 @@ import (
 )
 
 // Node is a boolean filter expression: [*And], [*Or], [*Not], [*Host],
-// [*Port], [*ProtoNum], [*ProtoAbbrev], [*Vlan], [*MPLS], [*PPPoES] or [*Relation]. String
+// [*Port], [*ProtoNum], [*ProtoAbbrev], [*Vlan], [*MPLS], [*PPPoES], [*Geneve] or [*Relation]. String
 // prints it back in tcpdump syntax with every and/or parenthesized; the
 // printed form parses to the same tree.
 type Node interface {
@@ -141,6 +141,18 @@ type MPLS struct {
 	HasLabel bool
 }
 
+// Geneve matches a Geneve packet (UDP destination port 6081 over IPv4 or
+// IPv6, version 0), optionally with VNI VNI. Like libpcap, tests compiled
+// after it look at the packet inside: its Ethernet frame (protocol type
+// 0x6558) or the packet of the protocol type, at offsets that depend on
+// the outer IPv4 header and the Geneve options, so they are computed at
+// run time.
+type Geneve struct {
+	Pos    int
+	VNI    uint32
+	HasVNI bool
+}
+
 // PPPoES matches a PPPoE session frame (EtherType 0x8864), optionally with
 // session ID ID. Like libpcap, tests compiled after it look at the PPP
 // frame inside (ip is PPP protocol 0x0021, ip6 0x0057).
@@ -193,6 +205,7 @@ func (*ProtoNum) node()    {}
 func (*ProtoAbbrev) node() {}
 func (*Vlan) node()        {}
 func (*MPLS) node()        {}
+func (*Geneve) node()      {}
 func (*PPPoES) node()      {}
 func (*Relation) node()    {}
 
@@ -258,6 +271,13 @@ func (n *MPLS) String() string {
 		return fmt.Sprintf("mpls %d", n.Label)
 	}
 	return "mpls"
+}
+
+func (n *Geneve) String() string {
+	if n.HasVNI {
+		return fmt.Sprintf("geneve %d", n.VNI)
+	}
+	return "geneve"
 }
 
 func (n *PPPoES) String() string {

@@ -129,35 +129,85 @@ const (
 
 // linkLayer holds the offsets libpcap calls off_linktype and off_linkpl.
 // vlan moves both by 4 bytes.
+//
+// After "geneve" the offsets depend on the packet (the outer IPv4 header's
+// length, the Geneve options): variable is set, and typeOff and pl are
+// then relative to the offsets the program stored in scratch slots
+// slotLinkType and slotLinkPL, as libpcap's gen_geneve_offsets does.
 type linkLayer struct {
 	linkType uint16
 	kind     linkKind
 	typeOff  uint32
 	pl       uint32
+	variable bool
+}
+
+// Scratch slots that hold the run-time offsets after "geneve" (libpcap's
+// M[0] and M[2]; M[1] holds the end of the Geneve header while they are
+// computed).
+const (
+	slotLinkType  = 0
+	slotGeneveEnd = 1
+	slotLinkPL    = 2
+)
+
+// loadAt returns the instructions that load size bytes at off: from the
+// start of the frame, or with variable offsets, from the link-type (pl
+// false) or network-layer (pl true) offset stored at run time.
+func (c *compiler) loadAt(pl bool, off uint32, size int) []bpf.Instruction {
+	if !c.link.variable {
+		return []bpf.Instruction{bpf.LoadAbsolute{Off: off, Size: size}}
+	}
+	slot := slotLinkType
+	if pl {
+		slot = slotLinkPL
+	}
+	return []bpf.Instruction{bpf.LoadScratch{Dst: bpf.RegX, N: slot}, bpf.LoadIndirect{Off: off, Size: size}}
+}
+
+// at tests size bytes at off (see loadAt) for equality with v under mask.
+func (c *compiler) at(pl bool, off uint32, size int, v, mask uint32) bexpr {
+	stmts := c.loadAt(pl, off, size)
+	if mask != 0xffffffff {
+		stmts = append(stmts, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mask})
+	}
+	return btest{stmts: stmts, cond: bpf.JumpEqual, k: v}
+}
+
+// transportX returns the instructions that leave in X the offset of the
+// transport header of the IPv4 packet at the network layer.
+func (c *compiler) transportX() []bpf.Instruction {
+	pl := c.link.pl
+	if !c.link.variable {
+		return []bpf.Instruction{bpf.LoadMemShift{Off: pl}}
+	}
+	return []bpf.Instruction{bpf.LoadScratch{Dst: bpf.RegX, N: slotLinkPL}, bpf.LoadIndirect{Off: pl, Size: 1},
+		bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x0f}, bpf.ALUOpConstant{Op: bpf.ALUOpShiftLeft, Val: 2},
+		bpf.ALUOpX{Op: bpf.ALUOpAdd}, bpf.TAX{}}
 }
 
 func newLinkLayer(lt uint16) (linkLayer, error) {
 	switch lt {
 	case LinkTypeEthernet:
-		return linkLayer{lt, lkEtherType, 12, 14}, nil
+		return linkLayer{lt, lkEtherType, 12, 14, false}, nil
 	case LinkTypeLinuxSLL:
-		return linkLayer{lt, lkEtherType, 14, 16}, nil
+		return linkLayer{lt, lkEtherType, 14, 16, false}, nil
 	case LinkTypeLinuxSL2:
-		return linkLayer{lt, lkEtherType, 0, 20}, nil
+		return linkLayer{lt, lkEtherType, 0, 20, false}, nil
 	case LinkTypeRaw:
-		return linkLayer{lt, lkRaw, 0, 0}, nil
+		return linkLayer{lt, lkRaw, 0, 0, false}, nil
 	case LinkTypeIPv4:
-		return linkLayer{lt, lkRaw4, 0, 0}, nil
+		return linkLayer{lt, lkRaw4, 0, 0, false}, nil
 	case LinkTypeIPv6:
-		return linkLayer{lt, lkRaw6, 0, 0}, nil
+		return linkLayer{lt, lkRaw6, 0, 0, false}, nil
 	case LinkTypePPP, LinkTypePPPSer:
-		return linkLayer{lt, lkPPP, 2, 4}, nil
+		return linkLayer{lt, lkPPP, 2, 4, false}, nil
 	case LinkTypeCHDLC:
-		return linkLayer{lt, lkEtherType, 2, 4}, nil
+		return linkLayer{lt, lkEtherType, 2, 4, false}, nil
 	case LinkTypeNull:
-		return linkLayer{lt, lkNull, 0, 4}, nil
+		return linkLayer{lt, lkNull, 0, 4, false}, nil
 	case LinkTypeLoop:
-		return linkLayer{lt, lkLoop, 0, 4}, nil
+		return linkLayer{lt, lkLoop, 0, 4, false}, nil
 	}
 	return linkLayer{}, fmt.Errorf("compile filter: unsupported link type %d (supported: 0 null, 1 Ethernet, 9 PPP, 50 PPP serial, 101 raw, 104 Cisco HDLC, 108 loop, 113 SLL, 228 IPv4, 229 IPv6, 276 SLL2)", lt)
 }
@@ -216,7 +266,7 @@ func (c *compiler) linktype(et uint32) bexpr {
 	l := c.link
 	switch l.kind {
 	case lkEtherType:
-		return cmp(l.typeOff, 2, et)
+		return c.at(false, l.typeOff, 2, et, 0xffffffff)
 	case lkRaw:
 		switch et {
 		case etherTypeIP:
@@ -270,19 +320,18 @@ func (c *compiler) linktype(et uint32) bexpr {
 }
 
 func (c *compiler) ipProto(p uint32) bexpr {
-	return and(c.linktype(etherTypeIP), cmp(c.link.pl+9, 1, p))
+	return and(c.linktype(etherTypeIP), c.at(true, c.link.pl+9, 1, p, 0xffffffff))
 }
 
 func (c *compiler) ip6Proto(p uint32) bexpr {
 	pl := c.link.pl
 	return and(c.linktype(etherTypeIPv6),
-		or(cmp(pl+6, 1, p), and(cmp(pl+6, 1, ipProtoFrag6), cmp(pl+40, 1, p))))
+		or(c.at(true, pl+6, 1, p, 0xffffffff), and(c.at(true, pl+6, 1, ipProtoFrag6, 0xffffffff), c.at(true, pl+40, 1, p, 0xffffffff))))
 }
 
 // notFragment is true for an unfragmented IPv4 packet or a first fragment.
 func (c *compiler) notFragment() bexpr {
-	return bnot{btest{stmts: []bpf.Instruction{bpf.LoadAbsolute{Off: c.link.pl + 6, Size: 2}},
-		cond: bpf.JumpBitsSet, k: 0x1fff}}
+	return bnot{btest{stmts: c.loadAt(true, c.link.pl+6, 2), cond: bpf.JumpBitsSet, k: 0x1fff}}
 }
 
 func (c *compiler) protoAbbrev(p Proto) bexpr {
@@ -360,6 +409,8 @@ func (c *compiler) node(n Node) (bexpr, error) {
 		return c.mpls(n)
 	case *PPPoES:
 		return c.pppoes(n)
+	case *Geneve:
+		return c.geneve(n)
 	case *Relation:
 		return c.relation(n)
 	}
@@ -392,7 +443,7 @@ func (c *compiler) host(n *Host) (bexpr, error) {
 		// per qualifier is equivalent (the repeated load cannot fail).
 		addrs := func(srcOff, dstOff uint32) bexpr {
 			at := func(off uint32) func() bexpr {
-				return func() bexpr { return mcmp(pl+off, 4, addr&mask, mask) }
+				return func() bexpr { return c.at(true, pl+off, 4, addr&mask, mask) }
 			}
 			return dirTest(n.Dir, at(srcOff), at(dstOff))
 		}
@@ -421,7 +472,7 @@ func (c *compiler) host(n *Host) (bexpr, error) {
 			var tests []bexpr
 			for i := 0; i < 4; i++ {
 				m := word(m16, i)
-				tests = append(tests, mcmp(pl+off+uint32(4*i), 4, word(a16, i)&m, m))
+				tests = append(tests, c.at(true, pl+off+uint32(4*i), 4, word(a16, i)&m, m))
 			}
 			return and(tests...)
 		}
@@ -451,25 +502,37 @@ func (c *compiler) port(n *Port) bexpr {
 	}
 	at4 := func(off uint32) func() bexpr {
 		return func() bexpr {
-			return inRange([]bpf.Instruction{bpf.LoadMemShift{Off: pl}, bpf.LoadIndirect{Off: pl + off, Size: 2}})
+			return inRange(append(c.transportX(), bpf.LoadIndirect{Off: pl + off, Size: 2}))
 		}
 	}
 	at6 := func(off uint32) func() bexpr {
 		return func() bexpr {
-			return inRange([]bpf.Instruction{bpf.LoadAbsolute{Off: pl + 40 + off, Size: 2}})
+			return inRange(c.loadAt(true, pl+40+off, 2))
 		}
 	}
 	var p4, p6 []bexpr
 	for _, p := range protos {
-		p4 = append(p4, cmp(pl+9, 1, p))
-		p6 = append(p6, cmp(pl+6, 1, p))
+		p4 = append(p4, c.at(true, pl+9, 1, p, 0xffffffff))
+		p6 = append(p6, c.at(true, pl+6, 1, p, 0xffffffff))
 	}
 	v6 := and(c.linktype(etherTypeIPv6), or(p6...), dirTest(n.Dir, at6(0), at6(2)))
 	v4 := and(c.linktype(etherTypeIP), or(p4...), c.notFragment(), dirTest(n.Dir, at4(0), at4(2)))
 	return bor{v6, v4}
 }
 
+// afterGeneve refuses what this package does not compile with run-time
+// offsets (libpcap does).
+func (c *compiler) afterGeneve(part string, pos int) error {
+	if !c.link.variable {
+		return nil
+	}
+	return &UnsupportedError{Part: part, Pos: pos, Reason: part + " after geneve (its offsets are computed at run time)"}
+}
+
 func (c *compiler) vlan(n *Vlan) (bexpr, error) {
+	if err := c.afterGeneve(n.String(), n.Pos); err != nil {
+		return nil, err
+	}
 	if c.link.kind != lkEtherType || c.link.linkType != LinkTypeEthernet {
 		return nil, &UnsupportedError{Part: n.String(), Pos: n.Pos,
 			Reason: fmt.Sprintf("vlan needs Ethernet frames (link type 1), not link type %d", c.link.linkType)}
@@ -488,6 +551,9 @@ func (c *compiler) vlan(n *Vlan) (bexpr, error) {
 // PPP serial, as libpcap); a later one, that the entry before is not the
 // bottom of the stack. Each moves the network layer 4 bytes on.
 func (c *compiler) mpls(n *MPLS) (bexpr, error) {
+	if err := c.afterGeneve(n.String(), n.Pos); err != nil {
+		return nil, err
+	}
 	var b bexpr
 	switch {
 	case c.link.kind == lkMPLS:
@@ -513,6 +579,9 @@ func (c *compiler) mpls(n *MPLS) (bexpr, error) {
 // in the low 16 bits of the header's first word, then the PPP protocol at 6
 // and the payload at 8.
 func (c *compiler) pppoes(n *PPPoES) (bexpr, error) {
+	if err := c.afterGeneve(n.String(), n.Pos); err != nil {
+		return nil, err
+	}
 	b := c.linktype(etherTypePPPoES)
 	if n.HasID {
 		b = band{b, mcmp(c.link.pl, 4, n.ID, 0x0000ffff)}
@@ -520,6 +589,63 @@ func (c *compiler) pppoes(n *PPPoES) (bexpr, error) {
 	c.link.kind = lkPPP
 	c.link.typeOff = c.link.pl + 6
 	c.link.pl += 8
+	return b, nil
+}
+
+// geneve follows libpcap's gen_geneve: UDP destination port 6081 over
+// IPv4 (not a later fragment) or IPv6, version 0, the VNI when given; then
+// the offsets of what is inside, computed at run time into scratch slots:
+// with protocol type 0x6558 an Ethernet frame after the options (its
+// EtherType at 12, its payload at 14), else the packet of that EtherType
+// right after the options.
+func (c *compiler) geneve(n *Geneve) (bexpr, error) {
+	if err := c.afterGeneve(n.String(), n.Pos); err != nil {
+		return nil, err
+	}
+	const portGeneve = 6081
+	pl := c.link.pl
+	ff := uint32(0xffffffff)
+	// msh loads at off from the UDP header of an IPv4 packet.
+	msh := func(off uint32, size int, mask, v uint32) bexpr {
+		stmts := []bpf.Instruction{bpf.LoadMemShift{Off: pl}, bpf.LoadIndirect{Off: pl + off, Size: size}}
+		if mask != ff {
+			stmts = append(stmts, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: mask})
+		}
+		return btest{stmts: stmts, cond: bpf.JumpEqual, k: v}
+	}
+	// offsets: prefix leaves the Geneve header's offset in A.
+	offsets := func(prefix []bpf.Instruction) bexpr {
+		end := []bpf.Instruction{bpf.LoadIndirect{Off: 0, Size: 1}, bpf.ALUOpConstant{Op: bpf.ALUOpAnd, Val: 0x3f},
+			bpf.ALUOpConstant{Op: bpf.ALUOpMul, Val: 4}, bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 8}, bpf.ALUOpX{Op: bpf.ALUOpAdd}}
+		var teb []bpf.Instruction
+		teb = append(teb, prefix...)
+		teb = append(teb, bpf.TAX{})
+		teb = append(teb, end...)
+		teb = append(teb, bpf.StoreScratch{Src: bpf.RegA, N: slotGeneveEnd}, bpf.LoadIndirect{Off: 2, Size: 2})
+		tebStore := []bpf.Instruction{bpf.LoadScratch{Dst: bpf.RegA, N: slotGeneveEnd},
+			bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 12}, bpf.StoreScratch{Src: bpf.RegA, N: slotLinkType},
+			bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 2}, bpf.StoreScratch{Src: bpf.RegA, N: slotLinkPL},
+			bpf.LoadConstant{Dst: bpf.RegA, Val: 0}}
+		var other []bpf.Instruction
+		other = append(other, prefix...)
+		other = append(other, bpf.TAX{}, bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: 2}, bpf.StoreScratch{Src: bpf.RegA, N: slotLinkType})
+		other = append(other, end...)
+		other = append(other, bpf.StoreScratch{Src: bpf.RegA, N: slotLinkPL}, bpf.LoadConstant{Dst: bpf.RegA, Val: 0})
+		return or(and(btest{stmts: teb, cond: bpf.JumpEqual, k: 0x6558}, btest{stmts: tebStore, cond: bpf.JumpEqual, k: 0}),
+			btest{stmts: other, cond: bpf.JumpEqual, k: 0})
+	}
+	v4 := []bexpr{c.linktype(etherTypeIP), c.at(true, pl+9, 1, ipProtoUDP, ff), c.notFragment(),
+		msh(2, 2, ff, portGeneve), msh(8, 1, 0xc0, 0)}
+	v6 := []bexpr{c.linktype(etherTypeIPv6), c.at(true, pl+6, 1, ipProtoUDP, ff),
+		c.at(true, pl+40+2, 2, portGeneve, ff), c.at(true, pl+48, 1, 0, 0xc0)}
+	if n.HasVNI {
+		v4 = append(v4, msh(12, 4, 0xffffff00, n.VNI<<8))
+		v6 = append(v6, c.at(true, pl+52, 4, n.VNI<<8, 0xffffff00))
+	}
+	v4 = append(v4, offsets([]bpf.Instruction{bpf.LoadMemShift{Off: pl}, bpf.TXA{}, bpf.ALUOpConstant{Op: bpf.ALUOpAdd, Val: pl + 8}}))
+	v6 = append(v6, offsets([]bpf.Instruction{bpf.LoadConstant{Dst: bpf.RegA, Val: pl + 48}}))
+	b := or(and(v4...), and(v6...))
+	c.link = linkLayer{linkType: c.link.linkType, kind: lkEtherType, variable: true}
 	return b, nil
 }
 
@@ -623,7 +749,7 @@ func (c *compiler) conds(e Expr) ([]bexpr, error) {
 			out = append(out, idx...)
 			return append(out, c.protoAbbrev(e.Proto), c.notFragment()), nil
 		case ProtoICMP6:
-			return append(idx, c.linktype(etherTypeIPv6), cmp(c.link.pl+6, 1, ipProtoICMPv6)), nil
+			return append(idx, c.linktype(etherTypeIPv6), c.at(true, c.link.pl+6, 1, ipProtoICMPv6, 0xffffffff)), nil
 		}
 		return nil, &UnsupportedError{Part: e.Proto.String() + "[]", Pos: e.Pos}
 	}
@@ -717,6 +843,9 @@ func (c *compiler) load(e *Load, depth int, out []bpf.Instruction) ([]bpf.Instru
 }
 
 func (c *compiler) relation(n *Relation) (bexpr, error) {
+	if err := c.afterGeneve("a byte comparison", n.Pos); err != nil {
+		return nil, err
+	}
 	cx, err := c.conds(n.X)
 	if err != nil {
 		return nil, err

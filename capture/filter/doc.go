@@ -24,7 +24,11 @@
 // "mpls [label]" (Ethernet, Cisco HDLC; each one moves the tests after it
 // past one label stack entry, and "ip"/"ip6" after it test the bottom of
 // stack bit and the IP version, as libpcap does) and "pppoes [id]"
-// (Ethernet; the tests after it look inside the PPP frame);
+// (Ethernet; the tests after it look inside the PPP frame); "geneve [vni]"
+// (UDP port 6081 over IPv4 or IPv6; the tests after it look inside, at
+// offsets the program computes at run time from the outer IPv4 header and
+// the Geneve options, as libpcap does: vlan, mpls, pppoes, geneve and byte
+// comparisons after it are refused);
 // greater, less, len; proto[expr:size] loads for ether/link, ip, ip6, arp,
 // rarp, tcp, udp, sctp, icmp and icmp6 with + - * / % & | ^ << >> and unary
 // minus; and, or, not, !, &&, ||, parentheses; and libpcap's named
@@ -34,7 +38,7 @@
 // and BSD loop (108).
 //
 // Anything else (host names, service names, MAC addresses, "ether host",
-// "gateway", "broadcast", protochain, 802.11, geneve, vxlan, ...) is refused with an
+// "gateway", "broadcast", protochain, 802.11, vxlan (libpcap 1.11), ...) is refused with an
 // [*UnsupportedError] that names the unsupported part and its offset, and
 // malformed input gets an [*Error] that says what was expected where. The
 // accept sets are checked against tcpdump 4.99.3 / libpcap 1.10.3 answers

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -122,7 +123,9 @@ var refusedTests = []struct {
 	{"gateway 10.0.0.1", "gateway", 0, ""},
 	{"ip broadcast", "ip broadcast", 0, ""},
 	{"multicast", "multicast", 0, ""},
-	{"geneve 5", "geneve", 0, ""},
+	{"geneve and vlan", "vlan", 11, "after geneve"},
+	{"geneve and ip[0] = 0x45", "a byte comparison", 11, "after geneve"},
+	{"geneve 16777216", "", 0, "Geneve VNI 16777216 greater than maximum 16777215"},
 	{"mpls 1048576", "", 0, "MPLS label 1048576 greater than maximum 1048575"},
 	{"pppoes 65536", "", 0, "PPPoE session number 65536 greater than maximum 65535"},
 	{"igmp", "igmp", 0, ""},
@@ -401,5 +404,52 @@ func BenchmarkMatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		m.Match(f)
+	}
+}
+
+// TestGeneveRunTimeOffsets: after "geneve" the inner packet's offset
+// depends on the outer IPv4 header's length and the Geneve options; the
+// same inner TCP packet matches behind either, and in Geneve over IPv6.
+// (The tunnel capture's answers, with options, are tcpdump's:
+// TestAgainstTcpdump.)
+func TestGeneveRunTimeOffsets(t *testing.T) {
+	plain := geneveFrame
+	// IPv4 options (one 4-byte NOP/EOL word) and 8 more bytes of Geneve options.
+	withOpts := slices.Clone(plain[:14])
+	withOpts = append(withOpts, 0x46, 0, 0, 0, 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2, 1, 1, 1, 0)
+	gen := slices.Clone(plain[14+20+8:])
+	gen[0] = 0x03 // option length 3 words
+	gen = slices.Insert(gen, 12, 0x01, 0x02, 0x81, 0x01, 'o', 'p', 't', '2')
+	withOpts = append(withOpts, plain[34:42]...)
+	withOpts = append(withOpts, gen...)
+	// The same Geneve datagram over IPv6.
+	v6 := append(slices.Clone(plain[:12]), 0x86, 0xdd, 0x60, 0, 0, 0, 0, byte(len(plain)-34), 17, 64)
+	v6 = append(v6, netip.MustParseAddr("fd99::1").AsSlice()...)
+	v6 = append(v6, netip.MustParseAddr("fd99::2").AsSlice()...)
+	v6 = append(v6, plain[34:]...)
+	for _, tt := range []struct {
+		expr string
+		want bool
+	}{
+		{"geneve", true},
+		{"geneve 42 and tcp port 8080", true},
+		{"geneve and host 10.98.0.2 and tcp[13] = 2", false}, // refused: byte comparison after geneve
+		{"geneve 43", false},
+		{"geneve and host 10.99.0.1", false},
+		{"geneve and src host 10.98.0.1 and dst port 8080", true},
+		{"geneve and udp", false},
+	} {
+		for name, f := range map[string][]byte{"plain": plain, "options": withOpts, "ipv6": v6} {
+			m, err := NewMatcher(tt.expr, LinkTypeEthernet)
+			if err != nil {
+				if tt.want {
+					t.Errorf("%q: %v", tt.expr, err)
+				}
+				continue
+			}
+			if got := m.Match(f); got != tt.want {
+				t.Errorf("%q on the %s frame: %v, want %v", tt.expr, name, got, tt.want)
+			}
+		}
 	}
 }

@@ -18,6 +18,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(tt.in)
 	}
 	f.Add("mpls 1 and mpls 2 or pppoes 3")
+	f.Add("geneve 42 and tcp port 8080 or geneve")
 	f.Fuzz(func(t *testing.T, expr string) {
 		n, err := Parse(expr)
 		if err != nil {
@@ -62,6 +63,9 @@ func FuzzCompile(f *testing.F) {
 	f.Add("mpls 16004 and mpls and tcp port 8080", uint8(0), frame)
 	f.Add("vlan 300 and pppoes 0x1234 and ip6", uint8(0), frame)
 	f.Add("mpls and ip", uint8(8), frame)
+	f.Add("geneve 42 and tcp port 8080 and host 10.98.0.2", uint8(0), geneveFrame)
+	f.Add("vlan and geneve and ip6 and udp port 53", uint8(0), geneveFrame)
+	f.Add("not geneve or icmp", uint8(3), geneveFrame)
 	f.Fuzz(func(t *testing.T, expr string, lt uint8, frame []byte) {
 		linkType := fuzzLinkTypes[int(lt)%len(fuzzLinkTypes)]
 		prog, err := Compile(expr, linkType, 65535)
@@ -103,3 +107,14 @@ func FuzzCompile(f *testing.F) {
 		m.MatchWire(frame, len(frame)+100)
 	})
 }
+
+// geneveFrame is ethIPv4TCP's frame inside Geneve VNI 42 (one 4-byte
+// option, protocol type 0x6558) over IPv4/UDP to port 6081, on Ethernet.
+var geneveFrame = func() []byte {
+	inner := ethIPv4TCP("10.98.0.1", "10.98.0.2", 40000, 8080, 2)
+	gen := append([]byte{0x01, 0, 0x65, 0x58, 0, 0, 42, 0, 0x01, 0x02, 0x80, 0x00}, inner...)
+	udp := append([]byte{0x13, 0x88, 0x17, 0xc1, byte((8 + len(gen)) >> 8), byte(8 + len(gen)), 0, 0}, gen...)
+	n := 20 + len(udp)
+	ip := append([]byte{0x45, 0, byte(n >> 8), byte(n), 0, 1, 0x40, 0, 64, 17, 0, 0, 10, 99, 0, 1, 10, 99, 0, 2}, udp...)
+	return append([]byte{2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00}, ip...)
+}()

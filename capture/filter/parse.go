@@ -299,6 +299,16 @@ func (p *parser) parseTerm(prev qual) (Node, qual, error) {
 			n.Label, n.HasLabel = v, true
 		}
 		return n, qual{}, nil
+	case t.is("geneve"):
+		p.next()
+		n := &Geneve{Pos: t.pos}
+		if v, ok := p.pnum(); ok {
+			if v > 16777215 {
+				return nil, qual{}, errorf(t.pos, "Geneve VNI %d greater than maximum 16777215", v)
+			}
+			n.VNI, n.HasVNI = v, true
+		}
+		return n, qual{}, nil
 	case t.is("pppoes"):
 		p.next()
 		n := &PPPoES{Pos: t.pos}
