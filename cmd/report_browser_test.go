@@ -771,3 +771,89 @@ func TestReportCorpusInBrowser(t *testing.T) {
 		})
 	}
 }
+
+// TestReportTLSMapInBrowser: with keys, each framing map of corpus 11 and
+// 12 has three rows. A TLS record highlights the segments under it and the
+// messages inside it; a message inside TLS highlights the records it spans
+// and the segments that carried them; ↓ goes segment → record → message.
+func TestReportTLSMapInBrowser(t *testing.T) {
+	b := startBrowser(t)
+	dir := t.TempDir()
+	for _, name := range []string{"11_tls13_curl_openssl_sni", "12_tls12_curl_openssl_sni"} {
+		t.Run(name, func(t *testing.T) {
+			b.t = t
+			page, _ := makeReport(t, dir, name, corpus+name+".pcap", "--keylog", "../testdata/keys/"+name+".keys")
+			b.open(page)
+			b.screenshot("report_tls_" + name)
+			var rows [][3]int
+			b.eval(`[...document.querySelectorAll("svg.fmap")].map(m => [m.querySelectorAll("rect.seg").length, m.querySelectorAll("rect.msg.rec").length, m.querySelectorAll("rect.in").length])`, &rows)
+			if len(rows) != 2 {
+				t.Fatalf("%d framing maps, want 2", len(rows))
+			}
+			for i, r := range rows {
+				if r[0] == 0 || r[1] == 0 || r[2] != 1 {
+					t.Errorf("map %d: %d segments, %d records, %d messages inside; want some, some, 1", i, r[0], r[1], r[2])
+				}
+			}
+			// overlap lists the ids of the rects of class cls in map m whose
+			// x extent overlaps that of the rect id.
+			const overlap = `const overlap = (m, id, cls) => { const s = document.getElementById(id), x0 = +s.getAttribute("x"), x1 = x0 + +s.getAttribute("width");
+				return [...m.querySelectorAll(cls)].filter(r => { const a = +r.getAttribute("x"), b = a + +r.getAttribute("width"); return a < x1 - 0.5 && b > x0 + 0.5; }).map(r => r.id); };
+				const hl = (m, cls) => [...m.querySelectorAll(cls + ".hl")].map(r => r.id);`
+			for mi := range 2 {
+				// The record carrying the message inside, then that message.
+				var got struct {
+					Rec, Msg                   string
+					RecSegs, WantSegs, RecIns  []string
+					MsgRecs, WantRecs, MsgSegs []string
+					RecInfo, MsgInfo, Selected string
+				}
+				b.eval(fmt.Sprintf(`(() => { %s
+					const m = document.querySelectorAll("svg.fmap")[%d], inner = m.querySelector("rect.in");
+					const rec = overlap(m, inner.id, "rect.msg.rec")[0];
+					const info = () => m.parentNode.nextElementSibling.textContent;
+					document.getElementById(rec).dispatchEvent(new MouseEvent("click", {bubbles: true}));
+					const out = {rec, msg: inner.id, recSegs: hl(m, "rect.seg"), wantSegs: overlap(m, rec, "rect.seg"), recIns: hl(m, "rect.in"), recInfo: info()};
+					inner.dispatchEvent(new MouseEvent("click", {bubbles: true}));
+					out.msgRecs = hl(m, "rect.msg"); out.wantRecs = overlap(m, inner.id, "rect.msg.rec"); out.msgSegs = hl(m, "rect.seg"); out.msgInfo = info();
+					out.selected = [...m.querySelectorAll(".sel")].map(r => r.id).join(",");
+					return out; })()`, overlap, mi), &got)
+				if len(got.RecSegs) == 0 || fmt.Sprint(got.RecSegs) != fmt.Sprint(got.WantSegs) {
+					t.Errorf("map %d: record %s highlights segments %v, want %v", mi, got.Rec, got.RecSegs, got.WantSegs)
+				}
+				if fmt.Sprint(got.RecIns) != fmt.Sprint([]string{got.Msg}) {
+					t.Errorf("map %d: record %s highlights messages inside %v, want [%s]", mi, got.Rec, got.RecIns, got.Msg)
+				}
+				if !strings.Contains(got.RecInfo, "TLS record #") || !strings.Contains(got.RecInfo, "inside TLS") {
+					t.Errorf("map %d: record info %q", mi, got.RecInfo)
+				}
+				if fmt.Sprint(got.MsgRecs) != fmt.Sprint(got.WantRecs) || fmt.Sprint(got.MsgSegs) != fmt.Sprint(got.RecSegs) {
+					t.Errorf("map %d: message %s highlights records %v (want %v) and segments %v (want %v)", mi, got.Msg, got.MsgRecs, got.WantRecs, got.MsgSegs, got.RecSegs)
+				}
+				if !strings.Contains(got.MsgInfo, "inside TLS · http1 · decrypted bytes [0,") || !strings.Contains(got.MsgInfo, "in TLS record #") {
+					t.Errorf("map %d: message info %q", mi, got.MsgInfo)
+				}
+				if got.Selected != got.Msg {
+					t.Errorf("map %d: selected %q, want only %s", mi, got.Selected, got.Msg)
+				}
+			}
+			// Keyboard: ↓ from the first segment goes to the first record it
+			// carries, ↓ again to the message inside that record, else the
+			// first message inside.
+			var path []string
+			b.eval(`document.querySelector("svg.fmap rect.seg").focus()`, nil)
+			for range 2 {
+				b.key("ArrowDown", "ArrowDown", 40)
+				var id string
+				b.eval(`document.activeElement.getAttribute("class")`, &id)
+				path = append(path, id)
+			}
+			if len(path) != 2 || !strings.Contains(path[0], "msg rec") || !strings.Contains(path[1], "in") {
+				t.Errorf("↓ ↓ from the first segment focused %q, want a record then a message inside", path)
+			}
+			if p := b.problems(page); len(p) > 0 {
+				t.Errorf("page problems:\n%s", strings.Join(p, "\n"))
+			}
+		})
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"html"
 	"net/netip"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sockscope/sockscope/internal/golden"
 	"github.com/sockscope/sockscope/internal/pcapgen"
 )
 
@@ -233,4 +235,40 @@ func TestReportTunnelPath(t *testing.T) {
 			t.Errorf("dup_mirror page lacks %q", want)
 		}
 	}
+}
+
+// TestReportTLSGolden: the page of a decrypted stream, its framing map data
+// in three rows (segments, TLS records, the messages inside with the records
+// they span). The page's own stylesheet, script and their hashes in the
+// Content-Security-Policy are left out (other tests check them); the JSON
+// the script draws from is indented, one field a line.
+func TestReportTLSGolden(t *testing.T) {
+	for _, tc := range []struct{ name, capture, keys string }{
+		{"tls13", "11_tls13_curl_openssl_sni.pcap", "11_tls13_curl_openssl_sni.keys"},
+		{"tls12", "12_tls12_curl_openssl_sni.pcap", "12_tls12_curl_openssl_sni.keys"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			page, _ := reportPage(t, corpus+tc.capture, "--keylog", "../testdata/keys/"+tc.keys)
+			golden.Check(t, []byte(reportSkeleton(t, page)))
+		})
+	}
+}
+
+// reportSkeleton is page without its stylesheet, script and policy, and
+// with its data indented.
+func reportSkeleton(t *testing.T, page string) string {
+	t.Helper()
+	page = regexp.MustCompile(`(?s)<style>.*?</style>`).ReplaceAllString(page, "<style>…</style>")
+	page = regexp.MustCompile(`(?s)<script>.*?</script>`).ReplaceAllString(page, "<script>…</script>")
+	page = regexp.MustCompile(`(<meta http-equiv="Content-Security-Policy" content=")[^"]*"`).ReplaceAllString(page, `${1}…"`)
+	re := regexp.MustCompile(`(?s)(<script type="application/json" id="report-data">)(.*?)(</script>)`)
+	m := re.FindStringSubmatchIndex(page)
+	if m == nil {
+		t.Fatal("no report data in the page")
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, []byte(page[m[4]:m[5]]), "", " "); err != nil {
+		t.Fatal(err)
+	}
+	return page[:m[4]] + "\n" + b.String() + "\n" + page[m[5]:]
 }

@@ -289,9 +289,14 @@ type rPkt struct {
 }
 
 type rDir struct {
-	End    int64  `json:"end"`
-	Segs   []rSeg `json:"segs"`
-	Msgs   []rMsg `json:"msgs"`
+	End  int64  `json:"end"`
+	Segs []rSeg `json:"segs"`
+	Msgs []rMsg `json:"msgs"` // with keys: the TLS records
+	// In, for a decrypted stream, are the messages inside TLS: a third row
+	// under the records.
+	TLS    bool   `json:"tls,omitempty"` // msgs are TLS records
+	In     []rIn  `json:"in,omitempty"`
+	InCut  int    `json:"incut,omitempty"`
 	Gaps   []rGap `json:"gaps,omitempty"`
 	SegCut int    `json:"segcut,omitempty"`
 	MsgCut int    `json:"msgcut,omitempty"`
@@ -315,6 +320,23 @@ type rMsg struct {
 	I   int    `json:"i"` // message number (#i)
 	S   int64  `json:"s"`
 	E   int64  `json:"e"`
+	Fr  []int  `json:"fr"`
+	Pr  string `json:"pr"`
+	Sum string `json:"sum"`
+	Pa  bool   `json:"pa,omitempty"`
+	P   string `json:"p,omitempty"`
+}
+
+// rIn is a message inside TLS. S and E place it on the TCP byte axis
+// (within the records that carried it, in proportion to its plaintext);
+// PS and PE are its bytes in the decrypted application data.
+type rIn struct {
+	I   int    `json:"i"`
+	S   int64  `json:"s"`
+	E   int64  `json:"e"`
+	PS  int64  `json:"ps"`
+	PE  int64  `json:"pe"`
+	R   []int  `json:"r"` // indexes into msgs of the records it spans
 	Fr  []int  `json:"fr"`
 	Pr  string `json:"pr"`
 	Sum string `json:"sum"`
@@ -601,11 +623,94 @@ func reportStream(i int, a *decode.Analysis, l *decode.TLSLayer, lim reportLimit
 			d.Notes = append(d.Notes, fmt.Sprintf("%s framing map shows %d of %d segments and %d of %d messages (bytes [0,%d))",
 				dd.Arrow(), len(rd.Segs), len(rd.Segs)+rd.SegCut, nm, len(msgs), drawnEnd))
 		}
+		rd.TLS = l != nil
+		if l != nil && l.Inner != nil {
+			rd.In, rd.InCut = innerRow(l, dd, msgs[:nm], lim)
+			if rd.InCut > 0 {
+				d.Notes = append(d.Notes, fmt.Sprintf("%s framing map shows %d of %d messages inside TLS", dd.Arrow(), len(rd.In), len(rd.In)+rd.InCut))
+			}
+		}
 		head.HasMap = len(rd.Segs) > 0 || len(rd.Msgs) > 0
 		d.Dirs = append(d.Dirs, head)
 		js.Dirs[dir] = rd
 	}
 	return d, js
+}
+
+// innerRow is the framing map's third row: the messages inside TLS of
+// direction d, each with the drawn records (recs, the outer messages) it
+// spans, placed on the TCP byte axis within them. A message whose records
+// are not all drawn is left out, with every one after it.
+func innerRow(l *decode.TLSLayer, d reassembly.Direction, recs []decode.Message, lim reportLimits) ([]rIn, int) {
+	msgs := l.Inner.Messages[d]
+	byStart := make(map[int64]int, len(recs)) // record's TCP start → index into recs
+	for k, m := range recs {
+		byStart[m.Range.Start] = k
+	}
+	var app []decode.TLSRecord // records that carried application data, by App
+	byN := map[int]decode.TLSRecord{}
+	for _, r := range l.Records[d] {
+		byN[r.N] = r
+		if r.App.Len() > 0 {
+			app = append(app, r)
+		}
+	}
+	// at places plaintext offset p on the TCP axis: a record's first
+	// plaintext byte at its header, its last at its end (tag included),
+	// the bytes between in proportion.
+	at := func(p int64, end bool) int64 {
+		i := sort.Search(len(app), func(i int) bool {
+			if end {
+				return app[i].App.End >= p
+			}
+			return app[i].App.End > p
+		})
+		if i == len(app) {
+			return -1
+		}
+		r := app[i]
+		switch {
+		case !end && p <= r.App.Start:
+			return r.Range.Start
+		case end && p >= r.App.End:
+			return r.Range.End
+		}
+		const hdr = 5
+		body := max(r.Range.Len()-hdr, 0)
+		return r.Range.Start + hdr + (p-r.App.Start)*body/r.App.Len()
+	}
+	h := &l.Inner.Stream.Dirs[d]
+	var out []rIn
+	for i, m := range msgs {
+		if len(out) == lim.segments {
+			return out, len(msgs) - i
+		}
+		in := rIn{I: m.Index, PS: m.Range.Start, PE: m.Range.End, R: []int{}, Fr: m.Frames, Pr: m.Protocol,
+			Sum: textsafe.Escape(m.Summary), Pa: m.Partial}
+		if in.Fr == nil {
+			in.Fr = []int{}
+		}
+		ok := true
+		if i < len(l.MsgRecords[d]) {
+			for _, n := range l.MsgRecords[d][i] {
+				k, found := byStart[byN[n].Range.Start]
+				if !found {
+					ok = false
+					break
+				}
+				in.R = append(in.R, k)
+			}
+		}
+		in.S, in.E = at(m.Range.Start, false), at(m.Range.End, true)
+		if !ok || len(in.R) == 0 || in.S < 0 || in.E < in.S {
+			return out, len(msgs) - i
+		}
+		if lim.preview > 0 {
+			in.P = preview(h, m.Range, lim.preview)
+		}
+		out = append(out, in)
+	}
+	return out, 0
 }
 
 // packetClass picks the ladder style of a packet.

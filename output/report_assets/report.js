@@ -124,13 +124,18 @@
   }
 
   // ---- framing map ----
+  // Two rows (segments, messages), or three for a decrypted TLS stream
+  // (segments, TLS records, the messages inside): selecting an item marks
+  // the items of the other rows that share its bytes.
   function drawMap(wrap, st, d) {
     var dir = st.dirs[d];
     var box = wrap.nextElementSibling;
     var dname = d === 0 ? 'c2s' : 's2c';
-    var segs = dir.segs || [], msgs = dir.msgs || [], gaps = dir.gaps || [];
-    var cuts = {};
-    [segs, msgs, gaps].forEach(function (l) { l.forEach(function (x) { cuts[x.s] = 1; cuts[x.e] = 1; }); });
+    var segs = dir.segs || [], msgs = dir.msgs || [], gaps = dir.gaps || [], ins = dir.in || [];
+    var tls = !!dir.tls, three = ins.length > 0;
+    var cuts = {}, ticks = {};
+    [segs, msgs, gaps].forEach(function (l) { l.forEach(function (x) { cuts[x.s] = 1; cuts[x.e] = 1; ticks[x.s] = 1; ticks[x.e] = 1; }); });
+    ins.forEach(function (x) { cuts[x.s] = 1; cuts[x.e] = 1; });
     var bs = Object.keys(cuts).map(Number).sort(function (a, b) { return a - b; });
     var n = Math.max(bs.length - 1, 1), total = Math.max(bs[bs.length - 1] - bs[0], 1);
     var MIN = 10, LEFT = 112, avail = Math.max(1000, n * MIN + 200);
@@ -139,15 +144,20 @@
       pos[b] = x;
       if (i + 1 < bs.length) x += MIN + (avail - n * MIN) * (bs[i + 1] - b) / total;
     });
-    var W = Math.ceil(x + 24), H = 118;
-    var root = svg('svg', { class: 'fmap', viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, role: 'group',
-      'aria-label': 'framing map ' + st.id + ' ' + dname + ': ' + segs.length + ' segments above, ' + msgs.length + ' messages below' });
-    var SY = 8, SH = 32, RY = 54, MY = 78, MH = 32;
-    root.appendChild(svg('text', { x: 4, y: SY + 21, class: 'rowlabel' }, st.proto === 'udp' ? 'datagrams' : 'segments'));
-    root.appendChild(svg('text', { x: 4, y: MY + 21, class: 'rowlabel' }, 'messages'));
+    var SY = 8, SH = 32, RY = 54, MY = 78, MH = 32, IY = 120, IH = 32;
+    var bottom = three ? IY + IH : MY + MH;
+    var W = Math.ceil(x + 24), H = bottom + 8;
+    var segWord = st.proto === 'udp' ? 'datagram' : 'segment', msgWord = tls ? 'TLS record' : 'message';
+    var root = svg('svg', { class: 'fmap' + (three ? ' three' : ''), viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, role: 'group',
+      'aria-label': 'framing map ' + st.id + ' ' + dname + ': ' + segs.length + ' ' + segWord + 's above, ' + msgs.length + ' ' + msgWord + 's below' +
+        (three ? ', ' + ins.length + ' messages inside TLS under them' : '') });
+    root.appendChild(svg('text', { x: 4, y: SY + 21, class: 'rowlabel' }, segWord + 's'));
+    root.appendChild(svg('text', { x: 4, y: MY + 21, class: 'rowlabel' }, tls ? 'TLS records' : 'messages'));
+    if (three) root.appendChild(svg('text', { x: 4, y: IY + 21, class: 'rowlabel' }, 'inside TLS'));
     root.appendChild(svg('line', { x1: LEFT, y1: RY, x2: x, y2: RY, class: 'ruler' }));
     var lastLabel = -1e9;
     bs.forEach(function (b) {
+      if (!ticks[b]) return;
       root.appendChild(svg('line', { x1: pos[b], y1: RY - 5, x2: pos[b], y2: RY + 5, class: 'tick' }));
       if (pos[b] - lastLabel >= 44) {
         root.appendChild(svg('text', { x: pos[b], y: RY + 17, 'text-anchor': 'middle', class: 'itemlabel' }, String(b)));
@@ -155,16 +165,25 @@
       }
     });
     gaps.forEach(function (g) {
-      var r = svg('rect', { class: 'gap', x: pos[g.s], y: SY, width: Math.max(pos[g.e] - pos[g.s], 2), height: MY + MH - SY });
+      var r = svg('rect', { class: 'gap', x: pos[g.s], y: SY, width: Math.max(pos[g.e] - pos[g.s], 2), height: bottom - SY });
       r.appendChild(svg('title', {}, 'bytes [' + g.s + ',' + g.e + ') missing: ' + g.k));
       root.appendChild(r);
     });
-    var segEls = [], msgEls = [], msgSegs = msgs.map(function () { return []; });
+    var segEls = [], msgEls = [], inEls = [];
+    var msgSegs = msgs.map(function () { return []; }), msgIns = msgs.map(function () { return []; });
     segs.forEach(function (s, i) { s.m.forEach(function (mi) { if (msgSegs[mi]) msgSegs[mi].push(i); }); });
+    ins.forEach(function (m, i) { m.r.forEach(function (ri) { if (msgIns[ri]) msgIns[ri].push(i); }); });
+    // The segments under a message inside TLS: those of its records.
+    var inSegs = ins.map(function (m) {
+      var seen = {}, out = [];
+      m.r.forEach(function (ri) { msgSegs[ri].forEach(function (si) { if (!seen[si]) { seen[si] = 1; out.push(si); } }); });
+      return out.sort(function (a, b) { return a - b; });
+    });
+    var letter = { seg: 's', msg: 'm', in: 'i' };
     function item(kind, o, i, y, h, cls, text, label) {
       var w = Math.max(pos[o.e] - pos[o.s], 3);
       var r = svg('rect', { class: 'item ' + kind + cls, x: pos[o.s] + 0.5, y: y, width: w - 1, height: h,
-        id: st.a + '-' + dname + '-' + (kind === 'seg' ? 's' : 'm') + o.i, tabindex: '-1', role: 'button', 'aria-label': label });
+        id: st.a + '-' + dname + '-' + letter[kind] + o.i, tabindex: '-1', role: 'button', 'aria-label': label });
       r.appendChild(svg('title', {}, label));
       r.addEventListener('click', function () { select(kind, i); });
       r.addEventListener('mouseenter', function () { select(kind, i); });
@@ -175,16 +194,21 @@
       }
       return r;
     }
+    function recs(l) { return l.map(function (ri) { return '#' + msgs[ri].i; }).join(', '); }
     segs.forEach(function (s, i) {
-      var label = (st.proto === 'udp' ? 'datagram ' : 'segment ') + s.i + ', frame ' + s.f + ', bytes [' + s.s + ',' + s.e + ')' + (s.c ? ', carries ' + s.c : '');
+      var label = segWord + ' ' + s.i + ', frame ' + s.f + ', bytes [' + s.s + ',' + s.e + ')' + (s.c ? ', carries ' + s.c : '');
       segEls.push(item('seg', s, i, SY, SH, s.k === 'new' ? '' : ' retx', String(s.i), label));
     });
     msgs.forEach(function (m, i) {
-      var label = 'message #' + m.i + ', bytes [' + m.s + ',' + m.e + '), frames ' + m.fr.join(', ') + ': ' + clip(m.sum, 80);
-      msgEls.push(item('msg', m, i, MY, MH, (m.pa ? ' partial' : '') + (m.pr === 'unframed' ? ' unframed' : ''), '#' + m.i, label));
+      var label = msgWord + ' #' + m.i + ', bytes [' + m.s + ',' + m.e + '), frames ' + m.fr.join(', ') + ': ' + clip(m.sum, 80);
+      msgEls.push(item('msg', m, i, MY, MH, (tls ? ' rec' : '') + (m.pa ? ' partial' : '') + (m.pr === 'unframed' ? ' unframed' : ''), '#' + m.i, label));
     });
-    if (segEls.length) segEls[0].setAttribute('tabindex', '0'); else if (msgEls.length) msgEls[0].setAttribute('tabindex', '0');
-    var selected = null;
+    ins.forEach(function (m, i) {
+      var label = 'message #' + m.i + ' inside TLS, in record' + (m.r.length === 1 ? ' ' : 's ') + recs(m.r) + ', frames ' + m.fr.join(', ') + ': ' + clip(m.sum, 80);
+      inEls.push(item('in', m, i, IY, IH, (m.pa ? ' partial' : '') + (m.pr === 'unframed' ? ' unframed' : ''), '#' + m.i, label));
+    });
+    var rows = [segEls, msgEls, inEls];
+    for (var k = 0; k < rows.length; k++) { if (rows[k].length) { rows[k][0].setAttribute('tabindex', '0'); break; } }
     var ladder = wrap.closest('section.stream').querySelector('svg.ladder');
     function clear() {
       root.querySelectorAll('.hl, .sel').forEach(function (e) { e.classList.remove('hl', 'sel'); });
@@ -198,47 +222,63 @@
         if (g) g.classList.add('xref');
       });
     }
+    function mark(els, list) { list.forEach(function (j) { if (els[j]) els[j].classList.add('hl'); }); }
     function select(kind, i) {
       clear();
       box.textContent = '';
       if (kind === 'seg') {
         var s = segs[i];
         segEls[i].classList.add('sel');
-        s.m.forEach(function (mi) { msgEls[mi].classList.add('hl'); });
+        mark(msgEls, s.m);
+        s.m.forEach(function (mi) { mark(inEls, msgIns[mi] || []); });
         xref([s.f]);
-        para(box, 'h', (st.proto === 'udp' ? 'datagram ' : 'segment ') + s.i + ' · frame ' + s.f + ' · ' + s.t + ' · bytes [' + s.s + ',' + s.e + ') · ' + bytes(s.n) + ' · ' + s.k.replace(/_/g, ' '));
+        para(box, 'h', segWord + ' ' + s.i + ' · frame ' + s.f + ' · ' + s.t + ' · bytes [' + s.s + ',' + s.e + ') · ' + bytes(s.n) + ' · ' + s.k.replace(/_/g, ' '));
         para(box, '', s.m.length ? 'carries ' + (s.c || s.m.map(function (mi) { return '#' + msgs[mi].i; }).join(', ')) : 'carries no framed message');
         if (s.p) para(box, 'pv', s.p);
-      } else {
+      } else if (kind === 'msg') {
         var m = msgs[i];
         msgEls[i].classList.add('sel');
-        msgSegs[i].forEach(function (si) { segEls[si].classList.add('hl'); });
+        mark(segEls, msgSegs[i]);
+        mark(inEls, msgIns[i]);
         xref(m.fr);
-        para(box, 'h', 'message #' + m.i + ' · ' + m.pr + ' · bytes [' + m.s + ',' + m.e + ') · ' + bytes(m.e - m.s) + ' · frame' + (m.fr.length === 1 ? ' ' : 's ') + m.fr.join(', ') + (m.pa ? ' · partial' : ''));
+        para(box, 'h', msgWord + ' #' + m.i + ' · ' + m.pr + ' · bytes [' + m.s + ',' + m.e + ') · ' + bytes(m.e - m.s) + ' · frame' + (m.fr.length === 1 ? ' ' : 's ') + m.fr.join(', ') + (m.pa ? ' · partial' : ''));
         para(box, '', m.sum);
         para(box, '', msgSegs[i].length > 1 ? 'split across ' + msgSegs[i].length + ' segments' : (msgSegs[i].length === 1 ? 'in one segment' : ''));
+        if (msgIns[i].length) para(box, '', 'carries message' + (msgIns[i].length === 1 ? ' ' : 's ') + msgIns[i].map(function (j) { return '#' + ins[j].i; }).join(', ') + ' inside TLS');
         if (m.p) para(box, 'pv', m.p);
+      } else {
+        var q = ins[i];
+        inEls[i].classList.add('sel');
+        mark(msgEls, q.r);
+        mark(segEls, inSegs[i]);
+        xref(q.fr);
+        para(box, 'h', 'message #' + q.i + ' inside TLS · ' + q.pr + ' · decrypted bytes [' + q.ps + ',' + q.pe + ') · ' + bytes(q.pe - q.ps) + ' · frame' + (q.fr.length === 1 ? ' ' : 's ') + q.fr.join(', ') + (q.pa ? ' · partial' : ''));
+        para(box, '', q.sum);
+        para(box, '', 'in TLS record' + (q.r.length === 1 ? ' ' : 's ') + recs(q.r) + ', carried by ' + inSegs[i].length + ' segment' + (inSegs[i].length === 1 ? '' : 's'));
+        if (q.p) para(box, 'pv', q.p);
       }
-      selected = { kind: kind, i: i };
     }
+    var kinds = ['seg', 'msg', 'in'];
     root.addEventListener('keydown', function (ev) {
-      var a = document.activeElement, si = segEls.indexOf(a), mi = msgEls.indexOf(a);
-      var list = si >= 0 ? segEls : msgEls, i = si >= 0 ? si : mi;
+      var a = document.activeElement, row = -1, i = -1;
+      for (var k = 0; k < rows.length && i < 0; k++) { i = rows[k].indexOf(a); if (i >= 0) row = k; }
       if (i < 0) return;
-      var toList = list, to = -1;
+      var list = rows[row], toList = list, to = -1;
       switch (ev.key) {
         case 'ArrowRight': to = i + 1; break;
         case 'ArrowLeft': to = i - 1; break;
         case 'Home': to = 0; break;
         case 'End': to = list.length - 1; break;
         case 'ArrowDown':
-          if (si >= 0 && msgEls.length) { toList = msgEls; to = segs[si].m.length ? segs[si].m[0] : 0; }
+          if (row === 0 && msgEls.length) { toList = msgEls; to = segs[i].m.length ? segs[i].m[0] : 0; }
+          if (row === 1 && inEls.length) { toList = inEls; to = msgIns[i].length ? msgIns[i][0] : 0; }
           break;
         case 'ArrowUp':
-          if (mi >= 0 && segEls.length) { toList = segEls; to = msgSegs[mi].length ? msgSegs[mi][0] : 0; }
+          if (row === 1 && segEls.length) { toList = segEls; to = msgSegs[i].length ? msgSegs[i][0] : 0; }
+          if (row === 2 && msgEls.length) { toList = msgEls; to = ins[i].r.length ? ins[i].r[0] : 0; }
           break;
-        case 'Escape': clear(); box.textContent = ''; selected = null; ev.preventDefault(); return;
-        case 'Enter': case ' ': select(si >= 0 ? 'seg' : 'msg', i); ev.preventDefault(); return;
+        case 'Escape': clear(); box.textContent = ''; ev.preventDefault(); return;
+        case 'Enter': case ' ': select(kinds[row], i); ev.preventDefault(); return;
         default: return;
       }
       ev.preventDefault();
@@ -248,15 +288,16 @@
       toList[to].focus();
     });
     root.selectItem = function (r) {
-      var i = segEls.indexOf(r);
-      if (i >= 0) { select('seg', i); return; }
-      i = msgEls.indexOf(r);
-      if (i >= 0) select('msg', i);
+      for (var k = 0; k < rows.length; k++) {
+        var i = rows[k].indexOf(r);
+        if (i >= 0) { select(kinds[k], i); return; }
+      }
     };
     wrap.appendChild(root);
     var notes = [];
     if (dir.segcut) notes.push(dir.segcut + ' more segments not drawn');
-    if (dir.msgcut) notes.push(dir.msgcut + ' more messages not drawn');
+    if (dir.msgcut) notes.push(dir.msgcut + ' more ' + msgWord + 's not drawn');
+    if (dir.incut) notes.push(dir.incut + ' more messages inside TLS not drawn');
     if (dir.resent) notes.push(dir.resent + ' segment' + (dir.resent === 1 ? '' : 's') + ' that only re-sent bytes (retransmissions, keep-alives) are in the ladder, not here');
     if (notes.length) wrap.parentNode.insertBefore(html('p', 'note', notes.join(' · ')), wrap);
   }
@@ -264,7 +305,7 @@
   document.querySelectorAll('.ladder-wrap').forEach(function (w) { drawLadder(w, data.streams[+w.dataset.stream]); });
   document.querySelectorAll('.fmap-wrap').forEach(function (w) { drawMap(w, data.streams[+w.dataset.stream], w.dataset.dir === 's2c' ? 1 : 0); });
 
-  // ---- deep links: #tcp-0-f12 selects a packet, #tcp-0-c2s-s3 a segment ----
+  // ---- deep links: #tcp-0-f12 selects a packet, #tcp-0-c2s-s3 a segment, -m2 a message (a TLS record), -i1 a message inside TLS ----
   function goToHash() {
     var id = decodeURIComponent(location.hash.slice(1));
     if (!id) return;
