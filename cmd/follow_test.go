@@ -61,6 +61,8 @@ func TestFollowGolden(t *testing.T) {
 		{"tls12_decrypted_json", []string{corpus + "12_tls12_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/12_tls12_curl_openssl_sni.keys", "--format", "json"}},
 		{"tls13_h2_decrypted", []string{"../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.pcap", "0", "--dir", "s2c", "--keylog", "../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.keys"}},
 		{"tls13_embedded_secrets", []string{"../decode/tlsdec/testdata/50_tls13_embedded_secrets.pcapng", "0", "--dir", "c2s", "--framing", "line"}},
+		{"imap_starttls_decrypted", []string{"../testdata/captures/imap_dovecot_starttls_keys.pcap", "0", "--keylog", "../testdata/keys/imap_dovecot_starttls_keys.keys"}},
+		{"pop3_stls_decrypted", []string{"../testdata/captures/pop3_dovecot_stls_keys.pcap", "0", "--dir", "s2c", "--keylog", "../testdata/keys/pop3_dovecot_stls_keys.keys"}},
 		{"tls13_no_keys_hint", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--dir", "c2s"}},
 	}
 	for _, tt := range tests {

@@ -134,3 +134,78 @@ func TestReadStatsTLSCountsInner(t *testing.T) {
 		})
 	}
 }
+
+// TestFollowSwitchedTLSRawAgainstTshark: for a session that switches to TLS
+// after cleartext (IMAP STARTTLS, POP3 STLS against dovecot, with curl's key
+// log), follow --keylog --format raw writes the cleartext bytes up to the
+// switch as they are, then exactly the decrypted bytes tshark's Follow TLS
+// Stream gives (recorded in testdata/tshark/starttls).
+func TestFollowSwitchedTLSRawAgainstTshark(t *testing.T) {
+	const dir = "../testdata/tshark/starttls"
+	answers, _ := filepath.Glob(filepath.Join(dir, "*.tshark.c2s"))
+	if len(answers) < 2 {
+		t.Fatalf("only %d recorded answers in %s", len(answers), dir)
+	}
+	for _, ans := range answers {
+		name := strings.TrimSuffix(filepath.Base(ans), ".tshark.c2s")
+		t.Run(name, func(t *testing.T) {
+			capFile := "../testdata/captures/" + name + ".pcap"
+			keys := "../testdata/keys/" + name + ".keys"
+			for _, d := range []string{"c2s", "s2c"} {
+				want, err := os.ReadFile(filepath.Join(dir, name+".tshark."+d))
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, errOut, code := runCLI(t, nil, "follow", capFile, "0", "--format", "raw", "--dir", d, "--keylog", keys)
+				if code != 0 {
+					t.Fatalf("%s: exit %d: %s", d, code, errOut)
+				}
+				tcp, _, _ := runCLI(t, nil, "follow", capFile, "0", "--format", "raw", "--dir", d, "--layer", "tcp")
+				if len(out) < len(want) || !bytes.Equal([]byte(out[len(out)-len(want):]), want) {
+					t.Fatalf("%s: %d bytes do not end with tshark's %d decrypted bytes", d, len(out), len(want))
+				}
+				clear := out[:len(out)-len(want)]
+				if !strings.HasPrefix(tcp, clear) || len(tcp) <= len(clear) || tcp[len(clear)] != 0x16 {
+					t.Errorf("%s: the %d bytes before the decrypted ones are not the TCP bytes up to the first TLS record", d, len(clear))
+				}
+			}
+		})
+	}
+}
+
+// TestFollowSwitchedTLS: with keys, follow frames what is inside the TLS of
+// a STARTTLS session as the cleartext was framed, and numbers its records
+// as the messages of the cleartext framing.
+func TestFollowSwitchedTLS(t *testing.T) {
+	out, errOut, code := runCLI(t, nil, "follow", "../testdata/captures/imap_dovecot_starttls_keys.pcap", "0", "--format", "json",
+		"--keylog", "../testdata/keys/imap_dovecot_starttls_keys.keys")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var inner, records int
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			Type, Dir, Protocol, Summary string
+			Index                        int
+			Records                      []int
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		switch rec.Type {
+		case "tls_record":
+			records++
+		case "tls_message":
+			inner++
+			if rec.Protocol != "imap" {
+				t.Errorf("message inside TLS framed as %q, want imap: %s", rec.Protocol, line)
+			}
+			if rec.Dir == "c2s" && rec.Index == 1 && (rec.Summary != "A003 CAPABILITY" || fmt.Sprint(rec.Records) != "[6]") {
+				t.Errorf("first command inside TLS: %s; want A003 CAPABILITY in record 6 (the 6th c→s message)", line)
+			}
+		}
+	}
+	if inner != 21 || records != 20+4 {
+		t.Errorf("%d messages inside TLS, %d TLS records; want 21 and 24", inner, records)
+	}
+}

@@ -110,6 +110,19 @@ type Analysis struct {
 // Analyze frames a stream whose data was kept (reassembly.Options.Keep).
 // spec is a --framing value; "auto" picks by content and port and says why.
 func Analyze(s *reassembly.Stream, spec string) (*Analysis, error) {
+	return analyze(s, spec, false)
+}
+
+// tlsContinuer is implemented by decoders of protocols that switch to TLS
+// mid-session (STARTTLS): continueInTLS says the bytes they get are the
+// session going on inside TLS, after the switch (no greeting comes).
+type tlsContinuer interface {
+	continueInTLS()
+}
+
+// analyze is Analyze; insideTLS frames a session's bytes after its switch
+// to TLS (the decrypted data of a STARTTLS stream).
+func analyze(s *reassembly.Stream, spec string, insideTLS bool) (*Analysis, error) {
 	sp, err := ParseSpec(spec)
 	if err != nil {
 		return nil, err
@@ -133,6 +146,9 @@ func Analyze(s *reassembly.Stream, spec string) (*Analysis, error) {
 	dec, err := New(sp, t)
 	if err != nil {
 		return nil, err
+	}
+	if c, ok := dec.(tlsContinuer); ok && insideTLS {
+		c.continueInTLS()
 	}
 	switch {
 	case sp.Name == "raw":

@@ -50,6 +50,10 @@ func newSMTP(Transport) Decoder { return &textProtoDecoder{kind: tpSMTP, name: "
 func newFTP(Transport) Decoder  { return &textProtoDecoder{kind: tpFTP, name: "ftp"} }
 func newPOP3(Transport) Decoder { return &textProtoDecoder{kind: tpPOP3, name: "pop3"} }
 
+// continueInTLS implements tlsContinuer: after STARTTLS, STLS or AUTH TLS
+// the session goes on with no new greeting.
+func (d *textProtoDecoder) continueInTLS() { d.greeted = true }
+
 func (d *textProtoDecoder) err(off int, format string, args ...any) *Error {
 	return &Error{Protocol: d.name, Offset: off, Reason: fmt.Sprintf(format, args...)}
 }

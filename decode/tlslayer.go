@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -68,15 +69,91 @@ type TLSLayer struct {
 	Inner *Analysis
 	// MsgRecords[d][i] lists the record numbers inner message i spans.
 	MsgRecords [2][][]int
+	// After, for a stream that switched to TLS after cleartext (STARTTLS,
+	// STLS, AUTH TLS, PostgreSQL's SSLRequest), names the framing of the
+	// cleartext ("imap"); Outer is then that framing, whose messages are
+	// TLS records from Switch[d], the offset of direction d's first record
+	// (-1 when that direction never switched). "" and Switch zero for a
+	// stream that starts with TLS.
+	After  string
+	Switch [2]int64
 }
 
 // AnalyzeTLS decrypts a kept TCP stream with keys and frames what the TLS
 // records carry (spec: the inner --framing; "" or "auto" takes ALPN, then
 // Detect). It returns nil when the stream does not start as TLS.
+//
+// A stream that switches to TLS after cleartext (its framing, spec or
+// auto, turns to TLS records: STARTTLS, STLS, AUTH TLS, SSLRequest) is
+// decrypted from the switch on, and what is inside is framed as the
+// cleartext was (IMAP after STARTTLS is still IMAP) unless ALPN names the
+// protocol (a CONNECT tunnel's h2) or spec names a framing.
 func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLayer, error) {
-	if s.Proto != capture.ProtoTCP || keys == nil || !startsTLS(s) {
+	if s.Proto != capture.ProtoTCP || keys == nil {
 		return nil, nil
 	}
+	if !startsTLS(s) {
+		return analyzeSwitchedTLS(s, keys, spec)
+	}
+	return analyzeTLS(s, keys, spec, nil)
+}
+
+// analyzeSwitchedTLS is AnalyzeTLS for a stream that does not start with
+// TLS: nil when its framing never switches to TLS records.
+func analyzeSwitchedTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLayer, error) {
+	if !hasClientHello(firstBytes(&s.Dirs[0], switchLook)) {
+		return nil, nil // no ClientHello early on: no need to frame the stream to know
+	}
+	if spec == "" {
+		spec = "auto"
+	}
+	clear, err := Analyze(s, spec)
+	if err != nil {
+		return nil, err
+	}
+	sw := [2]int64{-1, -1}
+	found := false
+	for d := range clear.Messages {
+		for _, m := range clear.Messages[d] {
+			if m.Protocol == "tls" {
+				sw[d], found = m.Range.Start, true
+				break
+			}
+		}
+	}
+	if !found || clear.Framing == "tls" {
+		return nil, nil
+	}
+	return analyzeTLS(s, keys, spec, &switched{clear: clear, at: sw})
+}
+
+// switchLook is how far into the client's bytes a switch to TLS is looked
+// for: STARTTLS and its kin come in a session's first exchanges.
+const switchLook = 1 << 20
+
+// hasClientHello says b holds what looks like the header of a TLS
+// handshake record carrying a ClientHello.
+func hasClientHello(b []byte) bool {
+	for {
+		i := bytes.Index(b, []byte{0x16, 0x03})
+		if i < 0 || i+6 > len(b) {
+			return false
+		}
+		if b[i+2] <= 0x04 && b[i+5] == 0x01 {
+			return true
+		}
+		b = b[i+1:]
+	}
+}
+
+// switched is a stream's cleartext framing and where each direction's TLS
+// begins.
+type switched struct {
+	clear *Analysis
+	at    [2]int64
+}
+
+func analyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string, sw *switched) (*TLSLayer, error) {
 	l := &TLSLayer{}
 	var plain [2][]byte
 	sess := tlsdec.NewSession(tlsdec.Config{Keys: keys, MaxWaiting: 1 << 30, OnRecord: func(r *tlsdec.Record) {
@@ -95,14 +172,27 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 		}
 		l.Records[d] = append(l.Records[d], rec)
 	}})
-	feedInOrder(s, sess)
+	var from [2]int64
+	var outer *Analysis
+	if sw != nil {
+		from, outer = sw.at, sw.clear
+		l.After, l.Switch = sw.clear.Framing, sw.at
+		for d := range from {
+			if from[d] >= 0 {
+				sess.StartAt(reassembly.Direction(d), from[d])
+			}
+		}
+	}
+	feedInOrder(s, sess, from)
 	sess.Close()
 	l.Info = sess.Info()
-	outer, err := Analyze(s, "tls")
-	if err != nil {
-		return nil, err
+	if outer == nil {
+		var err error
+		if outer, err = Analyze(s, "tls"); err != nil {
+			return nil, err
+		}
+		outer.Reason = "first bytes are a TLS handshake record; decrypted with the key log"
 	}
-	outer.Reason = "first bytes are a TLS handshake record; decrypted with the key log"
 	// Say what each encrypted record turned out to hold.
 	for d := range outer.Messages {
 		recs := l.Records[d]
@@ -120,6 +210,20 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 			}
 		}
 	}
+	if sw != nil {
+		// Records are numbered as the outer framing's messages, which
+		// count the cleartext ones before the switch.
+		for d := range l.Records {
+			for i := range l.Records[d] {
+				r := &l.Records[d][i]
+				ms := outer.Messages[d]
+				k := sort.Search(len(ms), func(k int) bool { return ms[k].Range.Start >= r.Range.Start })
+				if k < len(ms) && ms[k].Range.Start == r.Range.Start {
+					r.N = ms[k].Index
+				}
+			}
+		}
+	}
 	l.Outer = outer
 	if len(plain[0])+len(plain[1]) == 0 {
 		return l, nil
@@ -133,14 +237,28 @@ func AnalyzeTLS(s *reassembly.Stream, keys *tlsdec.KeyLog, spec string) (*TLSLay
 			spec = "http1"
 		default:
 			spec = "auto"
+			if sw != nil {
+				spec = sw.clear.Framing // IMAP after STARTTLS is still IMAP
+			}
 		}
 	}
-	a, err := Analyze(inner, spec)
+	a, err := analyze(inner, spec, sw != nil)
 	if err != nil {
 		return nil, err
 	}
-	if l.Info.ALPN != "" && a.Reason == "chosen with --framing" {
+	switch {
+	case l.Info.ALPN != "" && a.Reason == "chosen with --framing":
 		a.Reason = "ALPN " + l.Info.ALPN
+	case sw != nil && a.Reason == "chosen with --framing" && spec == sw.clear.Framing:
+		a.Reason = "as in the clear before the switch"
+		if c := sw.at[0]; c > 0 {
+			if ms := sw.clear.Messages[0]; len(ms) > 0 {
+				k := sort.Search(len(ms), func(k int) bool { return ms[k].Range.Start >= c })
+				if k > 0 {
+					a.Reason += " (" + ms[k-1].Summary + ")"
+				}
+			}
+		}
 	}
 	for d := range a.Messages {
 		recs := l.appRecords(reassembly.Direction(d))
@@ -186,8 +304,9 @@ func startsTLS(s *reassembly.Stream) bool {
 
 // feedInOrder gives a kept stream's bytes to sess run by run, both
 // directions interleaved by the frames that supplied them (the order they
-// were sent in), gaps as gaps.
-func feedInOrder(s *reassembly.Stream, sess *tlsdec.Session) {
+// were sent in), gaps as gaps: direction d's from offset from[d] on (none
+// of it when from[d] < 0).
+func feedInOrder(s *reassembly.Stream, sess *tlsdec.Session, from [2]int64) {
 	type piece struct {
 		d     reassembly.Direction
 		r     reassembly.ByteRange
@@ -196,19 +315,34 @@ func feedInOrder(s *reassembly.Stream, sess *tlsdec.Session) {
 	}
 	var ps []piece
 	for d := range s.Dirs {
+		if from[d] < 0 {
+			continue
+		}
 		h := &s.Dirs[d]
 		pos := int64(0)
+		add := func(r reassembly.ByteRange, data int64, frame int) {
+			if r.End <= from[d] {
+				return
+			}
+			if r.Start < from[d] {
+				if data >= 0 {
+					data += from[d] - r.Start
+				}
+				r.Start = from[d]
+			}
+			ps = append(ps, piece{reassembly.Direction(d), r, data, frame})
+		}
 		for _, c := range h.Chunks {
 			if c.Range.Start > pos {
-				ps = append(ps, piece{reassembly.Direction(d), reassembly.ByteRange{Start: pos, End: c.Range.Start}, -1, c.Frame})
+				add(reassembly.ByteRange{Start: pos, End: c.Range.Start}, -1, c.Frame)
 			}
-			ps = append(ps, piece{reassembly.Direction(d), c.Range, c.Data, c.Frame})
+			add(c.Range, c.Data, c.Frame)
 			pos = c.Range.End
 		}
 	}
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].frame < ps[j].frame })
 	// Within a direction the pieces must stay in stream order.
-	var next [2]int64
+	next := [2]int64{max(from[0], 0), max(from[1], 0)}
 	var held [2][]piece
 	flush := func(d reassembly.Direction) {
 		for {
@@ -283,6 +417,112 @@ type plainState struct {
 	decrypted int
 	failed    int
 	reason    string
+	watch     *switchWatch // a stream not starting with TLS, with keys: watched for a switch to TLS
+}
+
+// switchWatch frames a cleartext stream (a Streamer, auto) to find where
+// it switches to TLS (STARTTLS, STLS, AUTH TLS, SSLRequest, CONNECT): the
+// bytes of complete cleartext messages go on as they are; from the first
+// TLS record of a direction on, its bytes are decrypted. Bytes of a
+// message not yet complete are held (at most switchHold per direction).
+type switchWatch struct {
+	st   *Streamer
+	held [2][]byte
+	base [2]int64 // stream offset of held[d][0]
+	next [2]int64 // stream offset of the next byte
+	at   [2]int64 // where direction d's TLS begins; -1 until it does
+	done bool     // stopped watching: everything passes through
+}
+
+// switchHold bounds the bytes a switchWatch holds per direction before it
+// gives up and passes the stream through.
+const switchHold = 1 << 20
+
+// switchFramings are the framings that turn to TLS records mid-stream.
+var switchFramings = map[string]bool{"smtp": true, "ftp": true, "pop3": true, "imap": true, "pgsql": true, "http1": true}
+
+func (t *TLSPlain) newWatch(s *reassembly.Stream, ps *plainState) *switchWatch {
+	w := &switchWatch{at: [2]int64{-1, -1}}
+	st, err := NewStreamer(StreamerOptions{Framing: "auto", MaxBuffer: switchHold, OnMessage: func(s *reassembly.Stream, m *Message) {
+		d := m.Dir & 1
+		if w.done || w.at[d] >= 0 {
+			return
+		}
+		if m.Protocol != "tls" {
+			w.release(t, s, d, m.Range.End)
+			return
+		}
+		w.at[d] = m.Range.Start
+		w.release(t, s, d, m.Range.Start)
+		ps.tls = true
+		ps.sess.StartAt(d, m.Range.Start)
+		if rest := w.held[d]; len(rest) > 0 {
+			w.held[d] = nil
+			ps.sess.Feed(d, rest)
+		}
+	}})
+	if err != nil {
+		return nil
+	}
+	w.st = st
+	return w
+}
+
+// release passes direction d's held bytes before offset end on as they are.
+func (w *switchWatch) release(t *TLSPlain, s *reassembly.Stream, d reassembly.Direction, end int64) {
+	n := min(max(end-w.base[d], 0), int64(len(w.held[d])))
+	if n > 0 {
+		t.onPlain(s, d, w.held[d][:n])
+		w.held[d] = w.held[d][n:]
+		w.base[d] += n
+	}
+	if len(w.held[d]) == 0 {
+		w.held[d] = nil
+	}
+}
+
+// stop passes everything held on and watches no more.
+func (w *switchWatch) stop(t *TLSPlain, s *reassembly.Stream) {
+	if w.done {
+		return
+	}
+	w.done = true
+	for d := range w.held {
+		if w.at[d] < 0 {
+			w.release(t, s, reassembly.Direction(d), w.base[d]+int64(len(w.held[d])))
+		}
+	}
+}
+
+// data takes direction d's next bytes (a gap when b is nil).
+func (w *switchWatch) data(t *TLSPlain, s *reassembly.Stream, ps *plainState, d reassembly.Direction, n int64, b []byte) {
+	r := reassembly.ByteRange{Start: w.next[d], End: w.next[d] + n}
+	w.next[d] = r.End
+	switch {
+	case w.at[d] >= 0:
+		if b == nil {
+			ps.sess.Gap(d, n)
+		} else {
+			ps.sess.Feed(d, b)
+		}
+		return
+	case w.done:
+		if b != nil {
+			t.onPlain(s, d, b)
+		}
+		return
+	case b == nil:
+		w.stop(t, s) // a gap: the framing is lost; what follows passes through
+		return
+	}
+	if len(w.held[d]) == 0 {
+		w.base[d] = r.Start
+	}
+	w.held[d] = append(w.held[d], b...)
+	w.st.Data(s, d, r, b, 0)
+	if f := w.st.Framing(s); f != "" && !switchFramings[f] || len(w.held[d]) > switchHold {
+		w.stop(t, s)
+	}
 }
 
 // NewTLSPlain returns a TLSPlain that gives each stream's decrypted bytes
@@ -329,6 +569,9 @@ func (t *TLSPlain) Data(s *reassembly.Stream, d reassembly.Direction, r reassemb
 			return
 		}
 		ps.decided, ps.tls = true, b != nil && detectTLSRecord(ps.first[d]) && !(t.Auto && t.keys.Len() == 0)
+		if !ps.tls && t.keys.Len() > 0 {
+			ps.watch = t.newWatch(s, ps)
+		}
 		held := ps.first
 		ps.first = [2][]byte{}
 		for hd := range held {
@@ -340,6 +583,10 @@ func (t *TLSPlain) Data(s *reassembly.Stream, d reassembly.Direction, r reassemb
 			return
 		}
 	}
+	if ps.watch != nil {
+		ps.watch.data(t, s, ps, d, r.Len(), b)
+		return
+	}
 	if b == nil {
 		if ps.tls {
 			ps.sess.Gap(d, r.Len())
@@ -350,6 +597,10 @@ func (t *TLSPlain) Data(s *reassembly.Stream, d reassembly.Direction, r reassemb
 }
 
 func (t *TLSPlain) pass(s *reassembly.Stream, ps *plainState, d reassembly.Direction, b []byte) {
+	if ps.watch != nil {
+		ps.watch.data(t, s, ps, d, int64(len(b)), b)
+		return
+	}
 	if ps.tls {
 		ps.sess.Feed(d, b)
 	} else {
@@ -368,6 +619,10 @@ func (t *TLSPlain) End(s *reassembly.Stream) error {
 		if !ps.decided && len(b) > 0 {
 			t.onPlain(s, reassembly.Direction(d), b) // fewer bytes than a record header: not TLS
 		}
+	}
+	if w := ps.watch; w != nil {
+		w.st.End(s)
+		w.stop(t, s)
 	}
 	ps.sess.Close()
 	delete(t.sessions, s.ID)

@@ -85,7 +85,10 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 			return err
 		}
 		what := "messages"
-		if o.TLS != nil {
+		switch {
+		case o.TLS != nil && o.TLS.After != "" && o.TLS.Switch[d] >= 0:
+			what = fmt.Sprintf("messages, TLS records from byte %d", o.TLS.Switch[d])
+		case o.TLS != nil && o.TLS.After == "":
 			what = "TLS records"
 		}
 		fmt.Fprintf(ew, "\n%s %s\n", d.Arrow(), what)
@@ -127,6 +130,15 @@ func tlsLine(l *decode.TLSLayer) string {
 	if in.Resumed {
 		parts = append(parts, "resumed")
 	}
+	if l.After != "" {
+		var at []string
+		for d, off := range l.Switch {
+			if off >= 0 {
+				at = append(at, fmt.Sprintf("%s byte %d", reassembly.Direction(d).Arrow(), off))
+			}
+		}
+		parts = append([]string{l.After + " switched to TLS at " + strings.Join(at, ", ")}, parts...)
+	}
 	dec := fmt.Sprintf("%d of %d encrypted records decrypted", l.Decrypted[0]+l.Decrypted[1], l.Decrypted[0]+l.Decrypted[1]+l.Failed[0]+l.Failed[1])
 	if l.Reason != "" {
 		dec += " (" + textsafe.Escape(l.Reason) + ")"
@@ -140,7 +152,27 @@ func tlsSummary(a *decode.Analysis, l *decode.TLSLayer, d reassembly.Direction) 
 	n := len(l.Inner.Messages[d])
 	recs := len(l.Records[d])
 	segs := a.Stats[d].Segments
-	s := fmt.Sprintf("%d %s message%s in %d TLS record%s in %d segment%s", n, l.Inner.Framing, plural(n), recs, plural(recs), segs, plural(segs))
+	s := ""
+	if l.After != "" {
+		// The cleartext messages before the switch, then the TLS ones.
+		at, clear := l.Switch[d], 0
+		if at < 0 {
+			return framingSummary(a, d) + "; no switch to TLS this way"
+		}
+		for _, m := range a.Messages[d] {
+			if m.Range.Start < at {
+				clear++
+			}
+		}
+		segs = 0
+		for _, sg := range a.Stream.Dirs[d].Segments.All() {
+			if sg.Added.Len() > 0 && sg.Added.End > at {
+				segs++
+			}
+		}
+		s = fmt.Sprintf("%d %s message%s in the clear, then ", clear, l.After, plural(clear))
+	}
+	s += fmt.Sprintf("%d %s message%s in %d TLS record%s in %d segment%s", n, l.Inner.Framing, plural(n), recs, plural(recs), segs, plural(segs))
 	if split := a.Stats[d].Split; split > 0 {
 		s += fmt.Sprintf("; %d record%s split across segments", split, plural(split))
 	}

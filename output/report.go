@@ -294,7 +294,8 @@ type rDir struct {
 	Msgs []rMsg `json:"msgs"` // with keys: the TLS records
 	// In, for a decrypted stream, are the messages inside TLS: a third row
 	// under the records.
-	TLS    bool   `json:"tls,omitempty"` // msgs are TLS records
+	TLS    bool   `json:"tls,omitempty"`   // msgs are TLS records
+	After  string `json:"after,omitempty"` // msgs are this framing's, then TLS records (a switch to TLS)
 	In     []rIn  `json:"in,omitempty"`
 	InCut  int    `json:"incut,omitempty"`
 	Gaps   []rGap `json:"gaps,omitempty"`
@@ -624,6 +625,9 @@ func reportStream(i int, a *decode.Analysis, l *decode.TLSLayer, lim reportLimit
 				dd.Arrow(), len(rd.Segs), len(rd.Segs)+rd.SegCut, nm, len(msgs), drawnEnd))
 		}
 		rd.TLS = l != nil
+		if l != nil && l.After != "" {
+			rd.After = l.After
+		}
 		if l != nil && l.Inner != nil {
 			rd.In, rd.InCut = innerRow(l, dd, msgs[:nm], lim)
 			if rd.InCut > 0 {

@@ -172,12 +172,24 @@ func (s *Session) Err(d reassembly.Direction) error {
 	return s.h[d].dead
 }
 
-// Offset returns how many bytes of direction d have been fed (gaps included).
+// Offset returns the stream offset of direction d's next byte: how many
+// bytes have been fed (gaps included), after the StartAt offset.
 func (s *Session) Offset(d reassembly.Direction) int64 {
 	if d > 1 {
 		return 0
 	}
 	return s.h[d].off
+}
+
+// StartAt says direction d's TLS begins at offset off of its TCP stream:
+// the bytes before it (cleartext before a STARTTLS, a PostgreSQL
+// SSLRequest) are not fed, and records' ranges count from the stream's
+// start. It applies only before d's first Feed or Gap.
+func (s *Session) StartAt(d reassembly.Direction, off int64) {
+	if d > 1 || off < 0 || s.h[d].off != 0 || len(s.h[d].buf) > 0 {
+		return
+	}
+	s.h[d].off = off
 }
 
 // Feed gives the Session the next bytes of direction d. b is not retained.

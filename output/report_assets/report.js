@@ -147,12 +147,14 @@
     var SY = 8, SH = 32, RY = 54, MY = 78, MH = 32, IY = 120, IH = 32;
     var bottom = three ? IY + IH : MY + MH;
     var W = Math.ceil(x + 24), H = bottom + 8;
-    var segWord = st.proto === 'udp' ? 'datagram' : 'segment', msgWord = tls ? 'TLS record' : 'message';
+    var segWord = st.proto === 'udp' ? 'datagram' : 'segment', msgWord = dir.after ? 'message or TLS record' : tls ? 'TLS record' : 'message';
+    // After a switch to TLS the row holds the cleartext messages, then the records.
+    function recWord(m) { return tls && (!dir.after || m.pr === 'tls') ? 'TLS record' : 'message'; }
     var root = svg('svg', { class: 'fmap' + (three ? ' three' : ''), viewBox: '0 0 ' + W + ' ' + H, width: W, height: H, role: 'group',
       'aria-label': 'framing map ' + st.id + ' ' + dname + ': ' + segs.length + ' ' + segWord + 's above, ' + msgs.length + ' ' + msgWord + 's below' +
         (three ? ', ' + ins.length + ' messages inside TLS under them' : '') });
     root.appendChild(svg('text', { x: 4, y: SY + 21, class: 'rowlabel' }, segWord + 's'));
-    root.appendChild(svg('text', { x: 4, y: MY + 21, class: 'rowlabel' }, tls ? 'TLS records' : 'messages'));
+    root.appendChild(svg('text', { x: 4, y: MY + 21, class: 'rowlabel' }, dir.after ? dir.after + ', TLS' : tls ? 'TLS records' : 'messages'));
     if (three) root.appendChild(svg('text', { x: 4, y: IY + 21, class: 'rowlabel' }, 'inside TLS'));
     root.appendChild(svg('line', { x1: LEFT, y1: RY, x2: x, y2: RY, class: 'ruler' }));
     var lastLabel = -1e9;
@@ -200,8 +202,8 @@
       segEls.push(item('seg', s, i, SY, SH, s.k === 'new' ? '' : ' retx', String(s.i), label));
     });
     msgs.forEach(function (m, i) {
-      var label = msgWord + ' #' + m.i + ', bytes [' + m.s + ',' + m.e + '), frames ' + m.fr.join(', ') + ': ' + clip(m.sum, 80);
-      msgEls.push(item('msg', m, i, MY, MH, (tls ? ' rec' : '') + (m.pa ? ' partial' : '') + (m.pr === 'unframed' ? ' unframed' : ''), '#' + m.i, label));
+      var label = recWord(m) + ' #' + m.i + ', bytes [' + m.s + ',' + m.e + '), frames ' + m.fr.join(', ') + ': ' + clip(m.sum, 80);
+      msgEls.push(item('msg', m, i, MY, MH, (recWord(m) === 'TLS record' ? ' rec' : '') + (m.pa ? ' partial' : '') + (m.pr === 'unframed' ? ' unframed' : ''), '#' + m.i, label));
     });
     ins.forEach(function (m, i) {
       var label = 'message #' + m.i + ' inside TLS, in record' + (m.r.length === 1 ? ' ' : 's ') + recs(m.r) + ', frames ' + m.fr.join(', ') + ': ' + clip(m.sum, 80);
@@ -241,7 +243,7 @@
         mark(segEls, msgSegs[i]);
         mark(inEls, msgIns[i]);
         xref(m.fr);
-        para(box, 'h', msgWord + ' #' + m.i + ' · ' + m.pr + ' · bytes [' + m.s + ',' + m.e + ') · ' + bytes(m.e - m.s) + ' · frame' + (m.fr.length === 1 ? ' ' : 's ') + m.fr.join(', ') + (m.pa ? ' · partial' : ''));
+        para(box, 'h', recWord(m) + ' #' + m.i + ' · ' + m.pr + ' · bytes [' + m.s + ',' + m.e + ') · ' + bytes(m.e - m.s) + ' · frame' + (m.fr.length === 1 ? ' ' : 's ') + m.fr.join(', ') + (m.pa ? ' · partial' : ''));
         para(box, '', m.sum);
         para(box, '', msgSegs[i].length > 1 ? 'split across ' + msgSegs[i].length + ' segments' : (msgSegs[i].length === 1 ? 'in one segment' : ''));
         if (msgIns[i].length) para(box, '', 'carries message' + (msgIns[i].length === 1 ? ' ' : 's ') + msgIns[i].map(function (j) { return '#' + ins[j].i; }).join(', ') + ' inside TLS');
