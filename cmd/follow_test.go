@@ -63,6 +63,7 @@ func TestFollowGolden(t *testing.T) {
 		{"tls13_embedded_secrets", []string{"../decode/tlsdec/testdata/50_tls13_embedded_secrets.pcapng", "0", "--dir", "c2s", "--framing", "line"}},
 		{"imap_starttls_decrypted", []string{"../testdata/captures/imap_dovecot_starttls_keys.pcap", "0", "--keylog", "../testdata/keys/imap_dovecot_starttls_keys.keys"}},
 		{"pop3_stls_decrypted", []string{"../testdata/captures/pop3_dovecot_stls_keys.pcap", "0", "--dir", "s2c", "--keylog", "../testdata/keys/pop3_dovecot_stls_keys.keys"}},
+		{"smtp_starttls_decrypted", []string{"../testdata/captures/smtp_python_starttls_keys.pcap", "0", "--dir", "c2s", "--keylog", "../testdata/keys/smtp_python_starttls_keys.keys"}},
 		{"tls13_no_keys_hint", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--dir", "c2s"}},
 	}
 	for _, tt := range tests {
