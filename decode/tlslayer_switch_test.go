@@ -12,7 +12,8 @@ import (
 
 // TestAnalyzeTLSAfterSwitch: an IMAP STARTTLS and a POP3 STLS session
 // (dovecot and curl) and an SMTP STARTTLS one (curl to a small Python
-// server), with curl's key logs, are decrypted from the switch
+// server), with curl's key logs, and a PostgreSQL SSLRequest one (a small
+// Python client's key log) are decrypted from the switch
 // on: the application data is tshark's Follow TLS Stream, byte for byte;
 // what is inside is framed as the cleartext was, with no greeting
 // expected; records are numbered as the cleartext framing's messages.
@@ -26,6 +27,7 @@ func TestAnalyzeTLSAfterSwitch(t *testing.T) {
 		{"imap_dovecot_starttls_keys", "imap", [2]int64{32, 346}, [2]int{5, 16}},
 		{"pop3_dovecot_stls_keys", "pop3", [2]int64{12, 150}, [2]int{5, 5}},
 		{"smtp_python_starttls_keys", "smtp", [2]int64{28, 120}, [2]int{6, 6}},
+		{"pg_sslrequest_tls_keys", "pgsql", [2]int64{8, 1}, [2]int{3, 69}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/" + tc.name + ".keys")
