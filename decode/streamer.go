@@ -233,7 +233,9 @@ func (st *Streamer) Data(s *reassembly.Stream, d reassembly.Direction, r reassem
 	db := &ss.dirs[d]
 	db.seen = true
 	if ss.tls != nil {
-		ss.tls.data(d, r, b, frame)
+		if ss.tls.after == "" || ss.tls.started[d] {
+			ss.tls.data(d, r, b, frame)
+		}
 		if ss.tls.mode == tlsDecrypted {
 			// The messages inside are reported, not the records: the
 			// outer framing has nothing left to do.
@@ -647,6 +649,16 @@ func (ss *streamState) emitHeld(d reassembly.Direction, m Message, n int, partia
 }
 
 func (ss *streamState) emit(d reassembly.Direction, m Message, r reassembly.ByteRange, frames []int, partial bool) {
+	if m.Protocol == "tls" && ss.framing != "tls" && ss.t == Stream && ss.streamer.decrypting() && ss.streamer.outer == nil {
+		// A cleartext framing turned to TLS records (STARTTLS...): the
+		// stream decrypts from here, each direction from its first record.
+		if ss.tls == nil {
+			ss.switchTLS()
+		}
+		if t := ss.tls; t.after != "" && !t.started[d] {
+			t.startDir(d, r.Start)
+		}
+	}
 	if ss.tls != nil && !ss.tls.outerMessage(d, m, r, frames, partial) {
 		return
 	}

@@ -43,6 +43,13 @@ type tlsState struct {
 	recs    [2][]recordFrames
 	inner   *streamState // in the inner Streamer; nil until application data came
 	framed  string       // the inner framing, once picked
+	// after, for a stream that switched to TLS after cleartext (STARTTLS,
+	// SSLRequest...), is the cleartext framing ("imap"): a direction's
+	// bytes go to the Session from its first record on (started), and
+	// its records are numbered after the cleartext messages before them
+	// (nOff), as follow numbers them.
+	after string
+	nOff  [2]int
 
 	// Decrypted and Failed count encrypted records per direction.
 	Decrypted, Failed [2]int
@@ -108,6 +115,35 @@ func (ss *streamState) startTLS() {
 	ss.processBoth()
 }
 
+// switchTLS makes ss, a cleartext stream whose framing just turned to TLS
+// records, a TLS stream from there on: each direction is given to the
+// Session from its first record (startDir).
+func (ss *streamState) switchTLS() {
+	st := ss.streamer
+	t := &tlsState{ss: ss, after: ss.framing}
+	ss.tls = t
+	if st.o.Refresh != nil {
+		st.o.Refresh()
+	}
+	t.sess = tlsdec.NewSession(tlsdec.Config{Keys: st.keys, OnRecord: t.record, Refresh: st.o.Refresh})
+}
+
+// startDir gives the Session direction d's held bytes from offset at, its
+// first TLS record, on.
+func (t *tlsState) startDir(d reassembly.Direction, at int64) {
+	db := &t.ss.dirs[d]
+	t.nOff[d] = db.index
+	t.started[d], t.base[d] = true, at
+	start := db.base
+	for _, sp := range db.spans {
+		if sp.end > at {
+			lo := max(start, at)
+			t.data(d, reassembly.ByteRange{Start: lo, End: sp.end}, db.buf[db.off+int(lo-db.base):db.off+int(sp.end-db.base)], sp.frame)
+		}
+		start = sp.end
+	}
+}
+
 // data gives the Session direction d's next bytes r (a gap when b is nil).
 func (t *tlsState) data(d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
 	if !t.started[d] {
@@ -147,9 +183,10 @@ func (t *tlsState) record(rec *tlsdec.Record) {
 	d := rec.Dir & 1
 	r := reassembly.ByteRange{Start: t.base[d] + rec.Range.Start, End: t.base[d] + rec.Range.End}
 	frames := t.framesFor(d, r)
+	n := rec.N + t.nOff[d]
 	if f := t.ss.streamer.o.OnTLSRecord; f != nil {
 		tr := newTLSRecord(rec, frames)
-		tr.Range = r
+		tr.Range, tr.N = r, n
 		f(t.ss.s, &tr)
 	}
 	switch {
@@ -176,9 +213,9 @@ func (t *tlsState) record(rec *tlsdec.Record) {
 	switch {
 	case rec.Decrypted && rec.AppOffset >= 0:
 		t.openInner()
-		t.recs[d] = append(t.recs[d], recordFrames{n: rec.N, frames: frames})
+		t.recs[d] = append(t.recs[d], recordFrames{n: n, frames: frames})
 		in := t.ss.streamer.inner
-		in.Data(t.ss.s, d, reassembly.ByteRange{Start: rec.AppOffset, End: rec.AppOffset + int64(len(rec.Plaintext))}, rec.Plaintext, rec.N)
+		in.Data(t.ss.s, d, reassembly.ByteRange{Start: rec.AppOffset, End: rec.AppOffset + int64(len(rec.Plaintext))}, rec.Plaintext, n)
 		t.trim(d)
 	case rec.Err != nil:
 		t.lost(d)
@@ -205,6 +242,12 @@ func (t *tlsState) openInner() {
 		ss.alpnH2 = true
 	case alpn == "http/1.1" || alpn == "http/1.0":
 		ss.decide(Spec{Name: "http1"}, "ALPN "+alpn)
+	case t.after != "":
+		// IMAP after STARTTLS is still IMAP, with no new greeting.
+		ss.decide(Spec{Name: t.after}, "as in the clear before the switch")
+		if c, ok := ss.dec.(tlsContinuer); ok {
+			c.continueInTLS()
+		}
 	}
 }
 
@@ -273,7 +316,11 @@ func (t *tlsState) opaque() {
 		why = "no encrypted record was seen"
 	}
 	if f := t.ss.streamer.o.OnFraming; f != nil {
-		f(t.ss.s, "tls", "first bytes are a TLS handshake record; not decrypted: "+why)
+		first := "first bytes are a TLS handshake record"
+		if t.after != "" {
+			first = t.after + " switched to TLS"
+		}
+		f(t.ss.s, "tls", first+"; not decrypted: "+why)
 	}
 	for _, qm := range q {
 		t.ss.emit(qm.d, qm.m, qm.r, qm.frames, qm.partial)

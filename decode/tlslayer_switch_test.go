@@ -2,7 +2,9 @@ package decode_test
 
 import (
 	"bytes"
+	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/sockscope/sockscope/decode"
@@ -134,5 +136,52 @@ func feedStream(s *reassembly.Stream, data func(*reassembly.Stream, reassembly.D
 	for _, p := range ps {
 		h := &s.Dirs[p.d]
 		data(s, p.d, p.c.Range, h.DataAt(p.c.Data, p.c.Range.Len()), p.c.Frame)
+	}
+}
+
+// TestStreamerAfterSwitch: the Streamer (read --stats, live) decrypts a
+// session after its switch to TLS as AnalyzeTLS does: the cleartext
+// messages, then the messages inside, with the same summaries, and the
+// records numbered as follow numbers them.
+func TestStreamerAfterSwitch(t *testing.T) {
+	for _, name := range []string{"imap_dovecot_starttls_keys", "pop3_dovecot_stls_keys", "smtp_python_starttls_keys", "pg_sslrequest_tls_keys"} {
+		t.Run(name, func(t *testing.T) {
+			keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/" + name + ".keys")
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := keptStreams(t, "../testdata/captures/"+name+".pcap")[0]
+			l, err := decode.AnalyzeTLS(s, keys, "")
+			if err != nil || l == nil || l.Inner == nil {
+				t.Fatalf("AnalyzeTLS: %v, %v", l, err)
+			}
+			var got [2][]string
+			framing := ""
+			st, err := decode.NewStreamer(decode.StreamerOptions{Keys: keys, OnMessage: func(_ *reassembly.Stream, m *decode.Message) {
+				got[m.Dir] = append(got[m.Dir], fmt.Sprint(m.Protocol, " ", m.Summary, " ", m.Records))
+			}, OnFraming: func(_ *reassembly.Stream, f, _ string) { framing = f }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			feedStream(s, st.Data)
+			st.End(s)
+			if want := "tls/" + l.After; framing != want {
+				t.Errorf("framing %q, want %q", framing, want)
+			}
+			for d := range got {
+				var want []string
+				for _, m := range l.Outer.Messages[d] {
+					if l.Switch[d] < 0 || m.Range.Start < l.Switch[d] {
+						want = append(want, fmt.Sprint(m.Protocol, " ", m.Summary, " []"))
+					}
+				}
+				for i, m := range l.Inner.Messages[d] {
+					want = append(want, fmt.Sprint(m.Protocol, " ", m.Summary, " ", l.MsgRecords[d][i]))
+				}
+				if strings.Join(got[d], "\n") != strings.Join(want, "\n") {
+					t.Errorf("dir %d: the Streamer's messages\n%s\nwant (AnalyzeTLS)\n%s", d, strings.Join(got[d], "\n"), strings.Join(want, "\n"))
+				}
+			}
+		})
 	}
 }
