@@ -241,9 +241,30 @@ func FuzzStreamerTLS(f *testing.F) {
 	f.Add([]byte{}, uint16(0), byte(0))
 	f.Add([]byte{7, 200, 13}, uint16(700), byte(0x01)) // a byte of the request record
 	f.Add([]byte{1, 1, 1, 1}, uint16(3000), byte(0x80))
-	f.Fuzz(func(t *testing.T, cuts []byte, at uint16, flip byte) {
-		s := &reassembly.Stream{Proto: capture.ProtoTCP, Client: netip.MustParseAddrPort("127.0.0.1:40324"),
-			Server: netip.MustParseAddrPort("127.0.0.1:4433")}
+	f.Fuzz(fuzzStreamerTLS(ps, keys, "127.0.0.1:40324", "127.0.0.1:4433"))
+}
+
+// FuzzStreamerSwitchedTLS is FuzzStreamerTLS on an IMAP session that
+// switches to TLS after STARTTLS (the cleartext framing finds the switch).
+func FuzzStreamerSwitchedTLS(f *testing.F) {
+	ps := recordPieces(f, "../testdata/captures/imap_dovecot_starttls_keys.pcap")
+	keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/imap_dovecot_starttls_keys.keys")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add([]byte{}, uint16(0), byte(0))
+	f.Add([]byte{5, 9}, uint16(40), byte(0x20))      // the STARTTLS command
+	f.Add([]byte{1, 1, 1}, uint16(1500), byte(0x01)) // a record after the switch
+	f.Fuzz(fuzzStreamerTLS(ps, keys, "127.0.0.1:35376", "127.0.0.1:1143"))
+}
+
+// fuzzStreamerTLS feeds ps, cut at cuts and with the byte at flipped, to a
+// Streamer with keys: no message may come from a record that did not
+// decrypt, and nothing may be left buffered after End.
+func fuzzStreamerTLS(ps []tlsPiece, keys *tlsdec.KeyLog, client, server string) func(*testing.T, []byte, uint16, byte) {
+	return func(t *testing.T, cuts []byte, at uint16, flip byte) {
+		s := &reassembly.Stream{Proto: capture.ProtoTCP, Client: netip.MustParseAddrPort(client),
+			Server: netip.MustParseAddrPort(server)}
 		decrypted := [2]map[int]bool{{}, {}}
 		var bad []string
 		st, err := decode.NewStreamer(decode.StreamerOptions{Keys: keys,
@@ -288,7 +309,7 @@ func FuzzStreamerTLS(f *testing.F) {
 		if b := st.Stats().Buffered; b != 0 {
 			t.Errorf("%d bytes still buffered after End", b)
 		}
-	})
+	}
 }
 
 // tls12Handshake returns the bytes of a TLS 1.2 connection that negotiates
