@@ -15,7 +15,8 @@ import (
 // TestAnalyzeTLSAfterSwitch: an IMAP STARTTLS and a POP3 STLS session
 // (dovecot and curl) and an SMTP STARTTLS one (curl to a small Python
 // server), with curl's key logs, and a PostgreSQL SSLRequest one (a small
-// Python client's key log) are decrypted from the switch
+// Python client's key log), a CONNECT tunnel through tinyproxy and an FTP
+// AUTH TLS session against pyftpdlib (curl's key logs) are decrypted from the switch
 // on: the application data is tshark's Follow TLS Stream, byte for byte;
 // what is inside is framed as the cleartext was, with no greeting
 // expected; records are numbered as the cleartext framing's messages.
@@ -30,6 +31,8 @@ func TestAnalyzeTLSAfterSwitch(t *testing.T) {
 		{"pop3_dovecot_stls_keys", "pop3", [2]int64{12, 150}, [2]int{5, 5}},
 		{"smtp_python_starttls_keys", "smtp", [2]int64{28, 120}, [2]int{6, 6}},
 		{"pg_sslrequest_tls_keys", "pgsql", [2]int64{8, 1}, [2]int{3, 69}},
+		{"http_connect_tls_keys", "http1", [2]int64{112, 70}, [2]int{1, 1}},
+		{"ftp_auth_tls_keys", "ftp", [2]int64{10, 54}, [2]int{9, 9}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/" + tc.name + ".keys")
@@ -144,7 +147,8 @@ func feedStream(s *reassembly.Stream, data func(*reassembly.Stream, reassembly.D
 // messages, then the messages inside, with the same summaries, and the
 // records numbered as follow numbers them.
 func TestStreamerAfterSwitch(t *testing.T) {
-	for _, name := range []string{"imap_dovecot_starttls_keys", "pop3_dovecot_stls_keys", "smtp_python_starttls_keys", "pg_sslrequest_tls_keys"} {
+	for _, name := range []string{"imap_dovecot_starttls_keys", "pop3_dovecot_stls_keys", "smtp_python_starttls_keys", "pg_sslrequest_tls_keys",
+		"http_connect_tls_keys", "ftp_auth_tls_keys"} {
 		t.Run(name, func(t *testing.T) {
 			keys, err := tlsdec.ReadKeyLogFile("../testdata/keys/" + name + ".keys")
 			if err != nil {
