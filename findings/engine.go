@@ -133,8 +133,9 @@ func (e *Engine) Data(s *reassembly.Stream, d reassembly.Direction, r reassembly
 	if s.Proto != capture.ProtoTCP {
 		return
 	}
-	e.tls.data(s, d, r, b, frame)
-	e.state(s).data(s, d, r, b, frame)
+	st := e.state(s)
+	e.tls.data(st, s, d, r, b, frame)
+	st.data(s, d, r, b, frame)
 }
 
 // Stream takes a finished stream (reassembly.Options.OnStream): its

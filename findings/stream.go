@@ -12,9 +12,10 @@ import (
 // counters per detector, the first SniffBytes of each direction until the
 // framing is decided, and, for hazard framings, two bounded framers.
 type streamState struct {
-	e   *Engine
-	ref StreamRef
-	tls *tlsStream // the TLS checks' state (tls.go), once it sent bytes
+	e      *Engine
+	ref    StreamRef
+	tls    *tlsStream // the TLS checks' state (tls.go), once its first bytes were TLS
+	notTLS bool       // its first bytes were not TLS
 
 	lastPkt [2]time.Time // last packet sent by side d (since the state began)
 

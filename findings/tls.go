@@ -122,26 +122,32 @@ func (t *tlsDetector) startStreamer(keys *tlsdec.KeyLog, refresh func()) {
 }
 
 // data takes a TCP stream's bytes as they become contiguous.
-func (t *tlsDetector) data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+func (t *tlsDetector) data(st *streamState, s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
 	if t.st != nil {
 		t.st.Data(s, d, r, b, frame)
 	}
-	st := t.e.state(s)
 	ts := st.tls
 	if ts == nil {
-		if b == nil || r.Start != 0 {
+		if st.notTLS || b == nil || r.Start != 0 {
 			return
 		}
-		ts = &tlsStream{}
-		st.tls = ts
 		if t.keys != nil && t.keys.Len() > 0 {
 			if t.startStreamer(t.keys, nil); t.st != nil {
 				t.st.Data(s, d, r, b, frame)
 			}
 		}
+		// The first bytes of the first direction to send say TLS or not;
+		// a stream that is not costs one flag.
+		if !(len(b) >= 5 && b[0] == 22 && b[1] == 3 && b[2] <= 4) {
+			st.notTLS = true
+			return
+		}
+		ts = &tlsStream{decided: true, isTLS: true}
+		st.tls = ts
 	}
 	if !ts.decided {
-		// The first bytes of the first direction to send say TLS or not.
+		// Made by the decrypting Streamer's callbacks (state) before
+		// these bytes were looked at.
 		ts.decided = true
 		ts.isTLS = b != nil && r.Start == 0 && len(b) >= 5 && b[0] == 22 && b[1] == 3 && b[2] <= 4
 	}
