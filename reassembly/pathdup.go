@@ -87,14 +87,22 @@ type recentFP struct {
 }
 
 func fingerprintOf(p *capture.Packet, path uint8) fingerprint {
-	f := fingerprint{ipid: p.IPID, plen: uint16(p.PayloadLen), path: path}
+	var f fingerprint
+	f.fill(p, path)
+	return f
+}
+
+// fill sets f to p's fingerprint through path.
+func (f *fingerprint) fill(p *capture.Packet, path uint8) {
+	f.ipid, f.plen, f.path, f.used = p.IPID, uint16(p.PayloadLen), path, false
 	if p.Proto == capture.ProtoTCP {
-		f.seq, f.ack, f.win, f.flags = p.Seq, p.Ack, p.Window, uint16(p.Flags)
+		f.seq, f.ack, f.win, f.flags, f.ts = p.Seq, p.Ack, p.Window, uint16(p.Flags), 0
 		if p.Opts.HasTS {
 			f.ts = p.Opts.TSVal
 		}
-		return f
+		return
 	}
+	f.seq, f.ack, f.win, f.flags, f.ts = 0, 0, 0, 0, 0
 	b := p.Payload
 	if len(b) >= 8 {
 		f.seq, f.ack = binary.BigEndian.Uint32(b), binary.BigEndian.Uint32(b[4:])
@@ -102,7 +110,6 @@ func fingerprintOf(p *capture.Packet, path uint8) fingerprint {
 	if n := len(b); n >= 12 {
 		f.ts = binary.BigEndian.Uint32(b[n-4:])
 	}
-	return f
 }
 
 // pathIndex returns the index of p's path among the flow's paths (0: the

@@ -401,7 +401,14 @@ func (t *Tracker) Add(p *capture.Packet) {
 		c = t.newConn(id, p)
 	}
 	c.last = p.Time
-	if t.pathDup(c, p) {
+	if c.dups == nil && p.Iface == int(c.iface0) && c.s.Path == nil && p.Path.Len() == 0 {
+		// The common case, a flow on its one plain path: its fingerprint
+		// goes to the shared ring, written in place (pathdup.go).
+		e := &t.recent[t.recentN%recentRing]
+		e.c = c
+		e.fp.fill(p, 0)
+		t.recentN++
+	} else if t.pathDup(c, p) {
 		return
 	}
 	if p.Proto == capture.ProtoTCP {
