@@ -672,6 +672,7 @@ func decodeL4(proto byte, payload []byte, claimed int, p *Packet, depth int) {
 			p.Issue = issueTooDeep
 			return
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		switch proto {
 		case 4:
 			if p.IPv6 {
@@ -881,12 +882,14 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if b[0]&0x08 == 0 { // the I flag: a valid VNI
 			return false
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		p.Path.add(LayerVXLAN, true, binary.BigEndian.Uint32(b[4:])>>8)
 		decodeEthernet(b[8:], p, depth)
 	case portVXLANGPE:
 		if b[0]&0x08 == 0 || b[0]>>4&3 != 0 {
 			return false
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		p.Path.add(LayerVXLANGPE, true, binary.BigEndian.Uint32(b[4:])>>8)
 		next := byte(3) // Ethernet when the P flag is clear
 		if b[0]&0x04 != 0 {
@@ -917,6 +920,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 			p.Issue = "Geneve options cut short by the snapshot length"
 			return true
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		p.Path.add(LayerGeneve, true, binary.BigEndian.Uint32(b[4:])>>8)
 		decodeEtherType(binary.BigEndian.Uint16(b[2:]), b[n:], p, depth)
 		if p.What == "EtherType" {
@@ -928,6 +932,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if b[0]>>5 != 1 || b[0]&0x10 == 0 || b[1] != 0xff {
 			return false
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		p.Path.add(LayerGTPU, true, binary.BigEndian.Uint32(b[4:]))
 		n := 8
 		if b[0]&0x07 != 0 { // E, S or PN: sequence number, N-PDU, next extension type
@@ -965,6 +970,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if f := binary.BigEndian.Uint16(b); f&0x4fff != 0 || !plausibleEtherType(binary.BigEndian.Uint16(b[2:])) && binary.BigEndian.Uint16(b[2:]) != 0x6558 {
 			return false
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		decodeGRE(b, p, depth, LayerGREUDP)
 	case portTeredo:
 		// An IPv6 packet, after an optional authentication header (0x0001,
@@ -980,6 +986,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 		if claimed < n+40 || len(b) <= n || b[n]>>4 != 6 {
 			return false // Teredo's other messages, or not Teredo
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		p.Path.add(LayerTeredo, false, 0)
 		decodeIPv6(b[n:], p, depth)
 	case portAYIYA:
@@ -994,6 +1001,7 @@ func decodeUDPTunnel(port uint16, b []byte, claimed int, p *Packet, depth int) b
 			p.Issue = "AYIYA header cut short by the snapshot length"
 			return true
 		}
+		p.Path.addOuter(p.IPv6, p.Src.Addr(), p.Dst.Addr())
 		p.Path.add(LayerAYIYA, false, 0)
 		if b[3] == 4 {
 			decodeIPv4(b[n:], p, depth)

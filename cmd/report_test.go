@@ -230,7 +230,7 @@ func TestReportTunnelPath(t *testing.T) {
 		}
 	}
 	page, _, _ = runCLI(t, nil, "report", "../testdata/captures/tunnels/dup_mirror.pcap", "-o", "-")
-	for _, want := range []string{"via VXLAN 77", "12 packets seen twice (no encapsulation, then VXLAN 77)", "path_duplicates"} {
+	for _, want := range []string{"via IPv4 10.97.0.1→10.97.0.2 › VXLAN 77", "12 packets seen twice (no encapsulation, then IPv4 10.97.0.1→10.97.0.2 › VXLAN 77)", "path_duplicates"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("dup_mirror page lacks %q", want)
 		}

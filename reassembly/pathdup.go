@@ -120,7 +120,7 @@ func (t *Tracker) pathIndex(c *conn, p *capture.Packet) uint8 {
 			if p.Path.Len() == 0 {
 				return 0
 			}
-		} else if *c.s.Path == p.Path {
+		} else if c.s.Path.Same(&p.Path) {
 			return 0
 		}
 	}
@@ -140,7 +140,7 @@ func (t *Tracker) pathIndex(c *conn, p *capture.Packet) uint8 {
 		c.dups = d
 	}
 	for i := range d.paths {
-		if d.paths[i].iface == p.Iface && d.paths[i].path == p.Path {
+		if d.paths[i].iface == p.Iface && d.paths[i].path.Same(&p.Path) {
 			return uint8(i + 1)
 		}
 	}

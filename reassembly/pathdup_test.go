@@ -25,8 +25,8 @@ func TestPathDuplicatesAgainstTshark(t *testing.T) {
 		file         string
 		first, again string // in either order
 	}{
-		{"dup_mirror.pcap", "", "VXLAN 77"},
-		{"dup_any.pcap", "", "VXLAN 42"},
+		{"dup_mirror.pcap", "", "IPv4 10.97.0.1→10.97.0.2 › VXLAN 77"},
+		{"dup_any.pcap", "", "IPv4 10.99.0.1→10.99.0.2 › VXLAN 42"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
 			flagged := tsharkDupFrames(t, filepath.Join("../testdata/tshark", tc.file+".frames.tsv"))

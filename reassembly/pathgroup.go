@@ -43,17 +43,22 @@ type PathGroups struct {
 // Add counts a finished stream. A later part of a stream flushed early
 // (Resumed) adds its packets and bytes, not another stream.
 func (g *PathGroups) Add(s *Stream) {
-	var key capture.Path
+	// Both directions through a tunnel are one path (Path.Key); the
+	// group is named by its earliest stream's path, as it went.
+	var key, path capture.Path
 	if s.Path != nil {
-		key = *s.Path
+		path = *s.Path
+		key = path.Key()
 	}
 	if g.m == nil {
 		g.m = map[capture.Path]*PathGroup{}
 	}
 	pg := g.m[key]
 	if pg == nil {
-		pg = &PathGroup{Path: key.String(), FirstFrame: s.FirstFrame}
+		pg = &PathGroup{Path: path.String(), FirstFrame: s.FirstFrame}
 		g.m[key] = pg
+	} else if s.FirstFrame < pg.FirstFrame {
+		pg.Path = path.String()
 	}
 	for d := range s.Dirs {
 		h := &s.Dirs[d]

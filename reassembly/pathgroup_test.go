@@ -55,3 +55,59 @@ func firstPath(t *testing.T, file string) *capture.Path {
 		}
 	}
 }
+
+// TestPathGroupsOuterHosts: a tunnel's two directions are one path (its
+// outer addresses swapped), named as the earliest stream's went; the same
+// tunnel between other outer hosts is another path.
+func TestPathGroupsOuterHosts(t *testing.T) {
+	var fwd, rev, other *capture.Path
+	var link capture.LinkType
+	var frames [][]byte
+	src, err := capture.Open("../testdata/captures/tunnels/tunnel_gre.pcap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	src.Filter = func(l capture.LinkType, f []byte) bool {
+		link, frames = l, append(frames, append([]byte(nil), f...))
+		return false
+	}
+	var p capture.Packet
+	_ = src.Next(&p)
+	var first capture.Packet
+	for i, f := range frames {
+		p = capture.Packet{Frame: i + 1, CapLen: len(f), WireLen: len(f)}
+		capture.DecodeFrame(link, f, &p)
+		if p.Proto != capture.ProtoTCP {
+			continue
+		}
+		if fwd == nil {
+			first = p
+			fp := p.Path
+			fwd = &fp
+			g := slices.Clone(f)
+			g[14+15]++ // the outer IPv4 source's last byte
+			var q capture.Packet
+			capture.DecodeFrame(link, g, &q)
+			other = &q.Path
+		} else if p.Src != first.Src {
+			rp := p.Path
+			rev = &rp
+			break
+		}
+	}
+	if fwd == nil || rev == nil {
+		t.Fatal("no TCP packets both ways")
+	}
+	if !fwd.Same(rev) || fwd.String() == rev.String() || fwd.Same(other) {
+		t.Fatalf("paths %q, %q (same %v), %q (same %v)", fwd, rev, fwd.Same(rev), other, fwd.Same(other))
+	}
+	var g PathGroups
+	g.Add(&Stream{Proto: capture.ProtoTCP, ID: 1, FirstFrame: 20, Path: rev})
+	g.Add(&Stream{Proto: capture.ProtoTCP, ID: 0, FirstFrame: 10, Path: fwd})
+	g.Add(&Stream{Proto: capture.ProtoTCP, ID: 2, FirstFrame: 30, Path: other})
+	got := g.Groups()
+	if len(got) != 2 || got[0].Path != fwd.String() || got[0].TCPStreams != 2 || got[1].Path != "IPv4 10.99.0.2→10.99.0.2 › GRE key 7" {
+		t.Errorf("groups %+v", got)
+	}
+}
