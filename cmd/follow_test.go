@@ -57,6 +57,8 @@ func TestFollowGolden(t *testing.T) {
 		{"pop3_stls", []string{"../testdata/captures/pop3_dovecot_stls.pcap", "2"}},
 		{"imap", []string{"../testdata/captures/imap_dovecot_starttls.pcap", "0"}},
 		{"tunnel_geneve_path", []string{"../testdata/captures/tunnels/tunnel_geneve.pcap", "0", "--dir", "c2s"}},
+		{"dup_mirror_copies", []string{"../testdata/captures/tunnels/dup_mirror.pcap", "1", "--dir", "c2s"}},
+		{"dup_mirror_copies_json", []string{"../testdata/captures/tunnels/dup_mirror.pcap", "0", "--dir", "c2s", "--format", "json"}},
 		{"tls13_decrypted", []string{corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/11_tls13_curl_openssl_sni.keys"}},
 		{"tls12_decrypted_json", []string{corpus + "12_tls12_curl_openssl_sni.pcap", "0", "--keylog", "../testdata/keys/12_tls12_curl_openssl_sni.keys", "--format", "json"}},
 		{"tls13_h2_decrypted", []string{"../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.pcap", "0", "--dir", "s2c", "--keylog", "../decode/tlsdec/testdata/51_tls13_curl_nghttpd_h2.keys"}},

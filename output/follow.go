@@ -49,7 +49,10 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 	fmt.Fprintf(ew, "%s  %s → %s  framing %s\n", s.Name(), client, s.Server, a.Framing)
 	fmt.Fprintf(ew, "why      %s\n", textsafe.Escape(a.Reason))
 	if s.Path != nil {
-		fmt.Fprintf(ew, "path     %s\n", s.Path)
+		fmt.Fprintf(ew, "path     %s\n", textsafe.Escape(s.Path.String()))
+	}
+	if s.Dups != nil {
+		fmt.Fprintf(ew, "copies   %s\n", dupsText(s.Dups))
 	}
 	fmt.Fprintf(ew, "state    %s · %s · frames %d–%d\n", s.Describe(), Dur(s.Duration()), s.FirstFrame, s.LastFrame)
 	dirs := o.Dirs
@@ -627,15 +630,19 @@ func wrapRunes(s string, n int) []string {
 
 // Follow JSON records.
 type followHeader struct {
-	Type    string         `json:"type"`
-	ID      string         `json:"id"`
-	Client  string         `json:"client"`
-	Server  string         `json:"server"`
-	Framing string         `json:"framing"`
-	Path    string         `json:"path,omitempty"`
-	Reason  string         `json:"reason"`
-	State   string         `json:"state"`
-	Stats   map[string]any `json:"stats"`
+	Type    string `json:"type"`
+	ID      string `json:"id"`
+	Client  string `json:"client"`
+	Server  string `json:"server"`
+	Framing string `json:"framing"`
+	Path    string `json:"path,omitempty"`
+	// PathDuplicates and DuplicatePaths are read's stream fields: packets
+	// seen again through another path (not counted), and the two paths.
+	PathDuplicates int            `json:"path_duplicates,omitempty"`
+	DuplicatePaths []string       `json:"duplicate_paths,omitempty"`
+	Reason         string         `json:"reason"`
+	State          string         `json:"state"`
+	Stats          map[string]any `json:"stats"`
 }
 
 type segmentRecord struct {
@@ -784,8 +791,12 @@ func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 	if s.Path != nil {
 		path = s.Path.String()
 	}
-	if err := enc.Encode(followHeader{Type: "follow", ID: s.Name(), Client: s.Client.String(), Server: s.Server.String(),
-		Framing: a.Framing, Path: path, Reason: a.Reason, State: s.State.String(), Stats: stats}); err != nil {
+	hdr := followHeader{Type: "follow", ID: s.Name(), Client: s.Client.String(), Server: s.Server.String(),
+		Framing: a.Framing, Path: path, Reason: a.Reason, State: s.State.String(), Stats: stats}
+	if d := s.Dups; d != nil {
+		hdr.PathDuplicates, hdr.DuplicatePaths = d.Count, []string{d.First, d.Again}
+	}
+	if err := enc.Encode(hdr); err != nil {
 		return err
 	}
 	for d := range s.Dirs {
@@ -833,4 +844,13 @@ func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 		}
 	}
 	return nil
+}
+
+// dupsText says, for a view's header, that some of a stream's packets were
+// seen twice through two paths and left out: "12 packets seen again
+// through another path (no encapsulation, then IPv4 10.97.0.1→10.97.0.2 ›
+// VXLAN 77): not counted".
+func dupsText(d *reassembly.PathDups) string {
+	return fmt.Sprintf("%d packet%s seen again through another path (%s, then %s): not counted", d.Count, plural(d.Count),
+		textsafe.Escape(reassembly.PathName(d.First)), textsafe.Escape(reassembly.PathName(d.Again)))
 }

@@ -301,7 +301,12 @@ func ladderHeader(w io.Writer, s *reassembly.Stream, info []string, framing stri
 		}
 	}
 	if s.Path != nil {
-		for _, line := range wrapText("path: "+s.Path.String(), width-len(indent)) {
+		for _, line := range wrapText("path: "+textsafe.Escape(s.Path.String()), width-len(indent)) {
+			fmt.Fprintf(w, "%s%s\n", indent, line)
+		}
+	}
+	if s.Dups != nil {
+		for _, line := range wrapText("copies: "+dupsText(s.Dups), width-len(indent)) {
 			fmt.Fprintf(w, "%s%s\n", indent, line)
 		}
 	}
