@@ -106,6 +106,7 @@ func TestTimelineGolden(t *testing.T) {
 		{"keepalive_120", []string{"timeline", corpus + "04_http11_keepalive_curl.pcap", "--width", "120"}},
 		{"tunnel_erspan3_path", []string{"timeline", "../testdata/captures/tunnels/tunnel_erspan3.pcap", "0", "--width", "100"}},
 		{"dup_mirror_copies", []string{"timeline", "../testdata/captures/tunnels/dup_mirror.pcap", "0", "--width", "100"}},
+		{"dup_mirror_copies_json", []string{"timeline", "../testdata/captures/tunnels/dup_mirror.pcap", "1", "--format", "json"}},
 		{"tls13_decrypted_120", []string{"timeline", corpus + "11_tls13_curl_openssl_sni.pcap", "0", "--width", "120", "--keylog", "../testdata/keys/11_tls13_curl_openssl_sni.keys"}},
 		{"smtp_starttls_decrypted_120", []string{"timeline", "../testdata/captures/smtp_python_starttls_keys.pcap", "0", "--width", "120", "--keylog", "../testdata/keys/smtp_python_starttls_keys.keys"}},
 		{"scan_limit", []string{"timeline", corpus + "16_nmap_syn_scan_1-200.pcap", "--limit", "2"}},

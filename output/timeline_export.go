@@ -33,6 +33,21 @@ type TimelineRecord struct {
 	Explain string   `json:"explain,omitempty"` // with --explain
 }
 
+// TimelineCopiesRecord follows, in the timeline's JSON, the packets of a
+// stream some of whose packets were seen again through another path (and
+// left out): their number and the two paths, as read's stream records
+// have them.
+type TimelineCopiesRecord struct {
+	Type           string   `json:"type"` // "copies"
+	Stream         string   `json:"stream"`
+	PathDuplicates int      `json:"path_duplicates"`
+	DuplicatePaths []string `json:"duplicate_paths"`
+}
+
+func copiesRecord(s *reassembly.Stream) TimelineCopiesRecord {
+	return TimelineCopiesRecord{Type: "copies", Stream: s.Name(), PathDuplicates: s.Dups.Count, DuplicatePaths: []string{s.Dups.First, s.Dups.Again}}
+}
+
 // Seconds marshals a duration as decimal seconds with up to nanosecond
 // precision, never in exponent form.
 type Seconds time.Duration
@@ -59,6 +74,11 @@ func TimelineJSON(w io.Writer, streams []TimelineStream, o TimelineOptions) erro
 		steps, _ := buildSteps(ts, o.Explain)
 		for _, st := range steps {
 			if err := enc.Encode(timelineRecord(ts.Stream, st, ts.Labels[st.rec.Frame])); err != nil {
+				return err
+			}
+		}
+		if ts.Stream.Dups != nil {
+			if err := enc.Encode(copiesRecord(ts.Stream)); err != nil {
 				return err
 			}
 		}
@@ -94,6 +114,9 @@ func TimelineMermaid(w io.Writer, streams []TimelineStream, o TimelineOptions) e
 		c, sv := "C"+strconv.Itoa(i), "S"+strconv.Itoa(i)
 		mermaidParticipants(ew, s, c, sv)
 		fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape(s.Name()+": "+s.Describe()))
+		if s.Dups != nil {
+			fmt.Fprintf(ew, "    Note over %s,%s: %s\n", c, sv, MermaidEscape("copies: "+dupsText(s.Dups)))
+		}
 		steps, summary := buildSteps(ts, o.Explain)
 		for _, st := range steps {
 			mermaidStep(ew, s, st, c, sv)

@@ -222,10 +222,28 @@ func (t *TimelineLive) Framing(s *reassembly.Stream, framing string) error {
 	return t.w.err
 }
 
-// End is called when s is finished: with Explain, it writes the summary of
-// the connection's life (s must be a kept stream, with its Packets).
+// End is called when s is finished: it says when some of s's packets were
+// seen again through another path (the header was written before that was
+// known) and, with Explain, writes the summary of the connection's life (s
+// must be a kept stream, with its Packets).
 func (t *TimelineLive) End(s *reassembly.Stream) error {
 	ld := t.ladders[liveKey{s.Proto, s.ID}]
+	if ld != nil && s.Dups != nil {
+		t.switchTo(ld)
+		switch t.format {
+		case "json":
+			if t.w.err == nil {
+				t.w.err = t.enc.Encode(copiesRecord(s))
+			}
+		case "mermaid":
+			fmt.Fprintf(t.w, "    Note over %s,%s: %s\n", ld.c, ld.sv, MermaidEscape("copies: "+dupsText(s.Dups)))
+		default:
+			pad := strings.Repeat(" ", ld.l.left)
+			for _, line := range wrapText("copies: "+dupsText(s.Dups), t.width-ld.l.left-3) {
+				fmt.Fprintf(t.w, "%s%s  %s\n", pad, t.g.life, t.p.paint(ansiDim, line))
+			}
+		}
+	}
 	if ld == nil || ld.ex == nil || s.Packets.Len() == 0 {
 		return t.w.err
 	}

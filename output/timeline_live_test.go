@@ -169,3 +169,38 @@ func TestTimelineLiveMermaid(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineLiveCopies: a stream with path duplicates gets its copies
+// record after its packets, live as from the file, and a copies line in
+// text (in the file view's header; live, under the ladder once known).
+func TestTimelineLiveCopies(t *testing.T) {
+	streams := demoStreams(t, "handshake")[:1]
+	streams[0].Dups = &reassembly.PathDups{Count: 2, Again: "IPv4 10.97.0.1→10.97.0.2 › VXLAN 77"}
+	ts := []TimelineStream{{Stream: streams[0]}}
+	const want = "copies: 2 packets seen again through another path (no encapsulation, then IPv4 10.97.0.1→10.97.0.2 › VXLAN 77): not counted"
+	var batch, live bytes.Buffer
+	if err := TimelineJSON(&batch, ts, TimelineOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	liveFeed(t, NewTimelineLive(&live, "json", TimelineOptions{}), streams)
+	rec := `{"type":"copies","stream":"tcp/0","path_duplicates":2,"duplicate_paths":["","IPv4 10.97.0.1→10.97.0.2 › VXLAN 77"]}` + "\n"
+	if batch.String() != live.String() || !strings.HasSuffix(batch.String(), rec) {
+		t.Errorf("JSON:\nfile:\n%s\nlive:\n%s", batch.String(), live.String())
+	}
+	for _, f := range []string{"text", "mermaid"} {
+		batch.Reset()
+		live.Reset()
+		o := TimelineOptions{Width: 220}
+		if f == "text" {
+			if err := TimelineText(&batch, ts, o); err != nil {
+				t.Fatal(err)
+			}
+		} else if err := TimelineMermaid(&batch, ts, o); err != nil {
+			t.Fatal(err)
+		}
+		liveFeed(t, NewTimelineLive(&live, f, o), streams)
+		if !strings.Contains(batch.String(), want) || !strings.Contains(live.String(), want) {
+			t.Errorf("%s lacks %q:\nfile:\n%s\nlive:\n%s", f, want, batch.String(), live.String())
+		}
+	}
+}
