@@ -13,7 +13,8 @@ import (
 // FuzzDecodeFrame: any bytes under any supported link type decode without
 // panic, the payload stays inside the frame, and a packet is either TCP/UDP
 // with sane lengths or not. Nesting is bounded and reported when exceeded:
-// no path is longer than maxEncap layers, a frame refused as too deep was
+// no path is longer than 2*maxEncap layers (a tunnel adds its outer IP
+// header as a layer of its own), a frame refused as too deep was
 // not also decoded, and the same bytes behind maxEncap+1 VLAN tags are
 // refused as too deep.
 func FuzzDecodeFrame(f *testing.F) {
@@ -55,8 +56,15 @@ func FuzzDecodeFrame(f *testing.F) {
 		if p.Proto != ProtoOther && p.PayloadLen < 0 {
 			t.Fatalf("negative payload length %d", p.PayloadLen)
 		}
-		if p.Path.Len() > maxEncap {
-			t.Fatalf("path of %d layers, more than %d", p.Path.Len(), maxEncap)
+		if p.Path.Len() > 2*maxEncap {
+			t.Fatalf("path of %d layers, more than %d", p.Path.Len(), 2*maxEncap)
+		}
+		// An outer IP layer's addresses are, as this packet went, an
+		// IPv4 or IPv6 pair.
+		for i, l := range p.Path.Layers() {
+			if src, dst, ok := p.Path.Outer(i); ok && (src.Is4() != (l.Kind == LayerIPv4) || dst.Is4() != src.Is4()) {
+				t.Fatalf("layer %d (%v): %v→%v", i, l.Kind, src, dst)
+			}
 		}
 		if p.Issue == issueTooDeep && p.Proto != ProtoOther {
 			t.Fatalf("too deep, yet decoded as %v", p.Proto)
