@@ -1,6 +1,10 @@
 package cmd
 
 import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
 	"github.com/sockscope/sockscope/findings"
@@ -38,6 +42,41 @@ func (o *findingsOptions) addFlags(f *pflag.FlagSet) {
 	f.IntVar(&c.TLSTinyRecords, "tls-tiny-records", d.TLSTinyRecords, "findings (with TLS keys): report this many records in a row ...")
 	f.IntVar(&c.TLSTinyBytes, "tls-tiny-bytes", d.TLSTinyBytes, "findings: ... each with fewer than this many bytes of application data")
 	f.IntVar(&c.TLSStraddleSegments, "tls-straddle-segments", d.TLSStraddleSegments, "findings: report TLS records spread over at least this many segments")
+	f.VisitAll(func(fl *pflag.Flag) {
+		if strings.HasPrefix(fl.Usage, "findings") {
+			f.SetAnnotation(fl.Name, tuningAnnotation, []string{"findings"})
+		}
+	})
+}
+
+// tuningAnnotation marks the findings' threshold flags, which help lists in
+// a section of their own (withTuningSection).
+const tuningAnnotation = "sockscope/findings-tuning"
+
+// withTuningSection makes c's help list the findings' thresholds after its
+// other flags, under a heading of their own, so that the flags most users
+// need come first.
+func withTuningSection(c *cobra.Command) {
+	usage := c.UsageFunc()
+	c.SetUsageFunc(func(c *cobra.Command) error {
+		tuning := pflag.NewFlagSet("tuning", pflag.ContinueOnError)
+		var hidden []*pflag.Flag
+		c.LocalFlags().VisitAll(func(fl *pflag.Flag) {
+			if _, ok := fl.Annotations[tuningAnnotation]; ok && !fl.Hidden {
+				tuning.AddFlag(fl)
+				fl.Hidden = true
+				hidden = append(hidden, fl)
+			}
+		})
+		err := usage(c)
+		for _, fl := range hidden {
+			fl.Hidden = false
+		}
+		if err == nil && len(hidden) > 0 {
+			_, err = fmt.Fprintf(c.OutOrStderr(), "\nFindings tuning (the thresholds of the findings; --no-findings skips them):\n%s", tuning.FlagUsages())
+		}
+		return err
+	})
 }
 
 // engine returns the engine, nil with --no-findings, or a usage error.

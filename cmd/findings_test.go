@@ -70,3 +70,30 @@ func TestFindingsFlagErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpPutsTuningLast: read, report and live list the findings'
+// thresholds under a heading of their own after the flags most users need,
+// and every one of them is still there and still accepted.
+func TestHelpPutsTuningLast(t *testing.T) {
+	for _, cmd := range []string{"read", "report", "live"} {
+		out, _, code := runCLI(t, nil, cmd, "--help")
+		if code != 0 {
+			t.Fatalf("%s --help: exit %d", cmd, code)
+		}
+		main, tuning, ok := strings.Cut(out, "\nFindings tuning")
+		if !ok {
+			t.Fatalf("%s --help has no Findings tuning section:\n%s", cmd, out)
+		}
+		if strings.Contains(main, "findings:") || strings.Count(tuning, "\n      --") < 19 {
+			t.Errorf("%s --help: thresholds before the tuning heading, or fewer than 19 after it:\n%s", cmd, out)
+		}
+		if !strings.Contains(main, "--no-findings") {
+			t.Errorf("%s --help: --no-findings should stay with the main flags", cmd)
+		}
+	}
+	// Hidden only while help is written: the flags still parse.
+	f := corpus + "01_tcp_handshake_hello_fin.pcap"
+	if _, errOut, code := runCLI(t, nil, "read", f, "--scan-min-targets", "5", "--rto-min", "1s"); code != 0 {
+		t.Errorf("read with tuning flags: exit %d %s", code, errOut)
+	}
+}

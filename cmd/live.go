@@ -88,6 +88,7 @@ It needs CAP_NET_RAW: run it as root, or once
 	f.IntVar(&o.MaxBuffer, "max-message", decode.DefaultMaxBuffer>>20, "MiB held per stream direction for one incomplete message; larger ones are reported and skipped")
 	f.IntVar(&o.Limit, "limit", 100, "summary: show at most N streams (0: all; all when piped)")
 	o.Find.addFlags(f)
+	withTuningSection(c)
 	o.Bounds.addFlags(f, false)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	return c

@@ -63,6 +63,7 @@ func newReadCmd(io *streams) *cobra.Command {
 	o.In.addFlags(f, true)
 	o.In.addLimitFlags(f)
 	o.Find.addFlags(f)
+	withTuningSection(c)
 	o.Bounds.addFlags(f, false)
 	c.RegisterFlagCompletionFunc("format", fixedCompletion("text", "json"))
 	c.RegisterFlagCompletionFunc("sort", fixedCompletion(output.SortKeys...))

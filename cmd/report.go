@@ -78,6 +78,7 @@ are left out. The page says what it left out.`,
 	f.StringVar(&o.Framing, "framing", "auto", "how to find message boundaries (see follow --framing)")
 	o.In.addFlags(f, true)
 	o.Find.addFlags(f)
+	withTuningSection(c)
 	o.Bounds.addFlags(f, true)
 	c.RegisterFlagCompletionFunc("framing", fixedCompletion(decode.Completions()...))
 	return c
