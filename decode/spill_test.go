@@ -1,7 +1,9 @@
 package decode_test
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/internal/pcapgen"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -106,4 +109,37 @@ func takesAll(a *decode.Analysis) bool {
 		}
 	}
 	return false
+}
+
+// BenchmarkAnalyzeSpilled frames a 32 MiB stream (1448-byte segments, as
+// on a 1500-byte MTU link) kept in memory and spilled to a temporary file
+// past 1 MiB, as follow does past 8 MiB: the cost of reading the bytes back
+// through the window.
+func BenchmarkAnalyzeSpilled(b *testing.B) {
+	var buf bytes.Buffer
+	if _, err := pcapgen.WriteLong(&buf, pcapgen.LongConfig{S2C: 32 << 20, SegSize: 1448}); err != nil {
+		b.Fatal(err)
+	}
+	path := filepath.Join(b.TempDir(), "long.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		spillOver int64
+	}{{"memory", 0}, {"spilled", 1 << 20}} {
+		streams := keepAll(b, path, c.spillOver, false)
+		s := streams[0]
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(s.Dirs[1].DataLen())
+			for range b.N {
+				if _, err := decode.Analyze(s, "line"); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		for _, s := range streams {
+			s.Release()
+		}
+	}
 }

@@ -1,7 +1,6 @@
 package findings
 
 import (
-	"fmt"
 	"net/netip"
 	"os"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/decode/tlsdec"
+	"github.com/sockscope/sockscope/internal/pcapgen"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -119,21 +119,8 @@ func mustRead(t *testing.T, path string) []byte {
 // TestTLSFindingUnsupportedSuite: a cipher suite that cannot be decrypted
 // is named (a TLS 1.2 handshake negotiating 3DES, with its key log line).
 func TestTLSFindingUnsupportedSuite(t *testing.T) {
-	record := func(typ byte, body []byte) []byte {
-		return append([]byte{typ, 3, 3, byte(len(body) >> 8), byte(len(body))}, body...)
-	}
-	hs := func(typ byte, body []byte) []byte {
-		return append([]byte{typ, 0, byte(len(body) >> 8), byte(len(body))}, body...)
-	}
-	var cr [32]byte
-	for i := range cr {
-		cr[i] = byte(i + 1)
-	}
-	ch := append(append([]byte{3, 3}, cr[:]...), 0, 0, 2, 0x00, 0x0a, 1, 0)
-	sh := append(append([]byte{3, 3}, make([]byte, 32)...), 0, 0x00, 0x0a, 0)
-	c2s := append(append(record(22, hs(1, ch)), record(20, []byte{1})...), record(22, make([]byte, 48))...)
-	s2c := append(record(22, hs(2, sh)), record(22, hs(14, nil))...)
-	keys, err := tlsdec.ParseKeyLog(strings.NewReader(fmt.Sprintf("CLIENT_RANDOM %x %s\n", cr, strings.Repeat("42", 48))))
+	c2s, s2c, kl := pcapgen.TLS12Handshake(0x000A) // TLS_RSA_WITH_3DES_EDE_CBC_SHA
+	keys, err := tlsdec.ParseKeyLog(strings.NewReader(kl))
 	if err != nil {
 		t.Fatal(err)
 	}

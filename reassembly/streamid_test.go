@@ -2,6 +2,7 @@ package reassembly
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	"github.com/sockscope/sockscope/capture"
@@ -67,4 +68,35 @@ func TestSelector(t *testing.T) {
 			t.Errorf("ParseSelector(%q) took it", bad)
 		}
 	}
+}
+
+// FuzzParseSelector: any argument parses or is refused with the spellings,
+// without a panic; a numbered selector prints back as what it names, and an
+// endpoint selector matches a stream between its endpoints.
+func FuzzParseSelector(f *testing.F) {
+	for _, s := range []string{"tcp/3", "3", "UDP/0", "10.0.0.1:80", "[::1]:443-10.0.0.1:5", "tcp/+1", "1.2.3.4:70000", "[fe80::1%eth0]:22", "-", ":"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		sel, err := ParseSelector(s)
+		if err != nil {
+			if !strings.Contains(err.Error(), "want tcp/N, udp/N or N") {
+				t.Fatalf("%q: error %q does not give the spellings", s, err)
+			}
+			return
+		}
+		if id, ok := sel.ID(); ok {
+			back, err := ParseStreamID(id.String())
+			if err != nil || back != id {
+				t.Fatalf("%q: %v does not parse back (%v, %v)", s, id, back, err)
+			}
+			if !sel.Match(id.Proto, id.ID, netip.AddrPort{}, netip.AddrPort{}) {
+				t.Fatalf("%q does not match %v", s, id)
+			}
+			return
+		}
+		if sel.b.IsValid() && !sel.Match(capture.ProtoTCP, 0, sel.a, sel.b) || !sel.b.IsValid() && !sel.Match(capture.ProtoUDP, 0, sel.a, netip.AddrPort{}) {
+			t.Fatalf("%q does not match its own endpoints", s)
+		}
+	})
 }
