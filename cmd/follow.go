@@ -276,9 +276,18 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 	}
 	var a *decode.Analysis
 	var err error
-	if layer != nil {
+	var jv *output.FollowJSONView
+	switch {
+	case layer != nil:
 		a = layer.Outer // --framing is the framing inside
-	} else {
+	case o.Format == "json":
+		// The messages' records are written as they are framed, not held.
+		jv = output.NewFollowJSONView()
+		defer jv.Close()
+		if a, err = decode.AnalyzeTo(found, o.Framing, jv.Message); err != nil {
+			return usagef("--framing: %v", err)
+		}
+	default:
 		if a, err = decode.Analyze(found, o.Framing); err != nil {
 			return usagef("--framing: %v", err)
 		}
@@ -288,6 +297,8 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 		width = terminalWidth(io, 100)
 	}
 	switch {
+	case jv != nil:
+		err = jv.Write(bw, a, nil)
 	case o.Format == "json":
 		err = output.FollowJSON(bw, a, layer)
 	case o.Transcript:

@@ -1,9 +1,38 @@
 package cmd
 
 import (
+	"bytes"
+	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/sockscope/sockscope/internal/pcapgen"
 )
+
+// manySegments writes a generated capture of one connection whose
+// directions carry 1 and 3 MiB in 200-byte segments, with losses,
+// reordering and duplicates: enough segments that a spilled direction's
+// segment map and chunk list go to disk too.
+func manySegments(t *testing.T) string {
+	t.Helper()
+	cfg := pcapgen.LongConfig{C2S: 1 << 20, S2C: 3 << 20, SegSize: 200, Seed: 3}
+	for d := range 2 {
+		for _, off := range []int64{40_000, 400_000, 900_000} {
+			for k, kind := range []pcapgen.LongEventKind{pcapgen.Lose, pcapgen.Reorder, pcapgen.Duplicate} {
+				cfg.Events = append(cfg.Events, pcapgen.LongEvent{Dir: d, Offset: off + int64(k)*5000, Kind: kind})
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := pcapgen.WriteLong(&buf, cfg); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "many_segments.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 // TestFollowSpilledSame checks that follow writes the same text,
 // transcript and JSON views when the stream's bytes are spilled to a
@@ -11,7 +40,8 @@ import (
 // in memory, on every bundled corpus capture.
 func TestFollowSpilledSame(t *testing.T) {
 	files, _ := filepath.Glob("../testdata/corpus/*")
-	files = append(files, "../testdata/captures/http_connect_tls.pcap", "../testdata/captures/pg_pgbench_extended.pcap", "../testdata/captures/tls13_records_split_mtu1500.pcap")
+	files = append(files, "../testdata/captures/http_connect_tls.pcap", "../testdata/captures/pg_pgbench_extended.pcap", "../testdata/captures/tls13_records_split_mtu1500.pcap",
+		manySegments(t))
 	views := [][]string{{"--all"}, {"--transcript"}, {"--format", "json"}, {"--all", "--keylog", "../testdata/keys/11_tls13_curl_openssl_sni.keys"}}
 	compared := 0
 	for _, f := range files {

@@ -295,7 +295,7 @@ func TestHostileTinySegments(t *testing.T) {
 		if int64(len(h.Data)) != h.Captured {
 			t.Errorf("%d bytes kept, %d captured", len(h.Data), h.Captured)
 		}
-		for i, c := range h.Chunks {
+		for i, c := range h.Chunks.All() {
 			for j := c.Range.Start; j < c.Range.End; j++ {
 				if h.Data[c.Data+j-c.Range.Start] != byte(j) {
 					t.Fatalf("chunk %d: byte at offset %d is %d, want %d", i, j, h.Data[c.Data+j-c.Range.Start], byte(j))

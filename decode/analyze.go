@@ -101,10 +101,56 @@ type Analysis struct {
 	Messages [2][]Message
 	Errors   [2][]FramingError
 	Stats    [2]Stats
-	// BySegment[dir][i] describes Stream.Dirs[dir].Segments[i].
+	// BySegment[dir][i] describes Stream.Dirs[dir].Segments[i]; nil for an
+	// analysis that streamed its messages (AnalyzeTo): SegmentAt answers.
 	BySegment [2][]SegmentMessages
 
 	name string // Stream.Name(), worded once for every message
+	// sink, when set, takes each message instead of Messages (AnalyzeTo);
+	// ranges then keeps only where each message lies.
+	sink   func(Message)
+	ranges [2][]reassembly.ByteRange
+}
+
+// AnalyzeTo is Analyze for a view that writes messages as they are framed
+// rather than holding them: each message goes to sink, in order within
+// its direction (the two directions interleave in capture order), and the
+// Analysis keeps only where each lies, 16 bytes a message, so that
+// framing a stream of a million messages does not hold a million
+// messages. Messages and BySegment stay nil; SegmentAt gives what a
+// segment carries. TLS streams are framed by AnalyzeTLS, which holds them.
+func AnalyzeTo(s *reassembly.Stream, spec string, sink func(Message)) (*Analysis, error) {
+	return analyzeSink(s, spec, false, sink)
+}
+
+// SegmentAt returns what segment i of direction d carries, as
+// BySegment[d][i] does; it works for an analysis that streamed its
+// messages too (AnalyzeTo). Carries and Resends index the direction's
+// messages from 0 (the message's Index is one more).
+func (a *Analysis) SegmentAt(d reassembly.Direction, i int, seg *reassembly.Segment) SegmentMessages {
+	if a.BySegment[d] != nil || a.sink == nil {
+		if i < len(a.BySegment[d]) {
+			return a.BySegment[d][i]
+		}
+		return SegmentMessages{}
+	}
+	return a.segmentMessages(d, seg)
+}
+
+// count returns the number of messages framed in direction d.
+func (a *Analysis) count(d reassembly.Direction) int {
+	if a.sink != nil {
+		return len(a.ranges[d])
+	}
+	return len(a.Messages[d])
+}
+
+// rangeOf returns where message i of direction d lies.
+func (a *Analysis) rangeOf(d reassembly.Direction, i int) reassembly.ByteRange {
+	if a.sink != nil {
+		return a.ranges[d][i]
+	}
+	return a.Messages[d][i].Range
 }
 
 // Analyze frames a stream whose data was kept (reassembly.Options.Keep).
@@ -123,11 +169,17 @@ type tlsContinuer interface {
 // analyze is Analyze; insideTLS frames a session's bytes after its switch
 // to TLS (the decrypted data of a STARTTLS stream).
 func analyze(s *reassembly.Stream, spec string, insideTLS bool) (*Analysis, error) {
+	return analyzeSink(s, spec, insideTLS, nil)
+}
+
+// analyzeSink is analyze, sending the messages to sink when it is set
+// (AnalyzeTo).
+func analyzeSink(s *reassembly.Stream, spec string, insideTLS bool, sink func(Message)) (*Analysis, error) {
 	sp, err := ParseSpec(spec)
 	if err != nil {
 		return nil, err
 	}
-	a := &Analysis{Stream: s, Framing: sp.String(), Reason: "chosen with --framing", name: s.Name()}
+	a := &Analysis{Stream: s, Framing: sp.String(), Reason: "chosen with --framing", name: s.Name(), sink: sink}
 	t := Stream
 	if s.Proto == capture.ProtoUDP {
 		t = Datagram
@@ -169,18 +221,22 @@ func analyze(s *reassembly.Stream, spec string, insideTLS bool) (*Analysis, erro
 }
 
 func firstBytes(h *reassembly.Half, n int) []byte {
-	if len(h.Chunks) == 0 {
+	if h.Chunks.Len() == 0 {
 		return nil
 	}
 	// Only the first contiguous run: bytes after a gap are not "the start".
-	end := h.Chunks[0].Range.End
-	for _, c := range h.Chunks[1:] {
-		if c.Range.Start != end {
+	first := *h.Chunks.At(0)
+	end := first.Range.End
+	for i, c := range h.Chunks.All() {
+		if i == 0 {
+			continue
+		}
+		if c.Range.Start != end || end-first.Range.Start >= int64(n) {
 			break
 		}
 		end = c.Range.End
 	}
-	return h.DataAt(h.Chunks[0].Data, min(end-h.Chunks[0].Range.Start, int64(n)))
+	return h.DataAt(first.Data, min(end-first.Range.Start, int64(n)))
 }
 
 // run is a contiguous captured range of a direction.
@@ -191,7 +247,7 @@ type run struct {
 
 func runs(h *reassembly.Half) []run {
 	var out []run
-	for _, c := range h.Chunks {
+	for _, c := range h.Chunks.All() {
 		if n := len(out); n > 0 && out[n-1].r.End == c.Range.Start {
 			out[n-1].r.End = c.Range.End
 			continue
@@ -309,10 +365,8 @@ func (c *dirCursor) seek(pos int64) {
 
 // frameAt returns the frame that supplied the byte at pos.
 func frameAt(h *reassembly.Half, pos int64) int {
-	ch := h.Chunks
-	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > pos })
-	if i < len(ch) {
-		return ch[i].Frame
+	if i := h.ChunkAt(pos); i < h.Chunks.Len() {
+		return h.Chunks.At(i).Frame
 	}
 	return 1 << 62
 }
@@ -485,23 +539,33 @@ func (a *Analysis) add(d reassembly.Direction, m Message, r reassembly.ByteRange
 	}
 	m.Stream = a.name
 	m.Dir = d
-	m.Index = len(a.Messages[d]) + 1
+	m.Index = a.count(d) + 1
 	m.Range = r
 	m.Partial = partial || r.End > h.End
 	m.Frames = framesIn(h, r)
 	if m.Partial {
 		a.Stats[d].Partial++
 	}
+	if a.sink != nil {
+		a.ranges[d] = append(a.ranges[d], r)
+		if len(m.Frames) > 1 {
+			a.Stats[d].Split++
+		}
+		a.sink(m)
+		return
+	}
 	a.Messages[d] = append(a.Messages[d], m)
 }
 
 // framesIn lists, ascending, the frames that supplied bytes of r.
 func framesIn(h *reassembly.Half, r reassembly.ByteRange) []int {
-	ch := h.Chunks
-	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > r.Start })
 	var out []int
-	for ; i < len(ch) && ch[i].Range.Start < r.End; i++ {
-		out = append(out, ch[i].Frame)
+	for i := h.ChunkAt(r.Start); i < h.Chunks.Len(); i++ {
+		c := h.Chunks.At(i)
+		if c.Range.Start >= r.End {
+			break
+		}
+		out = append(out, c.Frame)
 	}
 	sort.Ints(out)
 	k := 0
@@ -526,7 +590,11 @@ func (a *Analysis) rawMessages(d reassembly.Direction) {
 			n++
 		}
 	}
-	a.Messages[d] = slices.Grow(a.Messages[d], n)
+	if a.sink != nil {
+		a.ranges[d] = slices.Grow(a.ranges[d], n)
+	} else {
+		a.Messages[d] = slices.Grow(a.Messages[d], n)
+	}
 	for _, seg := range h.Segments.All() {
 		if seg.NewBytes == 0 {
 			continue
@@ -576,51 +644,66 @@ func (a *Analysis) datagrams(d reassembly.Direction, dec Decoder) {
 }
 
 func datagramBytes(h *reassembly.Half, start, end int64) []byte {
-	ch := h.Chunks
-	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > start })
-	if i == len(ch) || ch[i].Range.Start > start {
+	i := h.ChunkAt(start)
+	if i == h.Chunks.Len() || h.Chunks.At(i).Range.Start > start {
 		return nil
 	}
-	return h.DataAt(ch[i].Data+(start-ch[i].Range.Start), end-start)
+	c := h.Chunks.At(i)
+	return h.DataAt(c.Data+(start-c.Range.Start), end-start)
 }
 
 // mapSegments relates segments and messages and computes the statistics.
+// An analysis that streamed its messages (AnalyzeTo) computes the same
+// statistics and keeps no BySegment: SegmentAt works it out again.
 func (a *Analysis) mapSegments(d reassembly.Direction) {
 	h := &a.Stream.Dirs[d]
-	msgs := a.Messages[d]
 	st := &a.Stats[d]
-	st.Messages = len(msgs)
-	for _, m := range msgs {
-		if len(m.Frames) > 1 {
-			st.Split++
+	st.Messages = a.count(d)
+	if a.sink == nil {
+		for _, m := range a.Messages[d] {
+			if len(m.Frames) > 1 {
+				st.Split++
+			}
 		}
+		a.BySegment[d] = make([]SegmentMessages, h.Segments.Len())
 	}
-	overlapping := func(r reassembly.ByteRange) []int {
-		i := sort.Search(len(msgs), func(i int) bool { return msgs[i].Range.End > r.Start })
-		var out []int
-		for ; i < len(msgs) && msgs[i].Range.Start < r.End; i++ {
-			out = append(out, i)
-		}
-		return out
-	}
-	a.BySegment[d] = make([]SegmentMessages, h.Segments.Len())
 	for i, seg := range h.Segments.All() {
-		var sm SegmentMessages
+		sm := a.segmentMessages(d, seg)
 		if seg.NewBytes > 0 {
-			// The bytes this segment added to the stream (captured or not).
-			sm.Carries = overlapping(seg.Added)
 			st.Segments++
 			if len(sm.Carries) > 1 {
 				st.Multi++
 			}
-			if len(sm.Carries) == 1 && msgs[sm.Carries[0]].Range == seg.Added && seg.NewBytes == seg.Added.Len() {
+			if len(sm.Carries) == 1 && a.rangeOf(d, sm.Carries[0]) == seg.Added && seg.NewBytes == seg.Added.Len() {
 				st.Exact++
 			}
-		} else if seg.Len > 0 && a.Stream.Proto == capture.ProtoTCP {
-			sm.Resends = overlapping(reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)})
 		}
-		a.BySegment[d][i] = sm
+		if a.sink == nil {
+			a.BySegment[d][i] = sm
+		}
 	}
+}
+
+// segmentMessages works out which messages a segment carries: those that
+// overlap the bytes it added to the stream (captured or not), or, for a
+// TCP segment that added none, those its bytes were sent again for.
+func (a *Analysis) segmentMessages(d reassembly.Direction, seg *reassembly.Segment) SegmentMessages {
+	n := a.count(d)
+	overlapping := func(r reassembly.ByteRange) []int {
+		i := sort.Search(n, func(i int) bool { return a.rangeOf(d, i).End > r.Start })
+		var out []int
+		for ; i < n && a.rangeOf(d, i).Start < r.End; i++ {
+			out = append(out, i)
+		}
+		return out
+	}
+	var sm SegmentMessages
+	if seg.NewBytes > 0 {
+		sm.Carries = overlapping(seg.Added)
+	} else if seg.Len > 0 && a.Stream.Proto == capture.ProtoTCP {
+		sm.Resends = overlapping(reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)})
+	}
+	return sm
 }
 
 func plural(n int64) string {

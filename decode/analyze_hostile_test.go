@@ -134,7 +134,7 @@ func TestStreamerContainsDecoderPanic(t *testing.T) {
 		for _, s := range streams {
 			st.state(s).dec = &boomDecoder{resyncBoom: resyncBoom}
 			h := &s.Dirs[reassembly.ClientToServer]
-			for _, c := range h.Chunks {
+			for _, c := range h.Chunks.All() {
 				st.Data(s, reassembly.ClientToServer, c.Range, h.Data[c.Data:c.Data+c.Range.Len()], c.Frame)
 			}
 			st.CloseDir(s, reassembly.ClientToServer)

@@ -143,3 +143,115 @@ func BenchmarkAnalyzeSpilled(b *testing.B) {
 		}
 	}
 }
+
+// streamedAnalysis frames s with AnalyzeTo and puts what its sink got and
+// what SegmentAt says back into an Analysis's Messages and BySegment, to
+// compare with Analyze's.
+func streamedAnalysis(t *testing.T, s *reassembly.Stream, spec string) *decode.Analysis {
+	t.Helper()
+	var got [2][]decode.Message
+	a, err := decode.AnalyzeTo(s, spec, func(m decode.Message) { got[m.Dir] = append(got[m.Dir], m) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Messages[0] != nil || a.Messages[1] != nil || a.BySegment[0] != nil || a.BySegment[1] != nil {
+		t.Fatalf("%s: AnalyzeTo held messages", s.Name())
+	}
+	a.Messages = got
+	var by [2][]decode.SegmentMessages
+	for d := range s.Dirs {
+		by[d] = make([]decode.SegmentMessages, s.Dirs[d].Segments.Len())
+		for i, seg := range s.Dirs[d].Segments.All() {
+			by[d][i] = a.SegmentAt(reassembly.Direction(d), i, seg)
+		}
+	}
+	a.BySegment = by
+	return a
+}
+
+// TestStreamedAnalysisEqual checks that AnalyzeTo (follow's JSON view,
+// which writes messages as they are framed) gives the messages, segment
+// map and statistics Analyze gives, on every bundled capture.
+func TestStreamedAnalysisEqual(t *testing.T) {
+	var files []string
+	for _, g := range []string{"../testdata/corpus/*", "../testdata/captures/*.pcap*", "../testdata/captures/tunnels/*.pcap*"} {
+		m, _ := filepath.Glob(g)
+		files = append(files, m...)
+	}
+	streams := 0
+	for _, f := range files {
+		for _, s := range tracked(t, f, 0) {
+			for _, spec := range []string{"auto", "raw", "line"} {
+				a, err := decode.Analyze(s, spec)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if d := analysisDiff(a, streamedAnalysis(t, s, spec)); d != "" {
+					t.Errorf("%s %s --framing %s: streamed differs: %s", filepath.Base(f), s.Name(), spec, d)
+				}
+			}
+			streams++
+		}
+	}
+	if streams < 300 {
+		t.Errorf("only %d streams compared", streams)
+	}
+}
+
+// TestSpilledSegmentMap checks a stream long enough in segments that its
+// segment map and chunk list go to disk too (their blocks hold a few
+// hundred to a few thousand entries), with losses, reordering and
+// duplicates along the way: framed in memory, spilled, and spilled and
+// streamed (AnalyzeTo), the answers are the same.
+func TestSpilledSegmentMap(t *testing.T) {
+	cfg := pcapgen.LongConfig{C2S: 2 << 20, S2C: 5 << 20, SegSize: 300, Seed: 5}
+	for d := range 2 {
+		for _, e := range []struct {
+			off int64
+			k   pcapgen.LongEventKind
+		}{{50_000, pcapgen.Lose}, {700_001, pcapgen.Reorder}, {1_000_000, pcapgen.Duplicate}, {1_500_000, pcapgen.LoseForever}, {1_900_000, pcapgen.Lose}} {
+			cfg.Events = append(cfg.Events, pcapgen.LongEvent{Dir: d, Offset: e.off, Kind: e.k})
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := pcapgen.WriteLong(&buf, cfg); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "many.pcap")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mem, spilled := tracked(t, path, 0), tracked(t, path, 1<<20)
+	if len(mem) != 1 || len(spilled) != 1 {
+		t.Fatalf("%d and %d streams", len(mem), len(spilled))
+	}
+	defer spilled[0].Release()
+	for d := range 2 {
+		h := &spilled[0].Dirs[d]
+		if h.Segments.OnDisk() == 0 || h.Chunks.OnDisk() == 0 || h.Segments.OnDisk() >= h.Segments.Len() {
+			t.Fatalf("dir %d: %d of %d segments and %d of %d chunks on disk", d, h.Segments.OnDisk(), h.Segments.Len(), h.Chunks.OnDisk(), h.Chunks.Len())
+		}
+		if !reflect.DeepEqual(mem[0].Dirs[d].Segments.Clone(), h.Segments.Clone()) || !reflect.DeepEqual(mem[0].Dirs[d].Chunks.Clone(), h.Chunks.Clone()) {
+			t.Errorf("dir %d: the segment map or chunk list read back from disk differs", d)
+		}
+		if err := h.DataErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, spec := range []string{"auto", "raw", "line", "fixed:1000"} {
+		a, err := decode.Analyze(mem[0], spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := decode.Analyze(spilled[0], spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := analysisDiff(a, b); d != "" {
+			t.Errorf("--framing %s: spilled differs: %s", spec, d)
+		}
+		if d := analysisDiff(a, streamedAnalysis(t, spilled[0], spec)); d != "" {
+			t.Errorf("--framing %s: spilled and streamed differs: %s", spec, d)
+		}
+	}
+}

@@ -332,7 +332,7 @@ func feedInOrder(s *reassembly.Stream, sess *tlsdec.Session, from [2]int64) {
 			}
 			ps = append(ps, piece{reassembly.Direction(d), r, data, frame})
 		}
-		for _, c := range h.Chunks {
+		for _, c := range h.Chunks.All() {
 			if c.Range.Start > pos {
 				add(reassembly.ByteRange{Start: pos, End: c.Range.Start}, -1, c.Frame)
 			}
@@ -382,7 +382,7 @@ func plainStream(s *reassembly.Stream, l *TLSLayer, plain [2][]byte) *reassembly
 			if len(r.Frames) > 0 {
 				last = r.Frames[len(r.Frames)-1]
 			}
-			h.Chunks = append(h.Chunks, reassembly.Chunk{Range: r.App, Data: r.App.Start, Frame: last})
+			h.Chunks.Append(reassembly.Chunk{Range: r.App, Data: r.App.Start, Frame: last})
 			h.Segments.Append(reassembly.Segment{Frame: last, Seq: r.App.Start + 1, Len: int(r.App.Len()), Captured: int(r.App.Len()),
 				Added: r.App, NewBytes: r.App.Len(), Dir: reassembly.Direction(d), Kind: reassembly.KindNew})
 			h.Bytes += r.App.Len()

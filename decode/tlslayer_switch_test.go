@@ -127,8 +127,8 @@ func feedStream(s *reassembly.Stream, data func(*reassembly.Stream, reassembly.D
 	}
 	var ps []piece
 	for d := range s.Dirs {
-		for _, c := range s.Dirs[d].Chunks {
-			ps = append(ps, piece{reassembly.Direction(d), c})
+		for _, c := range s.Dirs[d].Chunks.All() {
+			ps = append(ps, piece{reassembly.Direction(d), *c})
 		}
 	}
 	for i := 1; i < len(ps); i++ { // insertion sort by frame, stable

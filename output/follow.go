@@ -9,6 +9,7 @@ import (
 
 	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/decode/tlsdec"
+	"github.com/sockscope/sockscope/internal/spillbuf"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -575,8 +576,8 @@ func FollowTranscript(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 	}
 	var ps []piece
 	for _, d := range []reassembly.Direction{0, 1} {
-		for _, c := range s.Dirs[d].Chunks {
-			ps = append(ps, piece{d, c, c.Frame})
+		for _, c := range s.Dirs[d].Chunks.All() {
+			ps = append(ps, piece{d, *c, c.Frame})
 		}
 	}
 	sort.SliceStable(ps, func(i, j int) bool { return ps[i].frame < ps[j].frame })
@@ -777,8 +778,57 @@ func tlsJSON(enc *json.Encoder, l *decode.TLSLayer, d reassembly.Direction) erro
 }
 
 // FollowJSON writes the follow view as JSON lines: a "follow" header, then
-// per direction its segments, messages, gaps, and the anomalies.
+// per direction its segments, messages, gaps, and the anomalies. It takes
+// the messages from the analysis (decode.Analyze); FollowJSONView writes
+// the same from an analysis that streamed them (decode.AnalyzeTo).
 func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
+	return (&FollowJSONView{}).Write(w, a, l)
+}
+
+// FollowJSONView writes follow's JSON view of a stream whose messages are
+// framed as a stream (decode.AnalyzeTo with Message as the sink): each
+// message's record is encoded as it comes into a buffer of its direction,
+// which moves to a temporary file past a few MiB, and Write puts the
+// buffers in their places after the segments. Following a stream of a
+// million messages then holds none of them. Close removes the buffers.
+type FollowJSONView struct {
+	msgs     [2]*spillbuf.Buffer
+	enc      [2]*json.Encoder
+	streamed bool
+}
+
+// followJSONMemory is how much of a direction's message records
+// FollowJSONView keeps in memory before it moves them to a file.
+const followJSONMemory = 4 << 20
+
+// NewFollowJSONView returns a view whose Message takes the stream's
+// messages as they are framed.
+func NewFollowJSONView() *FollowJSONView {
+	v := &FollowJSONView{streamed: true}
+	for d := range v.msgs {
+		v.msgs[d] = spillbuf.New(followJSONMemory)
+		v.enc[d] = NewJSONEncoder(v.msgs[d])
+	}
+	return v
+}
+
+// Message encodes message m's record (the sink of decode.AnalyzeTo).
+func (v *FollowJSONView) Message(m decode.Message) {
+	v.enc[m.Dir&1].Encode(newMessageRecord("message", m.Dir, m)) // a Buffer's Write does not fail: Write reports its error
+}
+
+// Close drops the buffered message records.
+func (v *FollowJSONView) Close() {
+	for _, b := range v.msgs {
+		if b != nil {
+			b.Close()
+		}
+	}
+}
+
+// Write writes the view of analysis a (and of the TLS layer l, when the
+// stream was decrypted) to w.
+func (v *FollowJSONView) Write(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 	enc := NewJSONEncoder(w)
 	s := a.Stream
 	stats := map[string]any{}
@@ -803,10 +853,10 @@ func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 		dir := reassembly.Direction(d)
 		h := &s.Dirs[d]
 		for i, seg := range h.Segments.All() {
-			sm := a.BySegment[d][i]
-			idx := []int{}
-			for _, mi := range sm.Carries {
-				idx = append(idx, a.Messages[d][mi].Index)
+			sm := a.SegmentAt(dir, i, seg)
+			idx := make([]int, len(sm.Carries))
+			for k, mi := range sm.Carries {
+				idx[k] = mi + 1 // a message's Index is its place in its direction, from 1
 			}
 			rec := segmentRecord{Type: "segment", Dir: dir.String(), Frame: seg.Frame, Time: RFC3339(seg.Time), RelTime: secs(seg.Time.Sub(s.Start)),
 				Seq: seg.Seq, Len: seg.Len, Captured: seg.Captured, Start: seg.Added.Start, End: seg.Added.End, New: seg.NewBytes,
@@ -818,9 +868,15 @@ func FollowJSON(w io.Writer, a *decode.Analysis, l *decode.TLSLayer) error {
 				return err
 			}
 		}
-		for _, m := range a.Messages[d] {
-			if err := enc.Encode(newMessageRecord("message", dir, m)); err != nil {
+		if v.streamed {
+			if _, err := v.msgs[d].WriteTo(w); err != nil {
 				return err
+			}
+		} else {
+			for _, m := range a.Messages[d] {
+				if err := enc.Encode(newMessageRecord("message", dir, m)); err != nil {
+					return err
+				}
 			}
 		}
 		for _, g := range h.Gaps {

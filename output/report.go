@@ -737,12 +737,10 @@ func packetClass(s *reassembly.Stream, r *reassembly.PacketRecord) string {
 // preview returns up to n captured bytes of r, escaped (textsafe), with "…"
 // when cut and "⟨gap⟩" where the capture is missing bytes.
 func preview(h *reassembly.Half, r reassembly.ByteRange, n int) string {
-	ch := h.Chunks
-	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > r.Start })
 	var b []byte
 	pos := r.Start
-	for ; i < len(ch) && ch[i].Range.Start < r.End && len(b) <= n; i++ {
-		c := ch[i]
+	for i := h.ChunkAt(r.Start); i < h.Chunks.Len() && h.Chunks.At(i).Range.Start < r.End && len(b) <= n; i++ {
+		c := *h.Chunks.At(i)
 		if c.Range.Start > pos {
 			break // a gap
 		}

@@ -11,13 +11,9 @@ import (
 
 func TestReportPreview(t *testing.T) {
 	// Bytes [0,5) from one frame, [5,8) missing, [8,12) from another.
-	h := &reassembly.Half{
-		Data: []byte("hello\x1bxyz"),
-		Chunks: []reassembly.Chunk{
-			{Range: reassembly.ByteRange{Start: 0, End: 5}, Frame: 4, Data: 0},
-			{Range: reassembly.ByteRange{Start: 8, End: 12}, Frame: 6, Data: 5},
-		},
-	}
+	h := &reassembly.Half{Data: []byte("hello\x1bxyz")}
+	h.Chunks.Append(reassembly.Chunk{Range: reassembly.ByteRange{Start: 0, End: 5}, Frame: 4, Data: 0})
+	h.Chunks.Append(reassembly.Chunk{Range: reassembly.ByteRange{Start: 8, End: 12}, Frame: 6, Data: 5})
 	tests := []struct {
 		r    reassembly.ByteRange
 		n    int

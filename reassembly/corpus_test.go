@@ -165,7 +165,7 @@ func compareTshark(t *testing.T, streams []*reassembly.Stream, tr *reassembly.Tr
 				t.Errorf("%s %s: sha256 %s, tshark %s", s.Name(), d, got[:12], side.SHA256[:12])
 			}
 			var got [][]int
-			for _, c := range h.Chunks {
+			for _, c := range h.Chunks.All() {
 				got = append(got, []int{c.Frame, int(c.Range.Len())})
 			}
 			if !equalChunks(got, side.Chunks) {

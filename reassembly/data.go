@@ -2,9 +2,13 @@ package reassembly
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
+	"time"
+
+	"github.com/sockscope/sockscope/capture"
 )
 
 // spillFile holds a kept direction's bytes on disk once they outgrow
@@ -91,6 +95,12 @@ func (h *Half) Spilled() bool { return h.spill != nil }
 // DataErr returns the error that lost kept bytes of a spilled direction
 // (the disk filled up, say); nil when none was lost.
 func (h *Half) DataErr() error {
+	if err := h.Segments.Err(); err != nil {
+		return fmt.Errorf("segment map: %w", err)
+	}
+	if err := h.Chunks.Err(); err != nil {
+		return fmt.Errorf("chunk list: %w", err)
+	}
 	if h.spill == nil || h.spill.err == nil {
 		return nil
 	}
@@ -115,6 +125,10 @@ func (h *Half) appendData(b []byte) {
 		sp.remove = os.Remove(f.Name()) != nil
 		h.spill = sp
 		b, h.Data = h.Data, nil
+		// The segment map grows with the bytes: its older blocks go to
+		// disk too.
+		h.Segments.spill(segmentCodec)
+		h.Chunks.spill(chunkCodec)
 	}
 	sp := h.spill
 	sp.n += int64(len(b))
@@ -129,6 +143,8 @@ func (h *Half) appendData(b []byte) {
 func (s *Stream) Release() {
 	for d := range s.Dirs {
 		h := &s.Dirs[d]
+		h.Segments.release()
+		h.Chunks.release()
 		if sp := h.spill; sp != nil {
 			for _, m := range sp.maps {
 				unmapFile(m)
@@ -144,4 +160,63 @@ func (s *Stream) Release() {
 			}
 		}
 	}
+}
+
+// segmentCodec and chunkCodec put a spilled direction's segment map and
+// chunk list on disk (Log.spill): fixed-size little-endian records.
+var segmentCodec = logCodec[Segment]{size: 84,
+	put: func(b []byte, g *Segment) {
+		le := binary.LittleEndian
+		le.PutUint64(b[0:], uint64(g.Frame))
+		le.PutUint64(b[8:], uint64(g.Time.Unix()))
+		le.PutUint32(b[16:], uint32(g.Time.Nanosecond()))
+		b[20] = 0
+		if g.Time.Location() == time.UTC {
+			b[20] = 1
+		}
+		le.PutUint64(b[21:], uint64(g.Seq))
+		le.PutUint64(b[29:], uint64(g.Len))
+		le.PutUint64(b[37:], uint64(g.Captured))
+		le.PutUint64(b[45:], uint64(g.Added.Start))
+		le.PutUint64(b[53:], uint64(g.Added.End))
+		le.PutUint64(b[61:], uint64(g.NewBytes))
+		le.PutUint64(b[69:], uint64(g.aux))
+		b[77] = byte(g.Dir)
+		le.PutUint16(b[78:], uint16(g.Flags))
+		b[80], b[81] = byte(g.Kind), byte(g.why)
+		b[82] = 0
+		if g.named {
+			b[82] = 1
+		}
+	},
+	get: func(b []byte, g *Segment) {
+		le := binary.LittleEndian
+		t := time.Unix(int64(le.Uint64(b[8:])), int64(le.Uint32(b[16:])))
+		if b[20] == 1 {
+			t = t.UTC()
+		}
+		*g = Segment{Frame: int(le.Uint64(b[0:])), Time: t, Seq: int64(le.Uint64(b[21:])), Len: int(le.Uint64(b[29:])),
+			Captured: int(le.Uint64(b[37:])), Added: ByteRange{int64(le.Uint64(b[45:])), int64(le.Uint64(b[53:]))},
+			NewBytes: int64(le.Uint64(b[61:])), aux: int64(le.Uint64(b[69:])), Dir: Direction(b[77]),
+			Flags: capture.TCPFlags(le.Uint16(b[78:])), Kind: Kind(b[80]), why: segWhy(b[81]), named: b[82] == 1}
+	}}
+
+var chunkCodec = logCodec[Chunk]{size: 32,
+	put: func(b []byte, c *Chunk) {
+		le := binary.LittleEndian
+		le.PutUint64(b[0:], uint64(c.Range.Start))
+		le.PutUint64(b[8:], uint64(c.Range.End))
+		le.PutUint64(b[16:], uint64(c.Frame))
+		le.PutUint64(b[24:], uint64(c.Data))
+	},
+	get: func(b []byte, c *Chunk) {
+		le := binary.LittleEndian
+		*c = Chunk{Range: ByteRange{int64(le.Uint64(b[0:])), int64(le.Uint64(b[8:]))}, Frame: int(le.Uint64(b[16:])), Data: int64(le.Uint64(b[24:]))}
+	}}
+
+// ChunkAt returns the index of the first chunk that ends after stream
+// offset off: the chunk holding off, when one does (Chunks.Len() when
+// none is past it).
+func (h *Half) ChunkAt(off int64) int {
+	return h.Chunks.Search(func(c *Chunk) bool { return c.Range.End > off })
 }

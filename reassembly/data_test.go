@@ -22,13 +22,13 @@ func TestSpillOver(t *testing.T) {
 		for i, s := range spilled {
 			for d := range s.Dirs {
 				a, b := &mem[i].Dirs[d], &s.Dirs[d]
-				if b.Spilled() != (a.DataLen() > 1000) || a.DataLen() != b.DataLen() || len(a.Chunks) != len(b.Chunks) {
-					t.Fatalf("%s %s dir %d: spilled %v, %d vs %d bytes, %d vs %d chunks", base, s.Name(), d, b.Spilled(), a.DataLen(), b.DataLen(), len(a.Chunks), len(b.Chunks))
+				if b.Spilled() != (a.DataLen() > 1000) || a.DataLen() != b.DataLen() || a.Chunks.Len() != b.Chunks.Len() {
+					t.Fatalf("%s %s dir %d: spilled %v, %d vs %d bytes, %d vs %d chunks", base, s.Name(), d, b.Spilled(), a.DataLen(), b.DataLen(), a.Chunks.Len(), b.Chunks.Len())
 				}
 				if b.Spilled() && b.Data != nil {
 					t.Errorf("%s %s: spilled, yet Data holds %d bytes", base, s.Name(), len(b.Data))
 				}
-				for _, c := range b.Chunks {
+				for _, c := range b.Chunks.All() {
 					if got, want := b.DataAt(c.Data, c.Range.Len()), a.Data[c.Data:c.Data+c.Range.Len()]; !bytes.Equal(got, want) {
 						t.Fatalf("%s %s dir %d chunk %v: spilled bytes differ", base, s.Name(), d, c.Range)
 					}

@@ -78,7 +78,7 @@ func FuzzReassemble(f *testing.F) {
 			t.Fatalf("bytes %d missing %d captured %d", h.Bytes, h.Missing, h.Captured)
 		}
 		var sum int64
-		for _, c := range h.Chunks {
+		for _, c := range h.Chunks.All() {
 			sum += c.Range.Len()
 		}
 		if sum != int64(len(payload)) {

@@ -249,10 +249,9 @@ func (hs *halfState) firstFrameOf(off int64) int64 {
 	if !hs.keep {
 		return noFrame
 	}
-	ch := hs.h.Chunks
-	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > off })
-	if i < len(ch) && ch[i].Range.Start <= off {
-		return int64(ch[i].Frame)
+	ch := &hs.h.Chunks
+	if i := hs.h.ChunkAt(off); i < ch.Len() && ch.At(i).Range.Start <= off {
+		return int64(ch.At(i).Frame)
 	}
 	for _, as := range hs.ahead {
 		if as.r.Start <= off && off < as.r.End {
@@ -269,13 +268,15 @@ func (hs *halfState) checkOverlap(a int64, payload []byte, frame int, rep *repor
 	h := hs.h
 	// Against delivered data.
 	if a < hs.next {
-		ch := h.Chunks
-		i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > a })
-		for ; i < len(ch) && ch[i].Range.Start < end; i++ {
-			s, e := max(a, ch[i].Range.Start), min(end, ch[i].Range.End)
-			old := h.DataAt(ch[i].Data+(s-ch[i].Range.Start), e-s)
+		for i := h.ChunkAt(a); i < h.Chunks.Len(); i++ {
+			c := *h.Chunks.At(i)
+			if c.Range.Start >= end {
+				break
+			}
+			s, e := max(a, c.Range.Start), min(end, c.Range.End)
+			old := h.DataAt(c.Data+(s-c.Range.Start), e-s)
 			if old != nil && !bytesEqual(old, payload[s-a:e-a]) {
-				rep.add(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, ch[i].Frame, ch[i].Frame))
+				rep.add(AnomalyOverlapConflict, fmt.Sprintf("overlap conflict: frame %d resends bytes [%d,%d) with different contents than frame %d; kept frame %d's copy (first copy wins)", frame, s, e, c.Frame, c.Frame))
 				return
 			}
 		}
@@ -309,10 +310,10 @@ func (hs *halfState) deliver(as aheadSeg) {
 		}
 		if hs.keep {
 			r := ByteRange{as.r.Start, as.capEnd}
-			if k := len(h.Chunks) - 1; k >= 0 && h.Chunks[k].Frame == as.frame && h.Chunks[k].Range.End == r.Start {
-				h.Chunks[k].Range.End = r.End
+			if k := h.Chunks.Len() - 1; k >= 0 && h.Chunks.At(k).Frame == as.frame && h.Chunks.At(k).Range.End == r.Start {
+				h.Chunks.At(k).Range.End = r.End // the newest block: in memory
 			} else {
-				h.Chunks = append(h.Chunks, Chunk{Range: r, Frame: as.frame, Data: h.DataLen()})
+				h.Chunks.Append(Chunk{Range: r, Frame: as.frame, Data: h.DataLen()})
 			}
 			h.appendData(as.data[:n])
 		}

@@ -3,7 +3,6 @@ package reassembly
 import (
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
@@ -356,10 +355,9 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 // firstFrame returns the frame that first supplied byte offset off of
 // direction d (0 when unknown).
 func (c *conn) firstFrame(d Direction, off int64) int {
-	ch := c.s.Dirs[d].Chunks
-	i := sort.Search(len(ch), func(i int) bool { return ch[i].Range.End > off })
-	if i < len(ch) && ch[i].Range.Start <= off {
-		return ch[i].Frame
+	h := &c.s.Dirs[d]
+	if i := h.ChunkAt(off); i < h.Chunks.Len() && h.Chunks.At(i).Range.Start <= off {
+		return h.Chunks.At(i).Frame
 	}
 	for _, as := range c.hs[d].ahead {
 		if as.r.Start <= off && off < as.r.End {

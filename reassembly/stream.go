@@ -247,7 +247,7 @@ type Half struct {
 
 	// Kept only for streams that keep data (follow):
 	Data     []byte       // reassembled captured bytes, gaps omitted; nil once spilled to disk (read them with DataAt)
-	Chunks   []Chunk      // which frame supplied which bytes, in stream order
+	Chunks   Log[Chunk]   // which frame supplied which bytes, in stream order
 	Gaps     []Gap        // missing ranges, in stream order
 	Segments Log[Segment] // the segment map, in capture order
 	End      int64        // stream length (offset after the last byte)

@@ -715,7 +715,7 @@ func (t *Tracker) udp(c *conn, p *capture.Packet) {
 		seg := Segment{Dir: d, Frame: p.Frame, Time: p.Time, Seq: start + 1, Len: p.PayloadLen, Captured: int(capn), Added: ByteRange{start, start + n}, NewBytes: n}
 		h.Segments.Append(seg)
 		if capn > 0 {
-			h.Chunks = append(h.Chunks, Chunk{Range: ByteRange{start, start + capn}, Frame: p.Frame, Data: h.DataLen()})
+			h.Chunks.Append(Chunk{Range: ByteRange{start, start + capn}, Frame: p.Frame, Data: h.DataLen()})
 			h.appendData(p.Payload)
 		}
 		if capn < n {
