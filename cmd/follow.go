@@ -277,6 +277,7 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 	var a *decode.Analysis
 	var err error
 	var jv *output.FollowJSONView
+	var tv *output.FollowTextView
 	switch {
 	case layer != nil:
 		a = layer.Outer // --framing is the framing inside
@@ -285,6 +286,12 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 		jv = output.NewFollowJSONView()
 		defer jv.Close()
 		if a, err = decode.AnalyzeTo(found, o.Framing, jv.Message); err != nil {
+			return usagef("--framing: %v", err)
+		}
+	case !o.Transcript:
+		// Only the messages the table lists are held (all with --all).
+		tv = output.NewFollowTextView(o.All)
+		if a, err = decode.AnalyzeTo(found, o.Framing, tv.Message); err != nil {
 			return usagef("--framing: %v", err)
 		}
 	default:
@@ -299,6 +306,8 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 	switch {
 	case jv != nil:
 		err = jv.Write(bw, a, nil)
+	case tv != nil:
+		err = tv.Write(bw, a, output.FollowOptions{Width: width, Dirs: dirs, KeysHint: hint})
 	case o.Format == "json":
 		err = output.FollowJSON(bw, a, layer)
 	case o.Transcript:

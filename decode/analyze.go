@@ -137,16 +137,18 @@ func (a *Analysis) SegmentAt(d reassembly.Direction, i int, seg *reassembly.Segm
 	return a.segmentMessages(d, seg)
 }
 
-// count returns the number of messages framed in direction d.
-func (a *Analysis) count(d reassembly.Direction) int {
+// MessageCount returns the number of messages framed in direction d (held
+// or streamed: AnalyzeTo).
+func (a *Analysis) MessageCount(d reassembly.Direction) int {
 	if a.sink != nil {
 		return len(a.ranges[d])
 	}
 	return len(a.Messages[d])
 }
 
-// rangeOf returns where message i of direction d lies.
-func (a *Analysis) rangeOf(d reassembly.Direction, i int) reassembly.ByteRange {
+// MessageRange returns where message i (from 0) of direction d lies, held
+// or streamed.
+func (a *Analysis) MessageRange(d reassembly.Direction, i int) reassembly.ByteRange {
 	if a.sink != nil {
 		return a.ranges[d][i]
 	}
@@ -539,7 +541,7 @@ func (a *Analysis) add(d reassembly.Direction, m Message, r reassembly.ByteRange
 	}
 	m.Stream = a.name
 	m.Dir = d
-	m.Index = a.count(d) + 1
+	m.Index = a.MessageCount(d) + 1
 	m.Range = r
 	m.Partial = partial || r.End > h.End
 	m.Frames = framesIn(h, r)
@@ -658,7 +660,7 @@ func datagramBytes(h *reassembly.Half, start, end int64) []byte {
 func (a *Analysis) mapSegments(d reassembly.Direction) {
 	h := &a.Stream.Dirs[d]
 	st := &a.Stats[d]
-	st.Messages = a.count(d)
+	st.Messages = a.MessageCount(d)
 	if a.sink == nil {
 		for _, m := range a.Messages[d] {
 			if len(m.Frames) > 1 {
@@ -674,7 +676,7 @@ func (a *Analysis) mapSegments(d reassembly.Direction) {
 			if len(sm.Carries) > 1 {
 				st.Multi++
 			}
-			if len(sm.Carries) == 1 && a.rangeOf(d, sm.Carries[0]) == seg.Added && seg.NewBytes == seg.Added.Len() {
+			if len(sm.Carries) == 1 && a.MessageRange(d, sm.Carries[0]) == seg.Added && seg.NewBytes == seg.Added.Len() {
 				st.Exact++
 			}
 		}
@@ -688,11 +690,11 @@ func (a *Analysis) mapSegments(d reassembly.Direction) {
 // overlap the bytes it added to the stream (captured or not), or, for a
 // TCP segment that added none, those its bytes were sent again for.
 func (a *Analysis) segmentMessages(d reassembly.Direction, seg *reassembly.Segment) SegmentMessages {
-	n := a.count(d)
+	n := a.MessageCount(d)
 	overlapping := func(r reassembly.ByteRange) []int {
-		i := sort.Search(n, func(i int) bool { return a.rangeOf(d, i).End > r.Start })
+		i := sort.Search(n, func(i int) bool { return a.MessageRange(d, i).End > r.Start })
 		var out []int
-		for ; i < n && a.rangeOf(d, i).Start < r.End; i++ {
+		for ; i < n && a.MessageRange(d, i).Start < r.End; i++ {
 			out = append(out, i)
 		}
 		return out

@@ -38,6 +38,74 @@ const (
 // FollowText renders the framing view of one stream: header, per-direction
 // summary, segment table, message table and, for small streams, a ruler.
 func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
+	var shown [2]shownMessages
+	for d := range shown {
+		shown[d] = shownOf(a.Messages[d], o.All)
+	}
+	return followText(w, a, o, shown)
+}
+
+// shownMessages is what the message table of one direction lists: all
+// the messages, or, past maxMessages (without --all), the first and the
+// last ones, with how many there are in all.
+type shownMessages struct {
+	head, tail []decode.Message
+	total      int
+}
+
+// shownOf picks the messages the table lists from all of them.
+func shownOf(msgs []decode.Message, all bool) shownMessages {
+	if all || len(msgs) <= maxMessages {
+		return shownMessages{head: msgs, total: len(msgs)}
+	}
+	return shownMessages{head: msgs[:maxMessages-10], tail: msgs[len(msgs)-10:], total: len(msgs)}
+}
+
+// FollowTextView writes follow's text view of a stream whose messages are
+// framed as a stream (decode.AnalyzeTo with Message as the sink): it keeps
+// only the messages its table lists (all of them with --all), so that the
+// view of a stream of a million messages holds a few dozen.
+type FollowTextView struct {
+	all   bool
+	shown [2]shownMessages
+	ring  [2][10]decode.Message // the last messages past the first ones
+}
+
+// NewFollowTextView returns a view whose Message takes the stream's
+// messages as they are framed; all keeps every one (--all).
+func NewFollowTextView(all bool) *FollowTextView { return &FollowTextView{all: all} }
+
+// Message takes message m (the sink of decode.AnalyzeTo).
+func (v *FollowTextView) Message(m decode.Message) {
+	sm := &v.shown[m.Dir&1]
+	if v.all || len(sm.head) < maxMessages-10 {
+		sm.head = append(sm.head, m)
+	} else {
+		v.ring[m.Dir&1][(sm.total-len(sm.head))%10] = m
+	}
+	sm.total++
+}
+
+// Write writes the text view of analysis a (framed with Message as its
+// sink) to w.
+func (v *FollowTextView) Write(w io.Writer, a *decode.Analysis, o FollowOptions) error {
+	o.All = v.all
+	shown := v.shown
+	for d := range shown {
+		sm := &shown[d]
+		n := sm.total - len(sm.head) // messages after the first ones, the last 10 of them in the ring
+		for i := max(0, n-10); i < n; i++ {
+			sm.tail = append(sm.tail, v.ring[d][i%10])
+		}
+		if sm.total <= maxMessages {
+			sm.head, sm.tail = append(sm.head, sm.tail...), nil
+		}
+	}
+	return followText(w, a, o, shown)
+}
+
+// followText is FollowText with the messages its tables list.
+func followText(w io.Writer, a *decode.Analysis, o FollowOptions, shown [2]shownMessages) error {
 	ew := &errWriter{w: w}
 	s := a.Stream
 	if o.Width <= 0 {
@@ -81,7 +149,7 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 			return ew.err
 		}
 		h := &s.Dirs[d]
-		if h.Segments.Len() == 0 && len(a.Messages[d]) == 0 {
+		if h.Segments.Len() == 0 && a.MessageCount(d) == 0 {
 			continue
 		}
 		fmt.Fprintf(ew, "\n%s segments\n", d.Arrow())
@@ -96,10 +164,10 @@ func FollowText(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 			what = "TLS records"
 		}
 		fmt.Fprintf(ew, "\n%s %s\n", d.Arrow(), what)
-		if err := messageTable(ew, a, d, o); err != nil {
+		if err := messageTable(ew, a, d, o, shown[d]); err != nil {
 			return err
 		}
-		if h.End > 0 && h.End <= maxRulerBytes && h.Segments.Len() <= maxRulerSegs && len(a.Messages[d]) > 0 {
+		if h.End > 0 && h.End <= maxRulerBytes && h.Segments.Len() <= maxRulerSegs && a.MessageCount(d) > 0 {
 			fmt.Fprintln(ew)
 			ruler(ew, a, d, o.Width)
 		}
@@ -255,19 +323,24 @@ func framingSummary(a *decode.Analysis, d reassembly.Direction) string {
 
 // carries describes what a segment's new bytes hold of each message.
 func carries(a *decode.Analysis, d reassembly.Direction, seg reassembly.Segment, sm decode.SegmentMessages) string {
-	msgs := a.Messages[d]
+	// A message is known here by its place (Index = place + 1) and range:
+	// the analysis may not hold the messages (decode.AnalyzeTo).
+	type msg struct {
+		Index int
+		Range reassembly.ByteRange
+	}
 	if len(sm.Carries) == 0 {
 		if len(sm.Resends) > 0 {
 			var ids []string
 			for _, mi := range sm.Resends {
-				ids = append(ids, fmt.Sprintf("#%d", msgs[mi].Index))
+				ids = append(ids, fmt.Sprintf("#%d", mi+1))
 			}
 			return "re-sends " + strings.Join(ids, ", ")
 		}
 		return ""
 	}
 	var parts []string
-	var run []decode.Message // consecutive messages carried whole
+	var run []msg // consecutive messages carried whole
 	flush := func() {
 		switch {
 		case len(run) >= 3:
@@ -284,7 +357,7 @@ func carries(a *decode.Analysis, d reassembly.Direction, seg reassembly.Segment,
 		run = run[:0]
 	}
 	for _, mi := range sm.Carries {
-		m := msgs[mi]
+		m := msg{mi + 1, a.MessageRange(d, mi)}
 		lo, hi := max(m.Range.Start, seg.Added.Start), min(m.Range.End, seg.Added.End)
 		n := hi - lo
 		if lo == m.Range.Start && hi == m.Range.End {
@@ -343,7 +416,7 @@ func segmentTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		head, n = head[:0], 0
 	}
 	for i, seg := range h.Segments.All() {
-		sm := a.BySegment[d][i]
+		sm := a.SegmentAt(d, i, seg)
 		added := ""
 		if seg.NewBytes > 0 {
 			added = seg.Added.String()
@@ -382,19 +455,17 @@ func shapeOf(c string) string {
 	return c
 }
 
-func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o FollowOptions) error {
-	msgs := a.Messages[d]
-	if len(msgs) == 0 {
+func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o FollowOptions, ms shownMessages) error {
+	if ms.total == 0 {
 		_, err := fmt.Fprintf(w, "(none)\n")
 		return err
 	}
 	t := newTable(w, []string{"msg", "bytes", "len", "segments", "protocol", "summary", "note"}, "rlrllll")
 	// The messages shown: all, or the first and the last ones.
-	elide := !o.All && len(msgs) > maxMessages
-	shown := func(mi int) bool { return !elide || mi < maxMessages-10 || mi >= len(msgs)-10 }
+	shown := func(mi int) bool { return mi < len(ms.head) || mi >= ms.total-len(ms.tail) }
 	segsOf := make(map[int][]int) // shown message -> segment numbers that carried its bytes
-	for i, sm := range a.BySegment[d] {
-		for _, mi := range sm.Carries {
+	for i, seg := range a.Stream.Dirs[d].Segments.All() {
+		for _, mi := range a.SegmentAt(d, i, seg).Carries {
 			if shown(mi) {
 				segsOf[mi] = append(segsOf[mi], i+1)
 			}
@@ -421,16 +492,12 @@ func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		}
 		t.Append([]string{fmt.Sprintf("#%d", m.Index), m.Range.String(), fmt.Sprint(m.Range.Len()), span, m.Protocol, clip(textsafe.Escape(m.Summary), sumWidth), note})
 	}
-	if !elide {
-		for _, m := range msgs {
-			show(m)
-		}
-	} else {
-		for _, m := range msgs[:maxMessages-10] {
-			show(m)
-		}
-		t.Append([]string{"…", "", "", "", "", fmt.Sprintf("%d more messages (--all shows them)", len(msgs)-maxMessages), ""})
-		for _, m := range msgs[len(msgs)-10:] {
+	for _, m := range ms.head {
+		show(m)
+	}
+	if len(ms.tail) > 0 {
+		t.Append([]string{"…", "", "", "", "", fmt.Sprintf("%d more messages (--all shows them)", ms.total-len(ms.head)-len(ms.tail)), ""})
+		for _, m := range ms.tail {
 			show(m)
 		}
 	}
@@ -497,8 +564,9 @@ func ruler(w io.Writer, a *decode.Analysis, d reassembly.Direction, width int) {
 	for _, g := range h.Gaps {
 		bset[g.Range.Start], bset[g.Range.End] = true, true
 	}
-	for _, m := range a.Messages[d] {
-		bset[m.Range.Start], bset[m.Range.End] = true, true
+	for i := range a.MessageCount(d) {
+		r := a.MessageRange(d, i)
+		bset[r.Start], bset[r.End] = true, true
 	}
 	var bs []int64
 	for b := range bset {
@@ -543,8 +611,8 @@ func ruler(w io.Writer, a *decode.Analysis, d reassembly.Direction, width int) {
 	for _, g := range h.Gaps {
 		draw(segLine, g.Range, "gap", '.')
 	}
-	for _, m := range a.Messages[d] {
-		draw(msgLine, m.Range, fmt.Sprintf("#%d", m.Index), '=')
+	for i := range a.MessageCount(d) {
+		draw(msgLine, a.MessageRange(d, i), fmt.Sprintf("#%d", i+1), '=')
 	}
 	next := 0
 	for _, b := range bs {
