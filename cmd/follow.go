@@ -299,6 +299,7 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 			return usagef("--framing: %v", err)
 		}
 	}
+	defer a.Release()
 	width := o.Width
 	if width <= 0 {
 		width = terminalWidth(io, 100)

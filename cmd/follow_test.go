@@ -32,6 +32,9 @@ func TestFollowGolden(t *testing.T) {
 		{"resp_replies", []string{corpus + "08_redis_benchmark_pipeline_P16.pcap.gz", "tcp/2", "--dir", "s2c"}},
 		{"tls12_certificate", []string{corpus + "12_tls12_curl_openssl_sni.pcap", "0"}},
 		{"loss_elided", []string{corpus + "28_routed_http_loss_retransmit.pcap", "0", "--dir", "s2c"}},
+		// raw framing in stream order: each segment carries its own message, the
+		// ones that came ahead of the lost segment too.
+		{"loss_raw", []string{corpus + "28_routed_http_loss_retransmit.pcap", "0", "--dir", "s2c", "--framing", "raw"}},
 		{"snaplen_gaps", []string{corpus + "23_veth_http_1MiB_snaplen64.pcap", "0", "--dir", "c2s"}},
 		{"udp_fragments", []string{corpus + "22_veth_udp_ip_fragments.pcap", "udp/0"}},
 		{"dns_udp", []string{corpus + "13_dns_udp_dnsmasq_sll2.pcap", "udp/5"}},

@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"container/heap"
 	"errors"
 	"fmt"
 	"slices"
@@ -109,7 +110,7 @@ type Analysis struct {
 	// sink, when set, takes each message instead of Messages (AnalyzeTo);
 	// ranges then keeps only where each message lies.
 	sink   func(Message)
-	ranges [2][]reassembly.ByteRange
+	ranges [2]reassembly.Log[reassembly.ByteRange]
 }
 
 // AnalyzeTo is Analyze for a view that writes messages as they are framed
@@ -121,6 +122,15 @@ type Analysis struct {
 // segment carries. TLS streams are framed by AnalyzeTLS, which holds them.
 func AnalyzeTo(s *reassembly.Stream, spec string, sink func(Message)) (*Analysis, error) {
 	return analyzeSink(s, spec, false, sink)
+}
+
+// Release closes the temporary files of an analysis that streamed the
+// messages of a long direction (AnalyzeTo): where its messages lie went to
+// disk with the direction's bytes. A no-op otherwise.
+func (a *Analysis) Release() {
+	for d := range a.ranges {
+		a.ranges[d].Release()
+	}
 }
 
 // SegmentAt returns what segment i of direction d carries, as
@@ -141,7 +151,7 @@ func (a *Analysis) SegmentAt(d reassembly.Direction, i int, seg *reassembly.Segm
 // or streamed: AnalyzeTo).
 func (a *Analysis) MessageCount(d reassembly.Direction) int {
 	if a.sink != nil {
-		return len(a.ranges[d])
+		return a.ranges[d].Len()
 	}
 	return len(a.Messages[d])
 }
@@ -150,7 +160,7 @@ func (a *Analysis) MessageCount(d reassembly.Direction) int {
 // or streamed.
 func (a *Analysis) MessageRange(d reassembly.Direction, i int) reassembly.ByteRange {
 	if a.sink != nil {
-		return a.ranges[d][i]
+		return *a.ranges[d].At(i)
 	}
 	return a.Messages[d][i].Range
 }
@@ -549,7 +559,11 @@ func (a *Analysis) add(d reassembly.Direction, m Message, r reassembly.ByteRange
 		a.Stats[d].Partial++
 	}
 	if a.sink != nil {
-		a.ranges[d] = append(a.ranges[d], r)
+		if h.Spilled() && a.ranges[d].OnDisk() == 0 {
+			// A long direction: where its messages lie goes to disk too.
+			reassembly.SpillRanges(&a.ranges[d])
+		}
+		a.ranges[d].Append(r)
 		if len(m.Frames) > 1 {
 			a.Stats[d].Split++
 		}
@@ -580,7 +594,11 @@ func framesIn(h *reassembly.Half, r reassembly.ByteRange) []int {
 	return out[:k]
 }
 
-// rawMessages makes one message per segment (per datagram for UDP).
+// rawMessages makes one message per segment (per datagram for UDP), in
+// stream order: a segment that came ahead of a hole waits for the bytes
+// before it, so that messages, like every framing's, go up the stream (a
+// segment's message is found by its offset). Only segments waiting for a
+// hole are held, never the messages.
 func (a *Analysis) rawMessages(d reassembly.Direction) {
 	h := &a.Stream.Dirs[d]
 	// One message per segment with new bytes: sized once, as a stream of
@@ -592,25 +610,63 @@ func (a *Analysis) rawMessages(d reassembly.Direction) {
 			n++
 		}
 	}
-	if a.sink != nil {
-		a.ranges[d] = slices.Grow(a.ranges[d], n)
-	} else {
+	if a.sink == nil {
 		a.Messages[d] = slices.Grow(a.Messages[d], n)
+	}
+	emit := func(p rawSeg) {
+		m := Message{Protocol: "raw", Summary: fmt.Sprintf("%d byte%s", p.r.Len(), plural(p.r.Len()))}
+		if p.captured < p.len {
+			m.Summary += fmt.Sprintf(" (%d captured: snaplen)", p.captured)
+		}
+		a.add(d, m, p.r, p.captured < p.len)
+	}
+	var ahead rawHeap       // segments that came ahead of a hole
+	next, gi := int64(0), 0 // the stream offset up to which messages were made; the gaps passed
+	pass := func() {        // past the gaps that start where the messages reach
+		for ; gi < len(h.Gaps) && h.Gaps[gi].Range.Start <= next; gi++ {
+			next = max(next, h.Gaps[gi].Range.End)
+		}
 	}
 	for _, seg := range h.Segments.All() {
 		if seg.NewBytes == 0 {
 			continue
 		}
-		r := seg.Added
+		p := rawSeg{r: seg.Added, len: seg.Len, captured: seg.Captured}
 		if a.Stream.Proto == capture.ProtoUDP {
-			r = reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)}
+			p.r = reassembly.ByteRange{Start: seg.Seq - 1, End: seg.Seq - 1 + int64(seg.Len)}
+			emit(p)
+			continue
 		}
-		m := Message{Protocol: "raw", Summary: fmt.Sprintf("%d byte%s", r.Len(), plural(r.Len()))}
-		if seg.Captured < seg.Len {
-			m.Summary += fmt.Sprintf(" (%d captured: snaplen)", seg.Captured)
+		heap.Push(&ahead, p)
+		for pass(); ahead.Len() > 0 && ahead[0].r.Start <= next; pass() {
+			q := heap.Pop(&ahead).(rawSeg)
+			emit(q)
+			next = max(next, q.r.End)
 		}
-		a.add(d, m, r, seg.Captured < seg.Len)
 	}
+	for ahead.Len() > 0 { // ahead of bytes never captured
+		emit(heap.Pop(&ahead).(rawSeg))
+	}
+}
+
+// rawSeg is a segment waiting to be made a raw message; rawHeap orders
+// them by stream offset.
+type rawSeg struct {
+	r             reassembly.ByteRange
+	len, captured int
+}
+
+type rawHeap []rawSeg
+
+func (h rawHeap) Len() int           { return len(h) }
+func (h rawHeap) Less(i, j int) bool { return h[i].r.Start < h[j].r.Start }
+func (h rawHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *rawHeap) Push(x any)        { *h = append(*h, x.(rawSeg)) }
+func (h *rawHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
 }
 
 // datagrams frames each UDP datagram on its own: one datagram can hold
@@ -692,7 +748,12 @@ func (a *Analysis) mapSegments(d reassembly.Direction) {
 func (a *Analysis) segmentMessages(d reassembly.Direction, seg *reassembly.Segment) SegmentMessages {
 	n := a.MessageCount(d)
 	overlapping := func(r reassembly.ByteRange) []int {
-		i := sort.Search(n, func(i int) bool { return a.MessageRange(d, i).End > r.Start })
+		var i int
+		if a.sink != nil {
+			i = a.ranges[d].Search(func(m *reassembly.ByteRange) bool { return m.End > r.Start })
+		} else {
+			i = sort.Search(n, func(i int) bool { return a.Messages[d][i].Range.End > r.Start })
+		}
 		var out []int
 		for ; i < n && a.MessageRange(d, i).Start < r.End; i++ {
 			out = append(out, i)

@@ -220,3 +220,19 @@ var chunkCodec = logCodec[Chunk]{size: 32,
 func (h *Half) ChunkAt(off int64) int {
 	return h.Chunks.Search(func(c *Chunk) bool { return c.Range.End > off })
 }
+
+// rangeCodec puts byte ranges on disk: where a long direction's messages
+// lie (SpillRanges).
+var rangeCodec = logCodec[ByteRange]{size: 16,
+	put: func(b []byte, r *ByteRange) {
+		binary.LittleEndian.PutUint64(b, uint64(r.Start))
+		binary.LittleEndian.PutUint64(b[8:], uint64(r.End))
+	},
+	get: func(b []byte, r *ByteRange) {
+		*r = ByteRange{int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))}
+	}}
+
+// SpillRanges moves l's older blocks to a temporary file, as a spilled
+// direction's segment map goes (decode keeps where each message of a long
+// direction lies this way). Release closes the file.
+func SpillRanges(l *Log[ByteRange]) { l.spill(rangeCodec) }

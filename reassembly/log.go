@@ -292,8 +292,10 @@ func (l *Log[T]) Err() error {
 	return fmt.Errorf("temporary file %s: %w", l.disk.name, l.disk.err)
 }
 
-// release closes and removes a spilled Log's file; what was on disk reads
-// as zero elements after it.
+// Release closes and removes a spilled Log's file; what was on disk reads
+// as zero elements after it. A no-op for a Log held in memory.
+func (l *Log[T]) Release() { l.release() }
+
 func (l *Log[T]) release() {
 	d := l.disk
 	if d == nil || d.f == nil {
