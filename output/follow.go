@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"sort"
 	"strings"
 
@@ -637,54 +638,131 @@ func secs(d interface{ Seconds() float64 }) string { return fmt.Sprintf("%.6f", 
 func FollowTranscript(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 	ew := &errWriter{w: w}
 	s := a.Stream
-	type piece struct {
-		d     reassembly.Direction
-		c     reassembly.Chunk
-		frame int
-	}
-	var ps []piece
-	for _, d := range []reassembly.Direction{0, 1} {
-		for _, c := range s.Dirs[d].Chunks.All() {
-			ps = append(ps, piece{d, *c, c.Frame})
-		}
-	}
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].frame < ps[j].frame })
 	width := max(40, o.Width)
 	fmt.Fprintf(ew, "%s  %s → %s  framing %s\n", s.Name(), s.Client, s.Server, a.Framing)
-	for _, p := range ps {
-		h := &s.Dirs[p.d]
-		msgs := a.Messages[p.d]
+	piece := func(d reassembly.Direction, c reassembly.Chunk) bool {
+		h := &s.Dirs[d]
+		// The messages that start in the chunk (messages go up the stream).
+		n := a.MessageCount(d)
+		first := sort.Search(n, func(i int) bool { return a.MessageRange(d, i).Start >= c.Range.Start })
+		last := first
+		for last < n && a.MessageRange(d, last).Start < c.Range.End {
+			last++
+		}
 		var starts []string
-		for _, m := range msgs {
-			if m.Range.Start >= p.c.Range.Start && m.Range.Start < p.c.Range.End {
-				starts = append(starts, fmt.Sprintf("#%d", m.Index))
-			}
+		for i := first; i < last; i++ {
+			starts = append(starts, fmt.Sprintf("#%d", i+1))
 		}
 		tag := ""
 		if len(starts) > 0 {
 			tag = "  starts " + strings.Join(starts, " ")
 		}
-		fmt.Fprintf(ew, "\n── frame %d  %s  %s  %d B%s\n", p.frame, p.d.Arrow(), p.c.Range, p.c.Range.Len(), tag)
-		data := h.DataAt(p.c.Data, p.c.Range.Len())
+		fmt.Fprintf(ew, "\n── frame %d  %s  %s  %d B%s\n", c.Frame, d.Arrow(), c.Range, c.Range.Len(), tag)
+		data := h.DataAt(c.Data, c.Range.Len())
 		// Split the chunk at message starts and mark them.
-		pos := p.c.Range.Start
+		pos := c.Range.Start
 		var b strings.Builder
-		for _, m := range msgs {
-			if m.Range.Start > pos && m.Range.Start < p.c.Range.End {
-				b.WriteString(textsafe.Escape(string(data[pos-p.c.Range.Start : m.Range.Start-p.c.Range.Start])))
-				fmt.Fprintf(&b, "⟦#%d⟧", m.Index)
-				pos = m.Range.Start
-			} else if m.Range.Start == p.c.Range.Start && pos == p.c.Range.Start {
-				fmt.Fprintf(&b, "⟦#%d⟧", m.Index)
+		for i := first; i < last; i++ {
+			if at := a.MessageRange(d, i).Start; at > pos {
+				b.WriteString(textsafe.Escape(string(data[pos-c.Range.Start : at-c.Range.Start])))
+				pos = at
 			}
+			fmt.Fprintf(&b, "⟦#%d⟧", i+1)
 		}
-		b.WriteString(textsafe.Escape(string(data[pos-p.c.Range.Start:])))
-		text := b.String()
-		for _, line := range wrapRunes(text, width-4) {
+		b.WriteString(textsafe.Escape(string(data[pos-c.Range.Start:])))
+		for _, line := range wrapRunes(b.String(), width-4) {
 			fmt.Fprintf(ew, "    %s\n", line)
 		}
+		return ew.err == nil
 	}
+	inFrameOrder(s, piece)
 	return ew.err
+}
+
+// inFrameOrder calls f with every chunk of both directions in order of the
+// frames that supplied them (within a frame, in stream order), until f
+// returns false. Each direction's segment map is in capture order, and a
+// frame's chunks lie within the bytes its segment added: the two maps are
+// merged and each segment's chunks looked up, so nothing is held. Where a
+// segment map is not in frame order (a decrypted TLS layer's may not be),
+// the chunks are sorted instead.
+func inFrameOrder(s *reassembly.Stream, f func(reassembly.Direction, reassembly.Chunk) bool) {
+	ascending := true
+	for d := range s.Dirs {
+		prev := 0
+		for _, seg := range s.Dirs[d].Segments.All() {
+			if seg.Frame < prev {
+				ascending = false
+				break
+			}
+			prev = seg.Frame
+		}
+	}
+	if !ascending {
+		type piece struct {
+			d reassembly.Direction
+			c reassembly.Chunk
+		}
+		var ps []piece
+		for _, d := range []reassembly.Direction{0, 1} {
+			for _, c := range s.Dirs[d].Chunks.All() {
+				ps = append(ps, piece{d, *c})
+			}
+		}
+		sort.SliceStable(ps, func(i, j int) bool { return ps[i].c.Frame < ps[j].c.Frame })
+		for _, p := range ps {
+			if !f(p.d, p.c) {
+				return
+			}
+		}
+		return
+	}
+	// The chunks of segment seg of direction d.
+	chunks := func(d reassembly.Direction, seg reassembly.Segment) bool {
+		h := &s.Dirs[d]
+		for i := h.ChunkAt(seg.Added.Start); i < h.Chunks.Len(); i++ {
+			c := *h.Chunks.At(i)
+			if c.Range.Start >= seg.Added.End {
+				break
+			}
+			if c.Frame == seg.Frame && !f(d, c) {
+				return false
+			}
+		}
+		return true
+	}
+	var next [2]func() (int, *reassembly.Segment, bool)
+	var stop [2]func()
+	for d := range s.Dirs {
+		next[d], stop[d] = iter.Pull2(s.Dirs[d].Segments.All())
+		defer stop[d]()
+	}
+	var cur [2]*reassembly.Segment
+	advance := func(d int) {
+		for {
+			_, seg, ok := next[d]()
+			if !ok {
+				cur[d] = nil
+				return
+			}
+			if seg.NewBytes > 0 {
+				cur[d] = seg
+				return
+			}
+		}
+	}
+	advance(0)
+	advance(1)
+	for cur[0] != nil || cur[1] != nil {
+		d := 0
+		if cur[0] == nil || cur[1] != nil && cur[1].Frame < cur[0].Frame {
+			d = 1
+		}
+		if !chunks(reassembly.Direction(d), *cur[d]) {
+			return
+		}
+		advance(d)
+	}
 }
 
 func wrapRunes(s string, n int) []string {
