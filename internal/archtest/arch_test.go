@@ -21,6 +21,7 @@ const module = "github.com/sockscope/sockscope/"
 var layers = map[string]int{
 	"internal":   0,
 	"capture":    1,
+	"sockets":    1, // kernel socket facts (sock_diag, /proc): beside capture
 	"reassembly": 2,
 	"decode":     3,
 	"findings":   4,
