@@ -44,6 +44,17 @@ func (sc *Scanner) Take() (*Snapshot, error) {
 		}
 		snap.Missing = append(snap.Missing, Gap{What: "owners", Why: why + "; their sockets show no process"})
 	}
+	if snap.Scan.DeniedProcess == 0 {
+		n := 0
+		for _, s := range socks {
+			if s.Inode != 0 && len(s.Owners) == 0 {
+				n++
+			}
+		}
+		if n > 0 {
+			snap.Missing = append(snap.Missing, Gap{What: "owners", Why: strconv.Itoa(n) + " sockets with an fd have no process here: held by a process this /proc does not show (another PID namespace), or one that exited meanwhile"})
+		}
+	}
 	ns, err := readNetstat()
 	if err != nil {
 		snap.Missing = append(snap.Missing, Gap{What: "netstat", Why: err.Error()})

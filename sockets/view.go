@@ -3,6 +3,7 @@ package sockets
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 )
@@ -136,6 +137,20 @@ func (s *Socket) OwnerNames() string {
 	return b.String()
 }
 
+// UnreadBytes is the data received and not read by the application. A
+// TCP socket that received the peer's FIN counts it in RecvQ (one sequence
+// number) until the application reads the end of the stream; that byte is
+// not data.
+func (s *Socket) UnreadBytes() uint32 {
+	if s.Proto == "tcp" && s.RecvQ > 0 {
+		switch s.State {
+		case "CLOSE_WAIT", "LAST_ACK", "CLOSING":
+			return s.RecvQ - 1
+		}
+	}
+	return s.RecvQ
+}
+
 // Note is a fact worth a reader's attention, drawn from socket state.
 type Note struct {
 	Kind    string `json:"kind"` // one of the Note* kinds
@@ -220,14 +235,14 @@ func (s *Snapshot) Notes(opt NoteOptions) []Note {
 		case "CLOSE_WAIT":
 			add(NoteCloseWait, sk, "CLOSE_WAIT: the peer %s closed its side of %s, and %s has not closed this socket (a leak if it stays)", sk.Remote, sk.Local, who(sk))
 		}
-		if sk.RecvQ > 0 && !sk.Queued() {
+		if n := sk.UnreadBytes(); n > 0 && !sk.Queued() {
 			since := ""
 			if sk.TCP != nil {
 				since = fmt.Sprintf("; the last data arrived %s ago", millis(sk.TCP.LastDataRecvMillis))
 			}
-			add(NoteNotReading, sk, "%s has %d B received on %s ← %s that the application has not read%s", who(sk), sk.RecvQ, sk.Local, sk.Remote, since)
+			add(NoteNotReading, sk, "%s has %d B received on %s ← %s that the application has not read%s", who(sk), n, sk.Local, sk.Remote, since)
 		}
-		if sk.TCP != nil && sk.TCP.SndWndKnown && sk.TCP.SndWnd == 0 && sk.SendQ > 0 {
+		if open := sk.State == "ESTABLISHED" || sk.State == "CLOSE_WAIT"; open && sk.TCP != nil && sk.TCP.SndWndKnown && sk.TCP.SndWnd == 0 && sk.SendQ > 0 {
 			add(NoteSenderBlocked, sk, "sender blocked: %s has %d B queued to send on %s → %s and the peer advertises a zero window (the peer is not reading)", who(sk), sk.SendQ, sk.Local, sk.Remote)
 		}
 	}
@@ -250,4 +265,28 @@ func millis(ms uint32) string {
 		return fmt.Sprintf("%.1f s", float64(ms)/1000)
 	}
 	return fmt.Sprintf("%d ms", ms)
+}
+
+// Peers returns a function giving, for a connection whose other end is a
+// socket in the same snapshot (a loopback or local connection), that
+// socket: the process on the other end.
+func (s *Snapshot) Peers() func(*Socket) *Socket {
+	type key struct {
+		proto         string
+		local, remote netip.AddrPort
+	}
+	at := make(map[key]*Socket, len(s.Sockets))
+	norm := func(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr().Unmap(), a.Port()) }
+	for i := range s.Sockets {
+		c := &s.Sockets[i]
+		if !c.Listening() && c.Remote.Port() != 0 {
+			at[key{c.Proto, norm(c.Local), norm(c.Remote)}] = c
+		}
+	}
+	return func(c *Socket) *Socket {
+		if c.Listening() {
+			return nil
+		}
+		return at[key{c.Proto, norm(c.Remote), norm(c.Local)}]
+	}
 }

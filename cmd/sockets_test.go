@@ -1,0 +1,61 @@
+package cmd
+
+import (
+	"encoding/json"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/sockscope/sockscope/sockets"
+)
+
+func TestSocketsUsage(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sockets", "--format", "xml"}, `--format "xml": want text or json`},
+		{[]string{"sockets", "extra"}, "takes no arguments"},
+		{[]string{"sockets", "--watch", "--interval", "0s"}, "--interval positive"},
+		{[]string{"sockets", "--count", "-1"}, "--count must be 0 or more"},
+	} {
+		_, stderr, code := runCLI(t, nil, tt.args...)
+		if code != exitUsage || !strings.Contains(stderr, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, stderr, tt.want)
+		}
+	}
+}
+
+// TestSocketsHere takes snapshots of this machine's namespace: no root
+// needed (sock_diag answers anyone; only other users' processes go
+// unmapped). --watch off a terminal prints one snapshot after another.
+func TestSocketsHere(t *testing.T) {
+	out, stderr, code := runCLI(t, nil, "sockets", "--format", "json", "--watch", "--count", "2", "--interval", "10ms")
+	if runtime.GOOS != "linux" {
+		if code != exitError || !strings.Contains(stderr, "needs Linux") || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("exit %d, stderr %q: want one line saying it needs Linux", code, stderr)
+		}
+		return
+	}
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d lines, want 2 snapshots:\n%s", len(lines), out)
+	}
+	for _, l := range lines {
+		var rec struct {
+			Type    string           `json:"type"`
+			Sockets []sockets.Socket `json:"sockets"`
+			Scan    sockets.ScanStats
+		}
+		if err := json.Unmarshal([]byte(l), &rec); err != nil || rec.Type != "sockets" {
+			t.Errorf("not a sockets record (%v): %s", err, l)
+		}
+	}
+	text, stderr, code := runCLI(t, nil, "sockets")
+	if code != 0 || !strings.HasPrefix(text, "sockets  ") || !strings.Contains(text, "\nlistening (") {
+		t.Errorf("text: exit %d %s\n%s", code, stderr, text)
+	}
+}
