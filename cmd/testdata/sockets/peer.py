@@ -12,9 +12,10 @@
   peer.py udp PORT N                bind UDP 0.0.0.0:PORT, send itself N
                                     datagrams of 100 B and never read them
 
-Each prints one line ("listening", "connected N") when ready and exits by
+Each prints one line ("listening PID", "connected PID N") when ready and exits by
 itself after 60 s, so a test that dies leaves nothing running for long.
 """
+import os
 import select
 import signal
 import socket
@@ -31,7 +32,7 @@ if role == "server":
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     ls.bind(("127.0.0.1", port))
     ls.listen(backlog)
-    print("listening", flush=True)
+    print("listening", os.getpid(), flush=True)
     if mode == "noaccept":
         time.sleep(60)
     conns = []
@@ -55,7 +56,7 @@ elif role == "flood":
         c.connect_ex(("127.0.0.1", port))
         held.append(c)
     time.sleep(0.5)
-    print("connected", len(held), flush=True)
+    print("connected", os.getpid(), len(held), flush=True)
     time.sleep(60)
 elif role == "udp":
     port, n = int(sys.argv[2]), int(sys.argv[3])
@@ -64,7 +65,7 @@ elif role == "udp":
     tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     for i in range(n):
         tx.sendto(b"d" * 100, ("127.0.0.1", port))
-    print("sent", n, flush=True)
+    print("sent", os.getpid(), n, flush=True)
     time.sleep(60)
 else:
     port, n, nbytes = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
@@ -82,5 +83,5 @@ else:
                 except BlockingIOError:
                     time.sleep(0.01)
         held.append(c)
-    print("connected", len(held), flush=True)
+    print("connected", os.getpid(), len(held), flush=True)
     time.sleep(60)
