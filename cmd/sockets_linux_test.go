@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -404,5 +405,46 @@ func TestLiveSocketsWatch(t *testing.T) {
 	}
 	if time.Since(start) > 5*time.Second {
 		t.Errorf("3 snapshots 100 ms apart took %s", time.Since(start))
+	}
+}
+
+// TestLiveSocketsUnprivileged runs the sockscope binary as nobody, with
+// no capabilities, beside a root-owned server: every socket is still
+// listed with its state, queues and tcp_info (sock_diag answers anyone),
+// but root's process cannot be mapped, and the output says why.
+func TestLiveSocketsUnprivileged(t *testing.T) {
+	ns := newTestNS(t)
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv (util-linux) not installed")
+	}
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	bin := filepath.Join(dir, "sockscope")
+	if out, err := exec.Command("go", "build", "-o", bin, "./sockscope").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v: %s", err, out)
+	}
+	startPeer(t, ns, "server", "8000", "5", "read")
+	startPeer(t, ns, "client", "8000", "1", "100")
+	out, err := exec.Command("ip", "netns", "exec", ns.name, setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+		bin, "sockets", "--format", "json").Output()
+	if err != nil {
+		t.Fatalf("sockscope sockets as nobody: %v", err)
+	}
+	var rec socketsRecord
+	if err := json.Unmarshal(out, &rec); err != nil {
+		t.Fatal(err)
+	}
+	ls := rec.find(8000, 0, "LISTEN")
+	est := rec.find(0, 0, "ESTABLISHED")
+	if len(ls) != 1 || len(ls[0].Owners) != 0 || *ls[0].Backlog != 5 || len(est) != 2 || est[0].TCP == nil || est[0].TCP.Cwnd == 0 {
+		t.Errorf("as nobody: listener %+v, %d connections (want 2, with tcp_info, no owners)", ls, len(est))
+	}
+	missing := ""
+	for _, g := range rec.Missing {
+		missing += g.What + ": " + g.Why + "\n"
+	}
+	if !strings.Contains(missing, "owners: ") || !strings.Contains(missing, "not root") || !strings.Contains(missing, "CAP_SYS_PTRACE") {
+		t.Errorf("missing %q: want the owners gap, saying why", missing)
 	}
 }
