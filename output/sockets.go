@@ -32,6 +32,7 @@ func SocketsText(w io.Writer, s *sockets.Snapshot, o SocketsOptions) error {
 	}
 	fmt.Fprintf(ew, "sockets  %s · %d TCP · %d UDP\n", Stamp(s.Time), tcp, udp)
 
+	peer := s.Peers()
 	ls := s.Listeners()
 	fmt.Fprintf(ew, "\nlistening (%d)\n", len(ls))
 	if len(ls) == 0 {
@@ -51,7 +52,11 @@ func SocketsText(w io.Writer, s *sockets.Snapshot, o SocketsOptions) error {
 		if len(l.Accepted) == 0 {
 			fmt.Fprintf(ew, "      no connections now")
 		} else {
-			fmt.Fprintf(ew, "      %s, each a socket of its own", nThings(len(l.Accepted), "connection"))
+			each := "each a socket of its own"
+			if len(l.Accepted) == 1 {
+				each = "a socket of its own"
+			}
+			fmt.Fprintf(ew, "      %s, %s", nThings(len(l.Accepted), "connection"), each)
 		}
 		if l.TimeWait > 0 {
 			fmt.Fprintf(ew, " · %d closed in TIME_WAIT", l.TimeWait)
@@ -61,24 +66,33 @@ func SocketsText(w io.Writer, s *sockets.Snapshot, o SocketsOptions) error {
 			continue
 		}
 		iw := &indentWriter{w: ew, prefix: "      "}
-		t := newTable(iw, []string{"fd", "state", "remote", "recv-q", "send-q", "rtt", "process"}, "lllrrrl")
+		t := newTable(iw, []string{"fd", "state", "remote", "recv-q", "send-q", "rtt", "client process"}, "lllrrrl")
+		queued := 0
 		for _, c := range l.Accepted {
-			fd, proc := "-", "in the accept queue: not accepted yet"
+			fd, client := "-", "-"
 			switch {
 			case len(c.Owners) > 0:
-				fd, proc = fds(c), commands(c)
-			case !c.Queued():
-				proc = "no process"
+				fd = acceptedFDs(c, l.Socket)
+			case c.Queued():
+				fd = "queued"
+				queued++
+			default:
+				fd = "-"
 			}
-			t.Append(fd, c.State, c.Remote.String(), c.RecvQ, c.SendQ, rtt(c), proc)
+			if p := peer(c); p != nil && len(p.Owners) > 0 {
+				client = commands(p)
+			}
+			t.Append(fd, c.State, c.Remote.String(), c.RecvQ, c.SendQ, rtt(c), client)
 		}
 		if err := t.Render(); err != nil {
 			return err
 		}
 		iw.flush()
+		if queued > 0 {
+			fmt.Fprintf(ew, "      queued: the handshake is done, the connection waits in the accept queue: no accept() yet, so no fd\n")
+		}
 	}
 
-	peer := s.Peers()
 	procs, unowned, timeWait := s.ByProcess()
 	fmt.Fprintf(ew, "\nconnections by process (%d)\n", len(procs))
 	for _, p := range procs {
@@ -155,14 +169,20 @@ func owners(s *sockets.Socket) string {
 	return textsafe.Escape(s.OwnerNames())
 }
 
-// fds lists a socket's fd numbers ("4", or "4,4" when a fork shares it).
-func fds(s *sockets.Socket) string {
+// acceptedFDs lists the fds of an accepted connection: the number alone
+// when the listener's own process holds it, else "nginx[982] fd 11" (a
+// worker that inherited the listener, or a process it was passed to).
+func acceptedFDs(c, l *sockets.Socket) string {
 	var b strings.Builder
-	for i, o := range s.Owners {
+	for i, o := range c.Owners {
 		if i > 0 {
-			b.WriteByte(',')
+			b.WriteString(", ")
 		}
-		b.WriteString(strconv.Itoa(o.FD))
+		if len(l.Owners) > 0 && o.PID == l.Owners[0].PID {
+			b.WriteString(strconv.Itoa(o.FD))
+		} else {
+			fmt.Fprintf(&b, "%s[%d] fd %d", textsafe.Escape(o.Command), o.PID, o.FD)
+		}
 	}
 	return b.String()
 }
