@@ -448,3 +448,27 @@ func TestLiveSocketsUnprivileged(t *testing.T) {
 		t.Errorf("missing %q: want the owners gap, saying why", missing)
 	}
 }
+
+// TestLiveSocketsTimeWait: 120 short connections closed by the client
+// leave 120 TIME_WAIT sockets, which no process holds, and a note.
+func TestLiveSocketsTimeWait(t *testing.T) {
+	ns := newTestNS(t)
+	// Backlog 128: connect() returns before accept(), so with 5 the client
+	// outruns the server, the queue overflows and SYNs wait 1 s to retry.
+	startPeer(t, ns, "server", "8000", "128", "read")
+	startPeer(t, ns, "churn", "8000", "120")
+	rec := stable(t, ns)
+	tw := rec.find(0, 8000, "TIME_WAIT")
+	if len(tw) != 120 {
+		t.Errorf("%d TIME_WAIT sockets, want 120", len(tw))
+	}
+	for _, s := range tw {
+		if len(s.Owners) != 0 || s.Inode != 0 {
+			t.Errorf("TIME_WAIT %+v: want no owner, no inode", s)
+		}
+	}
+	if n := rec.notes(sockets.NoteTimeWait); len(n) != 1 || !strings.Contains(n[0].Message, "120 connections with 127.0.0.1:8000 linger in TIME_WAIT") {
+		t.Errorf("TIME_WAIT notes %+v", n)
+	}
+	checkAgainstSS(t, ns, rec)
+}

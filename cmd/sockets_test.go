@@ -1,10 +1,13 @@
 package cmd
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sockscope/sockscope/sockets"
 )
@@ -57,5 +60,22 @@ func TestSocketsHere(t *testing.T) {
 	text, stderr, code := runCLI(t, nil, "sockets")
 	if code != 0 || !strings.HasPrefix(text, "sockets  ") || !strings.Contains(text, "\nlistening (") {
 		t.Errorf("text: exit %d %s\n%s", code, stderr, text)
+	}
+}
+
+// TestSocketsWatchTerminal: on a terminal --watch redraws in place (home,
+// clear) each time.
+func TestSocketsWatchTerminal(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("needs sock_diag")
+	}
+	var out bytes.Buffer
+	o := &socketsOptions{format: "text", watch: true, count: 2, interval: 10 * time.Millisecond, notes: sockets.DefaultNoteOptions,
+		io: &streams{Out: &out, Err: io.Discard, OutTTY: true}}
+	if err := runSockets(t.Context(), o); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(out.String(), "\x1b[H\x1b[2J"); n != 2 || !strings.Contains(out.String(), "snapshot 2 · every 10ms · Ctrl-C to stop") {
+		t.Errorf("%d redraws, want 2:\n%q", n, out.String())
 	}
 }

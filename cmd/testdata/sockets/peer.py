@@ -7,6 +7,7 @@
       noaccept  never accept
   peer.py client PORT N BYTES       open N connections, send BYTES on each,
                                     and hold them open, never closing
+  peer.py churn PORT N              open and close N connections, one by one
   peer.py flood PORT N              start N connects at once (non-blocking)
                                     and hold them
   peer.py udp PORT N                bind UDP 0.0.0.0:PORT, send itself N
@@ -45,8 +46,16 @@ if role == "server":
                     c.close()
                 else:
                     conns.append(c)
-            else:
-                s.recv(65536)
+            elif not s.recv(65536):
+                s.close()  # the client closed: so does the server
+                conns.remove(s)
+elif role == "churn":
+    port, n = int(sys.argv[2]), int(sys.argv[3])
+    for i in range(n):
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        c.close()  # the client closes first: its end lingers in TIME_WAIT
+    print("churned", os.getpid(), n, flush=True)
+    time.sleep(60)
 elif role == "flood":
     port, n = int(sys.argv[2]), int(sys.argv[3])
     held = []
