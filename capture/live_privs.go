@@ -54,8 +54,10 @@ type Privileges struct {
 	// change user).
 	User string
 	UID  int
-	// CapsDropped says the capability sets are now empty.
+	// CapsDropped says the capability sets are now empty, but for Except.
 	CapsDropped bool
+	// Except names the capabilities kept on purpose ("CAP_SYS_PTRACE").
+	Except string
 	// Kept, when not empty, says why privileges were kept.
 	Kept string
 }
@@ -66,6 +68,8 @@ func (p Privileges) String() string {
 	switch {
 	case p.User != "":
 		return fmt.Sprintf("running as %s (uid %d)", p.User, p.UID)
+	case p.CapsDropped && p.Except != "":
+		return "capabilities dropped except " + p.Except
 	case p.CapsDropped:
 		return "capabilities dropped"
 	}

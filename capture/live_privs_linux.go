@@ -36,6 +36,24 @@ func DropPrivileges(as *RunAs) (Privileges, error) {
 	if as != nil {
 		return switchUser(as)
 	}
+	return dropCaps(0)
+}
+
+// DropPrivilegesExcept is DropPrivileges without a user switch, keeping
+// only CAP_SYS_PTRACE effective and permitted: what reading other
+// processes' /proc/PID/fd needs (sockscope live --processes names the
+// process behind each connection). Every other capability goes, as do the
+// bounding and ambient sets, and no_new_privs is set.
+func DropPrivilegesExcept() (Privileges, error) {
+	p, err := dropCaps(1 << unix.CAP_SYS_PTRACE)
+	if p.CapsDropped {
+		p.Except = "CAP_SYS_PTRACE"
+	}
+	return p, err
+}
+
+// dropCaps empties the capability sets but for keep (capabilities below 32).
+func dropCaps(keep uint32) (Privileges, error) {
 	var p Privileges
 	eff, prm, err := capSets()
 	if err != nil {
@@ -50,6 +68,7 @@ func DropPrivileges(as *RunAs) (Privileges, error) {
 	allThreads(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0)
 	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
 	var data [2]unix.CapUserData
+	data[0].Effective, data[0].Permitted = keep&uint32(eff), keep&uint32(prm)
 	err = allThreads(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
 	runtime.KeepAlive(&hdr)
 	runtime.KeepAlive(&data)
@@ -61,7 +80,8 @@ func DropPrivileges(as *RunAs) (Privileges, error) {
 		return p, fmt.Errorf("drop capabilities: %w", err)
 	}
 	allThreads(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0)
-	if eff, prm, err = capSets(); err != nil || eff != 0 || prm != 0 {
+	want := uint64(keep) & prm
+	if eff, prm, err = capSets(); err != nil || eff&^want != 0 || prm&^want != 0 {
 		return p, fmt.Errorf("drop capabilities: still effective %#x, permitted %#x (%v)", eff, prm, err)
 	}
 	p.CapsDropped = true

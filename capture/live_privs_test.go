@@ -28,9 +28,10 @@ func TestLookupRunAs(t *testing.T) {
 
 func TestPrivilegesString(t *testing.T) {
 	for p, want := range map[Privileges]string{
-		{User: "nobody", UID: 65534}: "running as nobody (uid 65534)",
-		{CapsDropped: true}:          "capabilities dropped",
-		{}:                           "",
+		{User: "nobody", UID: 65534}:                  "running as nobody (uid 65534)",
+		{CapsDropped: true}:                           "capabilities dropped",
+		{CapsDropped: true, Except: "CAP_SYS_PTRACE"}: "capabilities dropped except CAP_SYS_PTRACE",
+		{}: "",
 	} {
 		if got := p.String(); got != want {
 			t.Errorf("%+v: %q, want %q", p, got, want)

@@ -36,6 +36,9 @@ type inputOptions struct {
 	Count    int           // -c: stop a live capture after this many packets (0: no limit)
 	Duration time.Duration // --duration: stop a live capture after this long (0: no limit)
 	KeyLog   string        // --keylog: TLS key log (else SSLKEYLOGFILE)
+	// KeepPtrace keeps CAP_SYS_PTRACE when the capabilities are dropped
+	// (live --processes reads other processes' /proc/PID/fd).
+	KeepPtrace bool
 }
 
 func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
@@ -264,7 +267,11 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 		return nil, err
 	}
 	if runAs != nil || dropImplicitly {
-		if in.Privileges, err = capture.DropPrivileges(runAs); err != nil {
+		drop := capture.DropPrivileges
+		if o.KeepPtrace && runAs == nil {
+			drop = func(*capture.RunAs) (capture.Privileges, error) { return capture.DropPrivilegesExcept() }
+		}
+		if in.Privileges, err = drop(runAs); err != nil {
 			created := in.w != nil
 			in.Close()
 			if created {

@@ -13,6 +13,7 @@ import (
 	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
+	"github.com/sockscope/sockscope/sockets"
 )
 
 type liveOptions struct {
@@ -27,6 +28,7 @@ type liveOptions struct {
 	Limit       int
 	Find        findingsOptions
 	Bounds      boundsOptions
+	Processes   bool
 }
 
 func newLiveCmd(io *streams) *cobra.Command {
@@ -86,6 +88,7 @@ It needs CAP_NET_RAW: run it as root, or once
 	f.StringVar(&o.Framing, "framing", "auto", "how to cut streams into messages: auto, line, len:u32be, http1, tls, dns, resp, ws, h2, raw, ...")
 	f.DurationVar(&o.IdleTimeout, "idle-timeout", 5*time.Minute, "forget a flow after this long without packets (keeps memory flat on long runs)")
 	f.IntVar(&o.MaxBuffer, "max-message", decode.DefaultMaxBuffer>>20, "MiB held per stream direction for one incomplete message; larger ones are reported and skipped")
+	f.BoolVar(&o.Processes, "processes", false, "name the process on each local end of a new TCP connection (Linux, sock_diag and /proc; keeps CAP_SYS_PTRACE, not --user)")
 	f.IntVar(&o.Limit, "limit", 100, "summary: show at most N streams (0: all; all when piped)")
 	o.Find.addFlags(f)
 	withTuningSection(c)
@@ -106,6 +109,10 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		return usagef("-c, --duration, --idle-timeout and --max-message can't be negative")
 	}
 	o.In.Iface = o.Iface
+	if o.Processes && o.In.User != "" {
+		return usagef("--processes reads other processes' /proc/PID/fd, which needs CAP_SYS_PTRACE: not with --user")
+	}
+	o.In.KeepPtrace = o.Processes
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
@@ -150,6 +157,14 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 	}
 	if eng != nil {
 		topts = eng.Hooks(topts)
+	}
+	if o.Processes {
+		// Looked up on this goroutine, as packets are: in the capture's
+		// network namespace.
+		at := sockets.NewAttributor()
+		v.Ends = func(s *reassembly.Stream) sockets.Ends {
+			return at.Ends(s.Proto.String(), s.Client, s.Server)
+		}
 	}
 	tr := reassembly.NewTracker(topts)
 	v.Header(liveHeader(in, o.In))

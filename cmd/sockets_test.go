@@ -21,6 +21,7 @@ func TestSocketsUsage(t *testing.T) {
 		{[]string{"sockets", "extra"}, "takes no arguments"},
 		{[]string{"sockets", "--watch", "--interval", "0s"}, "--interval positive"},
 		{[]string{"sockets", "--count", "-1"}, "--count must be 0 or more"},
+		{[]string{"live", "lo", "--processes", "--user", "nobody"}, "--processes reads other processes' /proc/PID/fd, which needs CAP_SYS_PTRACE: not with --user"},
 	} {
 		_, stderr, code := runCLI(t, nil, tt.args...)
 		if code != exitUsage || !strings.Contains(stderr, tt.want) {

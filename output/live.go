@@ -14,6 +14,7 @@ import (
 	"github.com/sockscope/sockscope/findings"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
+	"github.com/sockscope/sockscope/sockets"
 )
 
 // NewLiveView returns a live view writing text, or JSON lines with
@@ -46,6 +47,9 @@ type LiveView struct {
 	msgFrame int
 	// shown holds the findings written as they became certain (findingKey).
 	shown map[string]bool
+	// Ends, when set, names the processes behind a connection as it opens
+	// (live --processes).
+	Ends func(s *reassembly.Stream) sockets.Ends
 }
 
 func (v *LiveView) printf(format string, args ...any) {
@@ -138,8 +142,12 @@ type liveEvent struct {
 	Server         string  `json:"server"`
 	Text           string  `json:"text"`
 	HandshakeRTTMs float64 `json:"handshake_rtt_ms,omitempty"`
-	Bytes          int64   `json:"bytes,omitempty"`
-	Duration       float64 `json:"duration,omitempty"`
+	// ClientProcess and ServerProcess name the processes on the local ends
+	// (live --processes), on "opened".
+	ClientProcess *sockets.End `json:"client_process,omitempty"`
+	ServerProcess *sockets.End `json:"server_process,omitempty"`
+	Bytes         int64        `json:"bytes,omitempty"`
+	Duration      float64      `json:"duration,omitempty"`
 }
 
 // Event writes a tracker event (reassembly.Options.OnEvent).
@@ -154,6 +162,10 @@ func (v *LiveView) Event(e reassembly.Event) {
 		switch e.Kind {
 		case reassembly.EventOpened:
 			rec.HandshakeRTTMs = float64(s.HandshakeRTT) / 1e6
+			if v.Ends != nil {
+				ends := v.Ends(s)
+				rec.ClientProcess, rec.ServerProcess = ends.Client, ends.Server
+			}
 		case reassembly.EventClosed, reassembly.EventReset:
 			rec.Bytes = s.Dirs[0].Bytes + s.Dirs[1].Bytes
 			rec.Duration = e.Time.Sub(s.Start).Seconds()
@@ -166,7 +178,11 @@ func (v *LiveView) Event(e reassembly.Event) {
 	ends := fmt.Sprintf("%s → %s", s.Client, s.Server)
 	switch e.Kind {
 	case reassembly.EventOpened, reassembly.EventRefused:
-		v.printf("%s  %-6s %s  %s\n", clock(e.Time), s.Name(), ends, e.Text)
+		procs := ""
+		if e.Kind == reassembly.EventOpened && v.Ends != nil {
+			procs = endsText(v.Ends(s))
+		}
+		v.printf("%s  %-6s %s  %s%s\n", clock(e.Time), s.Name(), ends, e.Text, procs)
 	case reassembly.EventUDPFlow:
 		v.printf("%s  %-6s %s  new UDP flow\n", clock(e.Time), s.Name(), ends)
 	case reassembly.EventDatagram:
@@ -174,6 +190,24 @@ func (v *LiveView) Event(e reassembly.Event) {
 	default:
 		v.printf("%s  %-6s %s\n", clock(e.Time), s.Name(), e.Text)
 	}
+}
+
+// endsText words the processes behind a connection, "  curl[4211] fd 5 →
+// python3[981] (listening fd 3)", or "" when neither is known.
+func endsText(e sockets.Ends) string {
+	if e.Client == nil && e.Server == nil {
+		return ""
+	}
+	name := func(x *sockets.End) string {
+		switch {
+		case x == nil:
+			return "?"
+		case x.Listener:
+			return fmt.Sprintf("%s[%d] (listening fd %d)", textsafe.Escape(x.Command), x.PID, x.FD)
+		}
+		return fmt.Sprintf("%s[%d] fd %d", textsafe.Escape(x.Command), x.PID, x.FD)
+	}
+	return "  " + name(e.Client) + " → " + name(e.Server)
 }
 
 type liveFraming struct {

@@ -106,3 +106,19 @@ func TestSocketsJSON(t *testing.T) {
 		t.Errorf("round trip: type %q, %d sockets, %d notes", back.Type, len(back.Sockets), len(back.Notes))
 	}
 }
+
+func TestEndsText(t *testing.T) {
+	for _, tt := range []struct {
+		e    sockets.Ends
+		want string
+	}{
+		{sockets.Ends{}, ""},
+		{sockets.Ends{Client: &sockets.End{PID: 4211, Command: "curl", FD: 5}, Server: &sockets.End{PID: 981, Command: "nginx", FD: 6, Listener: true}},
+			"  curl[4211] fd 5 → nginx[981] (listening fd 6)"},
+		{sockets.Ends{Server: &sockets.End{PID: 981, Command: "a\x1b[2Jb", FD: 11}}, `  ? → a\e[2Jb[981] fd 11`},
+	} {
+		if got := endsText(tt.e); got != tt.want {
+			t.Errorf("endsText(%+v) = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}
