@@ -120,7 +120,13 @@ type ssSocket struct {
 // ssSockets runs ss in ns: every TCP socket, keyed by "local peer".
 func ssSockets(t *testing.T, ns *testNS) map[string]*ssSocket {
 	t.Helper()
-	out, err := exec.Command("ip", "netns", "exec", ns.name, "ss", "-tinpe", "-H", "-a").Output()
+	return ssRun(t, ns, "-tinpe", "-H", "-a")
+}
+
+// ssRun runs ss with args in ns and parses its lines.
+func ssRun(t *testing.T, ns *testNS, args ...string) map[string]*ssSocket {
+	t.Helper()
+	out, err := exec.Command("ip", append([]string{"netns", "exec", ns.name, "ss"}, args...)...).Output()
 	if err != nil {
 		t.Skipf("ss: %v", err)
 	}
@@ -471,4 +477,43 @@ func TestLiveSocketsTimeWait(t *testing.T) {
 		t.Errorf("TIME_WAIT notes %+v", n)
 	}
 	checkAgainstSS(t, ns, rec)
+}
+
+// TestLiveSocketsUDP: a UDP socket bound to all interfaces that never
+// reads the three datagrams sent to it, checked against ss -uanpe.
+func TestLiveSocketsUDP(t *testing.T) {
+	ns := newTestNS(t)
+	pid := startPeer(t, ns, "udp", "5353", "3")
+	rec := stable(t, ns)
+	ss := ssRun(t, ns, "-uanpe", "-H")
+	n := 0
+	for _, s := range rec.Sockets {
+		if s.Proto != "udp" {
+			continue
+		}
+		n++
+		o := ss[s.Local.String()+" "+strings.Replace(s.Remote.String(), ":0", ":*", 1)]
+		if o == nil {
+			t.Errorf("ss has no UDP %s", s.Local)
+			continue
+		}
+		var users []string
+		for _, w := range s.Owners {
+			users = append(users, fmt.Sprintf("%s,pid=%d,fd=%d", w.Command, w.PID, w.FD))
+		}
+		if o.state != "UNCONN" || s.State != "UNCONN" || o.recvQ != s.RecvQ || o.inode != s.Inode || !slices.Equal(users, o.users) {
+			t.Errorf("%s: sockscope %s %d ino %d %v; ss %s %d ino %d %v", s.Local, s.State, s.RecvQ, s.Inode, users, o.state, o.recvQ, o.inode, o.users)
+		}
+		if s.Local.Port() == 5353 {
+			if fd, ok := ownedBy(s, pid); !ok || fd != 3 || s.RecvQ == 0 || s.Exposure() != sockets.AllInterfaces {
+				t.Errorf("UDP 5353: %+v, want python3[%d] fd 3 with datagrams queued, on all interfaces", s, pid)
+			}
+		}
+	}
+	if n != len(ss) || n != 2 {
+		t.Errorf("sockscope lists %d UDP sockets, ss %d; want 2 (the bound one and the sender)", n, len(ss))
+	}
+	if notes := rec.notes(sockets.NoteNotReading); len(notes) != 1 || notes[0].PID != pid {
+		t.Errorf("not-reading notes %+v", notes)
+	}
 }
