@@ -300,6 +300,9 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 		}
 	}
 	defer a.Release()
+	if o.All && o.Format == "text" && !o.Transcript {
+		allNote(io, a, dirs)
+	}
 	width := o.Width
 	if width <= 0 {
 		width = terminalWidth(io, 100)
@@ -320,6 +323,27 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 		return fmt.Errorf("write output: %w", err)
 	}
 	return nil
+}
+
+// allNoteOver is the number of table rows past which follow --all says on
+// stderr what it holds.
+var allNoteOver = 100_000
+
+// allNote says, for --all on a long stream, how many rows the text view
+// holds to lay out its tables (the view without --all holds a few dozen).
+func allNote(io *streams, a *decode.Analysis, dirs []reassembly.Direction) {
+	if len(dirs) == 0 {
+		dirs = []reassembly.Direction{reassembly.ClientToServer, reassembly.ServerToClient}
+	}
+	segs, msgs := 0, 0
+	for _, d := range dirs {
+		segs += a.Stream.Dirs[d].Segments.Len()
+		msgs += a.MessageCount(d)
+	}
+	if segs+msgs > allNoteOver {
+		fmt.Fprintf(io.Err, "sockscope: --all holds every row of %s's tables in memory to lay them out: %d segments and %d messages (about 1.2 KB each); without --all the view holds a few dozen\n",
+			a.Stream.Name(), segs, msgs)
+	}
 }
 
 // rawWriter writes one direction of the followed stream as its bytes come

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/sockscope/sockscope/internal/pcapgen"
@@ -66,4 +67,20 @@ func TestFollowSpilledSame(t *testing.T) {
 		t.Errorf("only %d views compared", compared)
 	}
 	t.Logf("%d views alike", compared)
+}
+
+// TestFollowAllSaysWhatItHolds: --all on a stream of many segments says on
+// stderr how many rows it holds; the elided view does not.
+func TestFollowAllSaysWhatItHolds(t *testing.T) {
+	path := manySegments(t)
+	old := allNoteOver
+	allNoteOver = 1000
+	defer func() { allNoteOver = old }()
+	_, stderr, code := runCLI(t, nil, "follow", path, "tcp/0", "--all", "--dir", "c2s")
+	if code != 0 || !strings.Contains(stderr, "--all holds every row of tcp/0's tables in memory to lay them out: 5246 segments and 5243 messages") {
+		t.Errorf("exit %d, stderr %q", code, stderr)
+	}
+	if _, stderr, _ := runCLI(t, nil, "follow", path, "tcp/0"); stderr != "" {
+		t.Errorf("without --all: stderr %q", stderr)
+	}
 }
