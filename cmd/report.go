@@ -16,6 +16,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
@@ -250,14 +251,14 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		return err
 	}
 	if o.Out != "-" {
-		fmt.Fprintf(io.Err, "sockscope: wrote %s (%s; %d stream%s in the table, %d drawn)\n", textsafe.Escape(o.Out), reassembly.HumanBytes(res.Size),
+		fmt.Fprintf(io.Err, "sockscope: wrote %s (%s; %d stream%s in the table, %d drawn)\n", textsafe.Escape(o.Out), human.Bytes(res.Size),
 			res.Rows, reportPlural(res.Rows), res.Streams)
 	}
 	for _, s := range res.Omitted {
 		fmt.Fprintf(io.Err, "sockscope: left out: %s\n", s)
 	}
 	if res.Overflow {
-		fmt.Fprintf(io.Err, "sockscope: warning: the page is %s, over --max-size %s even with every detail left out\n", reassembly.HumanBytes(res.Size), o.MaxSize)
+		fmt.Fprintf(io.Err, "sockscope: warning: the page is %s, over --max-size %s even with every detail left out\n", human.Bytes(res.Size), o.MaxSize)
 	}
 	if damage != nil {
 		return fmt.Errorf("%w (every frame before it was analyzed)", damage)

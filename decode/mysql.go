@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -149,7 +150,7 @@ func (d *mysqlDecoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Mes
 	m.Fields = []Field{{"type", what}, {"seq", strconv.Itoa(int(seq))}, {"length", strconv.Itoa(len(p))}}
 	m.Summary = what + detail
 	if pieces > 1 {
-		m.Summary += fmt.Sprintf(" (%s in %d packets)", reassembly.HumanBytes(int64(len(p))), pieces)
+		m.Summary += fmt.Sprintf(" (%s in %d packets)", human.Bytes(int64(len(p))), pieces)
 		m.Fields = append(m.Fields, Field{"pieces", strconv.Itoa(pieces)})
 	}
 	return m, n, nil

@@ -7,6 +7,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode/tlsdec"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -506,7 +507,7 @@ func (ss *streamState) oversize(d reassembly.Direction, n int) {
 	b := db.held()
 	proto := protoOf(ss.framing)
 	if n > len(b) {
-		m := Message{Protocol: proto, Summary: fmt.Sprintf("%s message larger than the %s buffer: not decoded", reassembly.HumanBytes(int64(n)), reassembly.HumanBytes(int64(ss.maxBuf)))}
+		m := Message{Protocol: proto, Summary: fmt.Sprintf("%s message larger than the %s buffer: not decoded", human.Bytes(int64(n)), human.Bytes(int64(ss.maxBuf)))}
 		r := reassembly.ByteRange{Start: db.base, End: db.base + int64(n)}
 		frames := ss.framesIn(db, r)
 		ss.emit(d, m, r, frames, true)
@@ -516,7 +517,7 @@ func (ss *streamState) oversize(d reassembly.Direction, n int) {
 		db.need = 0
 		return
 	}
-	m := Message{Protocol: "unframed", Summary: fmt.Sprintf("no message end within %s: the rest of this direction is not decoded", reassembly.HumanBytes(int64(len(b))))}
+	m := Message{Protocol: "unframed", Summary: fmt.Sprintf("no message end within %s: the rest of this direction is not decoded", human.Bytes(int64(len(b))))}
 	ss.streamer.stats.Skipped += int64(len(b))
 	ss.emitHeld(d, m, len(b), true)
 	db.dead = true

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -215,7 +216,7 @@ func (ed *endDetector) findings(out *[]Finding, scanners map[netip.Addr]bool, la
 		idle := idleOf(e.end)
 		d := fmt.Sprintf("%s: %s, active until the end", e.ref, e.text)
 		if idle >= time.Second {
-			d = fmt.Sprintf("%s: %s, quiet for %s at the end", e.ref, e.text, dur(idle))
+			d = fmt.Sprintf("%s: %s, quiet for %s at the end", e.ref, e.text, human.Duration(idle))
 		}
 		if e.state == reassembly.StateHalfClosed {
 			d += fmt.Sprintf(" (the %s never closed its side)", who(e.by.Reverse()))
@@ -228,11 +229,11 @@ func (ed *endDetector) findings(out *[]Finding, scanners map[netip.Addr]bool, la
 	f.Message = fmt.Sprintf("%s still open at the end of the capture (%d half-closed); ", plural(ed.unN, "connection was", "connections were"), ed.unHalf)
 	switch {
 	case f.Severity == Warning:
-		f.Message += fmt.Sprintf("%s had been quiet for %s: a possible socket leak.", longestRef, dur(longest))
+		f.Message += fmt.Sprintf("%s had been quiet for %s: a possible socket leak.", longestRef, human.Duration(longest))
 	case longest < time.Second:
 		f.Message += "all were active until the end: probably still in use when the capture stopped."
 	default:
-		f.Message += fmt.Sprintf("the quietest, %s, for %s: probably still in use when the capture stopped.", longestRef, dur(longest))
+		f.Message += fmt.Sprintf("the quietest, %s, for %s: probably still in use when the capture stopped.", longestRef, human.Duration(longest))
 	}
 	ev = ed.unEv
 	ev.finish(&f)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/reassembly"
@@ -215,17 +214,6 @@ func (e *evidence) finish(f *Finding) {
 	f.Streams = slices.CompactFunc(slices.SortedFunc(slices.Values(e.streams), StreamRef.compare), func(a, b StreamRef) bool { return a == b })
 	f.StreamCount = max(e.count, len(f.Streams))
 	f.Frames = slices.Compact(slices.Sorted(slices.Values(e.frames)))
-}
-
-// dur formats a duration for messages: "0.021 ms", "40.1 ms", "9.003 s".
-func dur(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
-	}
-	return fmt.Sprintf("%.3f s", d.Seconds())
 }
 
 func plural(n int, one, many string) string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -293,7 +294,7 @@ func (sd *scanDetector) findings(out *[]Finding) map[netip.Addr]bool {
 		}
 		f := Finding{Kind: KindPortScan, Severity: Warning, Endpoint: a.String(),
 			Message: fmt.Sprintf("Port scan: %s sent SYNs to %s in %s; %d refused, %d unanswered, %s.",
-				a, what, dur(time.Duration(src.last-src.first)), src.refused, src.unanswered, openText)}
+				a, what, human.Duration(time.Duration(src.last-src.first)), src.refused, src.unanswered, openText)}
 		for _, t := range m.top[:min(len(m.top), sd.cfg.MaxEvidence)] {
 			f.Details = append(f.Details, fmt.Sprintf("open %s (%s): answered SYN-ACK", t.ap, t.ref))
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -74,8 +75,8 @@ func (st *streamState) slowFinding(s *reassembly.Stream) *Finding {
 		span := b.last.Sub(b.start)
 		return st.one(Finding{Kind: KindSlowSender, Severity: Warning,
 			Message: fmt.Sprintf("The %s trickled %s in %d segments of at most %s over %s (%s, one segment every %s): a slow sender (slowloris-like) holding the connection open.",
-				who(worst), bytesText(b.bytes), b.n, bytesText(int64(b.maxSeg)), dur(span), rate(b.bytes, span), dur(span/time.Duration(max(b.n-1, 1)))),
-			Details: []string{fmt.Sprintf("%s frames %d–%d: %d tiny segments at least %s apart", worst.Arrow(), b.first, b.final, b.n, dur(cfg.SlowMinGap))},
+				who(worst), bytesText(b.bytes), b.n, bytesText(int64(b.maxSeg)), human.Duration(span), rate(b.bytes, span), human.Duration(span/time.Duration(max(b.n-1, 1)))),
+			Details: []string{fmt.Sprintf("%s frames %d–%d: %d tiny segments at least %s apart", worst.Arrow(), b.first, b.final, b.n, human.Duration(cfg.SlowMinGap))},
 		}, b.frames...)
 	}
 	return st.e.heldOpen(s)
@@ -95,7 +96,7 @@ func (e *Engine) heldOpen(s *reassembly.Stream) *Finding {
 		ev.frame(s.LastFrame)
 		f := Finding{Kind: KindSlowSender, Severity: Info,
 			Message: fmt.Sprintf("The connection was held open for %s carrying only %s (%s): almost no data, as a slow or idle client holding a server slot.",
-				dur(d), bytesText(total), rate(total, d))}
+				human.Duration(d), bytesText(total), rate(total, d))}
 		ev.finish(&f)
 		return &f
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -82,12 +83,12 @@ func (st *streamState) zeroWindowFinding() *Finding {
 		rd := reassembly.Direction(d)
 		total += z.total
 		txt := fmt.Sprintf("the %s's receive window was zero for %s (%s, longest %s from frame %d)",
-			who(rd), dur(z.total), plural(z.periods, "period", "periods"), dur(z.longest), z.longestAt)
+			who(rd), human.Duration(z.total), plural(z.periods, "period", "periods"), human.Duration(z.longest), z.longestAt)
 		if z.openAtEnd {
 			txt += ", still zero at the end"
 		}
 		parts = append(parts, txt)
-		details = append(details, fmt.Sprintf("the %s was blocked from sending for %s; it sent %s", who(rd.Reverse()), dur(z.total), plural(z.probes, "zero-window probe", "zero-window probes")))
+		details = append(details, fmt.Sprintf("the %s was blocked from sending for %s; it sent %s", who(rd.Reverse()), human.Duration(z.total), plural(z.probes, "zero-window probe", "zero-window probes")))
 		frames = append(frames, z.frames...)
 	}
 	if len(parts) == 0 {
@@ -175,7 +176,7 @@ func (st *streamState) retransFinding(late bool) *Finding {
 		txt := fmt.Sprintf("%s %d of %d data segments (%.1f%%) were sent again or filled a hole late: %s, %d out of order",
 			reassembly.Direction(d).Arrow(), n, rt.data, pct, plural(rt.retrans, "retransmission", "retransmissions"), rt.ooo)
 		if rt.rto > 0 {
-			txt += fmt.Sprintf("; %s, the longest after %s of silence (frame %d)", plural(rt.rto, "retransmission timeout", "retransmission timeouts"), dur(rt.rtoMax), rt.rtoFrame)
+			txt += fmt.Sprintf("; %s, the longest after %s of silence (frame %d)", plural(rt.rto, "retransmission timeout", "retransmission timeouts"), human.Duration(rt.rtoMax), rt.rtoFrame)
 			sev = Warning
 		}
 		if pct >= cfg.RetransWarnPercent {
@@ -271,7 +272,7 @@ func (st *streamState) delackFinding() *Finding {
 	}
 	return st.one(Finding{Kind: KindDelayedACK, Severity: Warning,
 		Message: fmt.Sprintf("%d stalls of about 40 ms or 200 ms (%s in total): small segments waited for a delayed ACK before the next data went out, the Nagle + delayed-ACK interaction (TCP_NODELAY on the sender avoids it).",
-			st.daN, dur(st.daT)),
+			st.daN, human.Duration(st.daT)),
 		Details: []string{fmt.Sprintf("first stall: data frame %d, delayed ACK frame %d, next data frame %d", st.daEx[0], st.daEx[1], st.daEx[2])},
 	}, st.daEx...)
 }

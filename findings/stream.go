@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -87,7 +88,7 @@ func (st *streamState) one(f Finding, frames ...int) *Finding {
 	return &f
 }
 
-func bytesText(n int64) string { return reassembly.HumanBytes(n) }
+func bytesText(n int64) string { return human.Bytes(n) }
 
 func itoa(n int) string { return strconv.Itoa(n) }
 

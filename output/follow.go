@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/decode/tlsdec"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/spillbuf"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
@@ -124,7 +125,7 @@ func followText(w io.Writer, a *decode.Analysis, o FollowOptions, shown [2]shown
 	if s.Dups != nil {
 		fmt.Fprintf(ew, "copies   %s\n", dupsText(s.Dups))
 	}
-	fmt.Fprintf(ew, "state    %s · %s · frames %d–%d\n", s.Describe(), Dur(s.Duration()), s.FirstFrame, s.LastFrame)
+	fmt.Fprintf(ew, "state    %s · %s · frames %d–%d\n", s.Describe(), human.Duration(s.Duration()), s.FirstFrame, s.LastFrame)
 	dirs := o.Dirs
 	if len(dirs) == 0 {
 		dirs = []reassembly.Direction{reassembly.ClientToServer, reassembly.ServerToClient}
@@ -317,7 +318,7 @@ func framingSummary(a *decode.Analysis, d reassembly.Direction) string {
 	}
 	h := &a.Stream.Dirs[d]
 	if h.Missing > 0 {
-		parts = append(parts, fmt.Sprintf("%s missing", reassembly.HumanBytes(h.Missing)))
+		parts = append(parts, fmt.Sprintf("%s missing", human.Bytes(h.Missing)))
 	}
 	return strings.Join(parts, " · ")
 }

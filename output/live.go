@@ -12,6 +12,7 @@ import (
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/findings"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 	"github.com/sockscope/sockscope/sockets"
@@ -279,7 +280,7 @@ func (v *LiveView) Message(s *reassembly.Stream, m *decode.Message) {
 			Segments: len(m.Frames), Frames: frames, Records: m.Records, Partial: m.Partial})
 		return
 	}
-	size := reassembly.HumanBytes(m.Range.Len())
+	size := human.Bytes(m.Range.Len())
 	if len(m.Records) > 0 {
 		size += fmt.Sprintf(" in %d TLS record%s", len(m.Records), plural(len(m.Records)))
 	}
@@ -394,7 +395,7 @@ func (v *LiveView) Summary(rep *ReadReport, o LiveSummary) error {
 			v.printf("kernel   %d received by filter · %d dropped\n", k.Received, k.Dropped)
 		}
 		v.printf("flows    %d flushed after --idle-timeout %s · %d messages · %s not decoded\n",
-			rep.Stats.FlushedIdle, o.IdleTimeout, ds.Messages, reassembly.HumanBytes(ds.Skipped))
+			rep.Stats.FlushedIdle, o.IdleTimeout, ds.Messages, human.Bytes(ds.Skipped))
 		if k.Dropped > 0 {
 			v.printf("warning: the kernel dropped %d of %d packets (%.2f%%): sockscope did not see them, so streams may show gaps and\n"+
 				"         retransmissions that were not on the wire; try a larger --ring-size, a narrower -f filter, or --framing raw\n",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/findings"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -87,7 +88,7 @@ func captureSummary(r *ReadReport, name string) (lines [][2]string, issues strin
 	if st.Packets == 0 {
 		lines = append(lines, [2]string{"frames", "0"})
 	} else {
-		lines = append(lines, [2]string{"frames", fmt.Sprintf("%d · %s · %s → %s", st.Packets, Dur(st.Last.Sub(st.First)), Stamp(st.First), Stamp(st.Last))})
+		lines = append(lines, [2]string{"frames", fmt.Sprintf("%d · %s · %s → %s", st.Packets, human.Duration(st.Last.Sub(st.First)), Stamp(st.First), Stamp(st.Last))})
 	}
 	lines = append(lines,
 		[2]string{"packets", fmt.Sprintf("%d TCP · %d UDP · %d other IP · %d not IP", st.TCP, st.UDP, st.Other, st.NotIP)},
@@ -162,9 +163,9 @@ func unflowedLine(m map[reassembly.Unflowed]int, class reassembly.UnflowedClass)
 }
 
 func bytesCellSum(h *reassembly.HalfSummary) string {
-	s := reassembly.HumanBytes(h.Bytes)
+	s := human.Bytes(h.Bytes)
 	if h.Missing > 0 {
-		s += fmt.Sprintf(" (%s missing)", reassembly.HumanBytes(h.Missing))
+		s += fmt.Sprintf(" (%s missing)", human.Bytes(h.Missing))
 	}
 	return fmt.Sprintf("%s / %d pkt%s", s, h.Packets, plural(int(h.Packets)))
 }
@@ -187,7 +188,7 @@ func streamNotes(streams []reassembly.Summary) []string {
 				parts = append(parts, fmt.Sprintf("%s %d segment%s cut by the snaplen", dir, h.Truncated, plural(int(h.Truncated))))
 			}
 			if lost := h.Missing; lost > 0 && h.Truncated == 0 {
-				parts = append(parts, fmt.Sprintf("%s %s never captured", dir, reassembly.HumanBytes(lost)))
+				parts = append(parts, fmt.Sprintf("%s %s never captured", dir, human.Bytes(lost)))
 			}
 			if h.Oversize > 0 {
 				parts = append(parts, fmt.Sprintf("%s %d segment%s larger than the MSS (offload)", dir, h.Oversize, plural(int(h.Oversize))))
@@ -516,19 +517,6 @@ func RFC3339(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.00
 
 // Stamp formats a capture time for the text header.
 func Stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000 UTC") }
-
-// Dur formats a duration compactly: "0.021 ms", "12.3 ms", "1.204 s".
-func Dur(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
-	case d < 100*time.Second:
-		return fmt.Sprintf("%.3f s", d.Seconds())
-	}
-	return d.Round(time.Second).String()
-}
 
 type errWriter struct {
 	w   io.Writer

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -32,9 +33,9 @@ func ReadGroupsText(w io.Writer, r *ReadReport, groups []reassembly.PathGroup) e
 			if g.UDPFlows > 0 {
 				sc = append(sc, fmt.Sprintf("%d UDP", g.UDPFlows))
 			}
-			b := reassembly.HumanBytes(g.Bytes)
+			b := human.Bytes(g.Bytes)
 			if g.Missing > 0 {
-				b += fmt.Sprintf(" (%s missing)", reassembly.HumanBytes(g.Missing))
+				b += fmt.Sprintf(" (%s missing)", human.Bytes(g.Missing))
 			}
 			if err := t.Append([]string{textsafe.Escape(reassembly.PathName(g.Path)), strings.Join(sc, " · "),
 				fmt.Sprint(g.Packets), b, fmt.Sprint(g.Retrans), fmt.Sprint(g.PathDups), fmt.Sprint(g.FirstFrame)}); err != nil {

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -261,7 +262,7 @@ func (t *ReadTextWriter) cells(s *reassembly.Summary, buf []string) ([]string, b
 		client += "?"
 	}
 	c2s, s2c := &s.Dirs[0], &s.Dirs[1]
-	buf = append(buf[:0], s.Name(), client+" → "+s.Server().String(), s.Describe(), Dur(s.Duration()),
+	buf = append(buf[:0], s.Name(), client+" → "+s.Server().String(), s.Describe(), human.Duration(s.Duration()),
 		bytesCellSum(c2s), bytesCellSum(s2c))
 	if t.o.Stats {
 		m := ""

@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -423,7 +424,7 @@ func buildReport(in *ReportInput, lim reportLimits) *reportPage {
 		c2s, s2c := &s.Dirs[0], &s.Dirs[1]
 		row := reportRow{ID: id, Anchor: anchorOf(id), Linked: drawn[id], Proto: s.Proto.String(),
 			Client: s.Client().String(), Guessed: s.ClientGuessed(), Server: s.Server().String(), Path: textsafe.Escape(s.Path()),
-			State: s.Describe(), StateKey: s.State.String(), Duration: Dur(s.Duration()), DurationNs: int64(s.Duration()),
+			State: s.Describe(), StateKey: s.State.String(), Duration: human.Duration(s.Duration()), DurationNs: int64(s.Duration()),
 			C2S: bytesCellSum(c2s), S2C: bytesCellSum(s2c), BytesC2S: c2s.Bytes, BytesS2C: s2c.Bytes,
 			Packets: int(c2s.Packets) + int(s2c.Packets), Anomalies: int(s.AnomalyCount), FirstFrame: int(s.FirstFrame),
 			FindingKinds: strings.Join(kinds[id], " ")}
@@ -482,9 +483,9 @@ func reportStream(i int, a *decode.Analysis, l *decode.TLSLayer, lim reportLimit
 	}
 	d := reportDetail{Index: i, ID: id, Anchor: anchorOf(id), Title: client + " → " + s.Server.String(), State: s.Describe(),
 		Framing: a.Framing, Reason: textsafe.Escape(a.Reason), Packets: s.Packets.Len(), Datagram: udp}
-	d.Facts = append(d.Facts, fmt.Sprintf("%s · frames %d–%d", Dur(s.Duration()), s.FirstFrame, s.LastFrame))
+	d.Facts = append(d.Facts, fmt.Sprintf("%s · frames %d–%d", human.Duration(s.Duration()), s.FirstFrame, s.LastFrame))
 	if s.HandshakeRTT > 0 {
-		d.Facts = append(d.Facts, "handshake RTT "+Dur(s.HandshakeRTT))
+		d.Facts = append(d.Facts, "handshake RTT "+human.Duration(s.HandshakeRTT))
 	}
 	if s.ClientGuessed {
 		d.Facts = append(d.Facts, "client guessed: "+textsafe.Escape(s.GuessReason))

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -243,7 +244,7 @@ func ladder(w io.Writer, ts TimelineStream, o TimelineOptions) {
 	l := newLayout(steps, o.Width)
 	width := fitWidth(o.Width)
 
-	info := []string{s.Describe(), Dur(s.Duration()), Stamp(s.Start)}
+	info := []string{s.Describe(), human.Duration(s.Duration()), Stamp(s.Start)}
 	if s.Proto == capture.ProtoTCP {
 		info = slices.Insert(info, 1, fmt.Sprintf("%d packet%s", s.Packets.Len(), plural(s.Packets.Len())))
 	}

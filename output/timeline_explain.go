@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/reassembly"
 )
 
@@ -101,7 +102,7 @@ func (e *explainer) step(r *reassembly.PacketRecord) string {
 				add("win=%d is its receive window: the %s may send it up to %s before waiting for an acknowledgement.", r.Win, other, bytesWord(int64(r.Win)))
 			}
 		} else {
-			add("SYN again (attempt %d), %s after the first: no answer had arrived, so the %s retries.", e.syns, Dur(r.Time.Sub(e.synTime.Time)), who)
+			add("SYN again (attempt %d), %s after the first: no answer had arrived, so the %s retries.", e.syns, human.Duration(r.Time.Sub(e.synTime.Time)), who)
 		}
 	case f.Has(capture.SYN | capture.ACK):
 		add("SYN-ACK: the %s accepts. It acknowledges the %s's SYN (ack=%d: a SYN counts as one sequence number, so the next byte expected is %d) and picks its own initial sequence number.", who, other, r.Ack, r.Ack)
@@ -109,7 +110,7 @@ func (e *explainer) step(r *reassembly.PacketRecord) string {
 			add("It announces %s.", o)
 		}
 		if e.s.SYNACKRTT > 0 && e.syns > 0 {
-			add("It arrives %s after the SYN.", Dur(r.Time.Sub(e.synTime.Time)))
+			add("It arrives %s after the SYN.", human.Duration(r.Time.Sub(e.synTime.Time)))
 		}
 		ws := [2]int{e.s.Dirs[0].WScale, e.s.Dirs[1].WScale}
 		switch {
@@ -174,7 +175,7 @@ func (e *explainer) other(r *reassembly.PacketRecord, add func(string, ...any), 
 	who, other := side(d), side(d.Reverse())
 	f := r.Flags
 	if _, ok := hasNote(r, reassembly.NoteHandshakeDone); ok {
-		add("ACK: the client acknowledges the server's SYN (ack=%d). The three-way handshake is complete, %s after the SYN (the round-trip time as seen where the capture was taken): both sides may now send data.", r.Ack, Dur(e.s.HandshakeRTT))
+		add("ACK: the client acknowledges the server's SYN (ack=%d). The three-way handshake is complete, %s after the SYN (the round-trip time as seen where the capture was taken): both sides may now send data.", r.Ack, human.Duration(e.s.HandshakeRTT))
 		ackAdvanced = false
 	}
 	if r.Len > 0 {
@@ -378,7 +379,7 @@ func (e *explainer) summary() string {
 		if s.Dirs[1].Packets == 0 {
 			who = "sender"
 		}
-		add("In short: %d datagram%s between %s and %s over %s.", n, plural(n), c, sv, Dur(s.Duration()))
+		add("In short: %d datagram%s between %s and %s over %s.", n, plural(n), c, sv, human.Duration(s.Duration()))
 		add("The %s sent %d (%s)", who, s.Dirs[0].Packets, bytesWord(s.Dirs[0].Bytes))
 		if s.Dirs[1].Packets > 0 {
 			addLast(add, fmt.Sprintf(" and the server %d (%s)", s.Dirs[1].Packets, bytesWord(s.Dirs[1].Bytes)))
@@ -394,7 +395,7 @@ func (e *explainer) summary() string {
 	case s.Midstream:
 		add("In short: this capture joins the connection between %s and %s after it opened.", c, sv)
 	case s.HandshakeRTT > 0:
-		add("In short: the client %s opened a connection to %s (handshake %s).", c, sv, Dur(s.HandshakeRTT))
+		add("In short: the client %s opened a connection to %s (handshake %s).", c, sv, human.Duration(s.HandshakeRTT))
 	default:
 		add("In short: the client %s started a connection to %s, but the handshake did not complete.", c, sv)
 	}
@@ -430,7 +431,7 @@ func (e *explainer) summary() string {
 			add("It was still open at the end of the capture.")
 		}
 	}
-	add("%d packet%s over %s.", n, plural(n), Dur(s.Duration()))
+	add("%d packet%s over %s.", n, plural(n), human.Duration(s.Duration()))
 	return joinSentences(out)
 }
 

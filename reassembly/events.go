@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 )
 
 // EventKind names a moment in a connection's life that `live` reports.
@@ -52,7 +53,7 @@ func (t *Tracker) event(c *conn, p *capture.Packet, d Direction, newFIN, newRST 
 	}
 	if s.HandshakeRTT > 0 && !c.evOpened {
 		c.evOpened = true
-		emit(EventOpened, "handshake complete (RTT "+fmtDur(s.HandshakeRTT)+")")
+		emit(EventOpened, "handshake complete (RTT "+human.Duration(s.HandshakeRTT)+")")
 	}
 	who := "client"
 	if d == ServerToClient {
@@ -62,12 +63,12 @@ func (t *Tracker) event(c *conn, p *capture.Packet, d Direction, newFIN, newRST 
 		if !c.synAckSeen && d == ServerToClient && s.Dirs[ClientToServer].SYN {
 			emit(EventRefused, "refused: SYN answered by RST")
 		} else {
-			emit(EventReset, fmt.Sprintf("reset by %s after %s", who, HumanBytes(c.hs[0].highest+c.hs[1].highest)))
+			emit(EventReset, fmt.Sprintf("reset by %s after %s", who, human.Bytes(c.hs[0].highest+c.hs[1].highest)))
 		}
 	}
 	if newFIN {
 		if s.Dirs[0].FIN && s.Dirs[1].FIN {
-			emit(EventClosed, fmt.Sprintf("closed (%s sent the last FIN) after %s, %s", who, fmtDur(p.Time.Sub(s.Start)), HumanBytes(c.hs[0].highest+c.hs[1].highest)))
+			emit(EventClosed, fmt.Sprintf("closed (%s sent the last FIN) after %s, %s", who, human.Duration(p.Time.Sub(s.Start)), human.Bytes(c.hs[0].highest+c.hs[1].highest)))
 		} else {
 			emit(EventHalfClosed, who+" finished sending (FIN)")
 		}

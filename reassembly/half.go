@@ -443,13 +443,3 @@ func (hs *halfState) finish() {
 	h.End = end
 	h.Missing = h.Bytes - h.Captured
 }
-
-func fmtDur(d time.Duration) string {
-	switch {
-	case d < time.Millisecond:
-		return fmt.Sprintf("%.3f ms", float64(d)/1e6)
-	case d < time.Second:
-		return fmt.Sprintf("%.1f ms", float64(d)/1e6)
-	}
-	return fmt.Sprintf("%.3f s", d.Seconds())
-}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 )
 
 // PacketRecord is one packet of a kept stream as a ladder diagram shows it:
@@ -305,8 +306,8 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 	if p.Flags.Has(capture.ACK) && !p.Flags.Has(capture.SYN) && d == ClientToServer && s.HandshakeRTT > 0 && !c.recHS {
 		c.recHS = true
 		if note(NoteHandshakeDone) {
-			add(NoteHandshakeDone, "handshake complete, RTT "+fmtDur(s.HandshakeRTT),
-				"the ACK of the SYN-ACK completes the three-way handshake, "+fmtDur(s.HandshakeRTT)+" after the SYN")
+			add(NoteHandshakeDone, "handshake complete, RTT "+human.Duration(s.HandshakeRTT),
+				"the ACK of the SYN-ACK completes the three-way handshake, "+human.Duration(s.HandshakeRTT)+" after the SYN")
 		}
 	}
 	if p.Flags.Has(capture.FIN) && newFIN {
@@ -333,7 +334,7 @@ func (c *conn) recordPacket(p *capture.Packet, d Direction, seg *Segment, newFIN
 				add(NoteRefused, "connection refused", fmt.Sprintf("RST answering the SYN: nothing accepts connections on port %d", s.Server.Port()))
 			}
 		} else if note(NoteReset) {
-			add(NoteReset, "reset by "+who, fmt.Sprintf("RST: the %s aborts the connection after %s", who, HumanBytes(c.hs[0].highest+c.hs[1].highest)))
+			add(NoteReset, "reset by "+who, fmt.Sprintf("RST: the %s aborts the connection after %s", who, human.Bytes(c.hs[0].highest+c.hs[1].highest)))
 		}
 	}
 	if len(*written) > 0 {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 )
 
 // FlowKey identifies a conversation: the same key for both directions
@@ -140,13 +141,13 @@ func (g *Segment) Reason() string {
 		case whyFast:
 			return fmt.Sprintf("fast retransmission: bytes [%d,%d) sent again after %d duplicate ACKs", a, end, g.aux)
 		case whyFillGap:
-			return fmt.Sprintf("retransmission: bytes [%d,%d) fill a gap left by a segment not captured (sent again %s after later bytes)", a, end, fmtDur(time.Duration(g.aux)))
+			return fmt.Sprintf("retransmission: bytes [%d,%d) fill a gap left by a segment not captured (sent again %s after later bytes)", a, end, human.Duration(time.Duration(g.aux)))
 		}
 		return fmt.Sprintf("retransmission: bytes [%d,%d) already received%s", a, end, inFrame(g.aux))
 	case KindPartialRetransmission:
 		return fmt.Sprintf("partial retransmission: %d of %d bytes already received%s; %d new", end-a-g.NewBytes, end-a, inFrame(g.aux), g.NewBytes)
 	case KindOutOfOrder:
-		return fmt.Sprintf("out-of-order: bytes [%d,%d) arrived %s after later bytes", a, end, fmtDur(time.Duration(g.aux)))
+		return fmt.Sprintf("out-of-order: bytes [%d,%d) arrived %s after later bytes", a, end, human.Duration(time.Duration(g.aux)))
 	}
 	return ""
 }
@@ -335,17 +336,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// HumanBytes formats a byte count as "812 B", "5.0 KiB", "1.2 MiB".
-func HumanBytes(n int64) string {
-	switch {
-	case n < 1024:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KiB", float64(n)/1024)
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/human"
 )
 
 // Summary is a finished stream without its payload, segment map or packet
@@ -252,7 +253,7 @@ func (s *Summary) Describe() string {
 		if s.flags&flagClientSYN != 0 && s.flags&flagHandshakeDone == 0 {
 			t = "reset by " + who(s.ResetBy()) + " during handshake"
 		} else {
-			t = fmt.Sprintf("reset by %s after %s", who(s.ResetBy()), HumanBytes(s.ResetAfter))
+			t = fmt.Sprintf("reset by %s after %s", who(s.ResetBy()), human.Bytes(s.ResetAfter))
 		}
 	case StateClosed:
 		t = "closed by " + who(s.ClosedBy()) + " (FIN first)"
