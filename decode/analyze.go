@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/reassembly"
@@ -83,6 +84,16 @@ type Stats struct {
 	Exact    int // segments that carried exactly one whole message and nothing else
 	Partial  int // messages cut short by a gap or the end of the capture
 	Errors   int // framing errors
+	// Requests (Message.Role) sent in this direction, and of them those no
+	// response answered by the end; Answered counts this direction's
+	// responses that answered a request, with the median, 99th percentile
+	// and longest of their service times (request's last frame to the
+	// response's first).
+	Requests, Unanswered int
+	Answered             int
+	ServiceMedian        time.Duration
+	ServiceP99           time.Duration
+	ServiceMax           time.Duration
 }
 
 // SegmentMessages says which messages one segment carried: the indexes (into
@@ -111,6 +122,93 @@ type Analysis struct {
 	// ranges then keeps only where each message lies.
 	sink   func(Message)
 	ranges [2]reassembly.Log[reassembly.ByteRange]
+	// pending holds, per direction, the requests not answered yet, by
+	// pairing key; service the service times of each direction's answers.
+	pending [2]map[string][]pendingRequest
+	service [2][]time.Duration
+}
+
+// pendingRequest is a request waiting for its response.
+type pendingRequest struct{ index, lastFrame int }
+
+// maxPending bounds the requests a direction keeps waiting for answers
+// under one key: past it the oldest is counted as never answered.
+const maxPending = 4096
+
+// pair relates message m of direction d to the other direction's
+// messages: a request waits for its response; a response answers the
+// oldest request waiting under its key, and gets its times.
+func (a *Analysis) pair(d reassembly.Direction, m *Message) {
+	switch m.Role {
+	case RoleRequest:
+		a.Stats[d].Requests++
+		if a.pending[d] == nil {
+			a.pending[d] = map[string][]pendingRequest{}
+		}
+		q := a.pending[d][m.Key]
+		if len(q) >= maxPending {
+			q = q[1:]
+			a.Stats[d].Unanswered++
+		}
+		last := 0
+		if len(m.Frames) > 0 {
+			last = m.Frames[len(m.Frames)-1]
+		}
+		a.pending[d][m.Key] = append(q, pendingRequest{m.Index, last})
+	case RoleResponse:
+		o := 1 - d
+		q := a.pending[o][m.Key]
+		if len(q) == 0 {
+			return
+		}
+		r := q[0]
+		if len(q) == 1 {
+			delete(a.pending[o], m.Key)
+		} else {
+			a.pending[o][m.Key] = q[1:]
+		}
+		m.Answers = r.index
+		a.Stats[d].Answered++
+		if len(m.Frames) == 0 {
+			return
+		}
+		t0, ok0 := a.frameTime(o, r.lastFrame)
+		t1, ok1 := a.frameTime(d, m.Frames[0])
+		t2, ok2 := a.frameTime(d, m.Frames[len(m.Frames)-1])
+		if ok0 && ok1 && ok2 {
+			m.Service, m.Transfer = t1.Sub(t0), t2.Sub(t1)
+			a.service[d] = append(a.service[d], m.Service)
+		}
+	}
+}
+
+// frameTime returns when frame f, which supplied bytes of direction d, was
+// captured (false when the segment map does not say: a decrypted layer's).
+func (a *Analysis) frameTime(d reassembly.Direction, f int) (time.Time, bool) {
+	segs := &a.Stream.Dirs[d].Segments
+	i := segs.Search(func(g *reassembly.Segment) bool { return g.Frame >= f })
+	if i == segs.Len() || segs.At(i).Frame != f || segs.At(i).Time.IsZero() {
+		return time.Time{}, false
+	}
+	return segs.At(i).Time, true
+}
+
+// endPairs counts the requests never answered and sums up service times.
+func (a *Analysis) endPairs() {
+	for d := range a.pending {
+		for _, q := range a.pending[d] {
+			a.Stats[d].Unanswered += len(q)
+		}
+		a.pending[d] = nil
+		ts := a.service[d]
+		if len(ts) == 0 {
+			continue
+		}
+		slices.Sort(ts)
+		st := &a.Stats[d]
+		st.ServiceMedian, st.ServiceP99, st.ServiceMax = ts[(len(ts)-1)/2], ts[(len(ts)*99+99)/100-1], ts[len(ts)-1]
+		a.service[d] = nil
+	}
 }
 
 // AnalyzeTo is Analyze for a view that writes messages as they are framed
@@ -226,6 +324,7 @@ func analyzeSink(s *reassembly.Stream, spec string, insideTLS bool, sink func(Me
 	default:
 		a.stream(dec)
 	}
+	a.endPairs()
 	for d := range s.Dirs {
 		a.mapSegments(reassembly.Direction(d))
 	}
@@ -557,6 +656,9 @@ func (a *Analysis) add(d reassembly.Direction, m Message, r reassembly.ByteRange
 	m.Frames = framesIn(h, r)
 	if m.Partial {
 		a.Stats[d].Partial++
+	}
+	if m.Role != "" {
+		a.pair(d, &m)
 	}
 	if a.sink != nil {
 		if h.Spilled() && a.ranges[d].OnDisk() == 0 {

@@ -3,6 +3,7 @@ package decode
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -75,12 +76,30 @@ type Message struct {
 	// Records, for a message decrypted from TLS (a Streamer with keys), lists
 	// the TLS records (numbered from 1 per direction) that carried it; Range
 	// is then in the direction's decrypted application data. Set by the driver.
-	Records  []int
-	Protocol string  // "http1", "tls", "len", "line", ...
-	Summary  string  // one line, deterministic: "GET /index.html". Raw network text: views escape it.
-	Fields   []Field // ordered name/value pairs
-	Parts    []Part  // sub-parts (headers, body, chunks, records), relative to the message start
+	Records []int
+	// Role, set by decoders of protocols with requests and responses, is
+	// RoleRequest or RoleResponse ("" for neither: a handshake, a push, an
+	// interim 1xx). Key pairs a response with its request where the
+	// protocol names it (a DNS ID); "" pairs in order, the oldest
+	// unanswered request first (HTTP/1, Redis).
+	Role, Key string
+	// Answers, set by the driver for a response that answers a request,
+	// is the request's Index (in the other direction); Service is the time
+	// from the request's last frame to the response's first, Transfer from
+	// the response's first frame to its last.
+	Answers           int
+	Service, Transfer time.Duration
+	Protocol          string  // "http1", "tls", "len", "line", ...
+	Summary           string  // one line, deterministic: "GET /index.html". Raw network text: views escape it.
+	Fields            []Field // ordered name/value pairs
+	Parts             []Part  // sub-parts (headers, body, chunks, records), relative to the message start
 }
+
+// Message roles (Message.Role).
+const (
+	RoleRequest  = "request"
+	RoleResponse = "response"
+)
 
 // Field is one named value of a message, in the order the protocol has them.
 type Field struct{ Name, Value string }

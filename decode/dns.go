@@ -158,8 +158,10 @@ func dnsMessage(msg []byte, base int) (Message, error) {
 	m.Summary = b.String()
 
 	qr := "query"
+	m.Role, m.Key = RoleRequest, strconv.Itoa(int(id))
 	if resp {
 		qr = "response"
+		m.Role = RoleResponse
 	}
 	m.Fields = []Field{
 		{"id", strconv.Itoa(int(id))},

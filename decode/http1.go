@@ -717,6 +717,7 @@ func (d *httpDecoder) parse(di reassembly.Direction, b []byte, atEOF bool) (Mess
 	}
 
 	if !h.resp {
+		m.Role = RoleRequest
 		m.Summary = h.method + " " + h.target
 		if len(h.target) > httpMaxTarget {
 			t, _ := specPreview([]byte(h.target), httpMaxTarget)
@@ -746,6 +747,9 @@ func (d *httpDecoder) parse(di reassembly.Direction, b []byte, atEOF bool) (Mess
 		m.Summary += " " + h.reason
 	}
 	interim := h.status >= 100 && h.status < 200 && h.status != 101
+	if !interim {
+		m.Role = RoleResponse // an interim 1xx answers nothing yet
+	}
 	if !interim && len(d.pending[rev]) > 0 {
 		d.pending[rev] = d.pending[rev][1:]
 	}

@@ -112,7 +112,7 @@ func respInline(b []byte) (Message, int, error) {
 		}
 	}
 	words := strings.Fields(string(line[:min(len(line), 256)]))
-	m := Message{Protocol: "resp", Fields: []Field{{"type", "inline"}}}
+	m := Message{Protocol: "resp", Fields: []Field{{"type", "inline"}}, Role: RoleRequest}
 	if len(words) == 0 {
 		m.Summary = "inline (empty line)"
 		return m, end, nil
@@ -383,6 +383,14 @@ func respKind(t byte) string {
 func (p *respParser) message(dir reassembly.Direction, end int) Message {
 	m := Message{Protocol: "resp", Fields: make([]Field, 1, 5)}
 	m.Fields[0] = Field{"type", respTypeNames[p.typ]}
+	// Commands go one way and replies the other, in order (a RESP3 push
+	// answers nothing).
+	switch {
+	case dir == reassembly.ClientToServer:
+		m.Role = RoleRequest
+	case p.typ != '>':
+		m.Role = RoleResponse
+	}
 	hdr := Part{reassembly.ByteRange{Start: 0, End: int64(p.hdrEnd)}, "header"}
 	if p.attr {
 		m.Fields = append(m.Fields, Field{"attribute", "yes"})

@@ -316,6 +316,13 @@ func framingSummary(a *decode.Analysis, d reassembly.Direction) string {
 	if st.Errors > 0 {
 		parts = append(parts, fmt.Sprintf("%d framing error%s", st.Errors, plural(st.Errors)))
 	}
+	if st.Answered > 0 {
+		parts = append(parts, fmt.Sprintf("%d answer%s: service time median %s, p99 %s, max %s", st.Answered, plural(st.Answered),
+			human.Duration(st.ServiceMedian), human.Duration(st.ServiceP99), human.Duration(st.ServiceMax)))
+	}
+	if st.Unanswered > 0 {
+		parts = append(parts, fmt.Sprintf("%d request%s never answered", st.Unanswered, plural(st.Unanswered)))
+	}
 	h := &a.Stream.Dirs[d]
 	if h.Missing > 0 {
 		parts = append(parts, fmt.Sprintf("%s missing", human.Bytes(h.Missing)))
@@ -485,13 +492,21 @@ func messageTable(w io.Writer, a *decode.Analysis, d reassembly.Direction, o Fol
 		default:
 			span = fmt.Sprintf("%d–%d", segs[0], segs[len(segs)-1])
 		}
-		note := ""
+		var notes []string
 		switch {
 		case m.Partial:
-			note = "partial"
+			notes = append(notes, "partial")
 		case len(segs) > 1:
-			note = fmt.Sprintf("split across %d segments", len(segs))
+			notes = append(notes, fmt.Sprintf("split across %d segments", len(segs)))
 		}
+		if m.Answers > 0 {
+			a := fmt.Sprintf("answers #%d", m.Answers)
+			if len(m.Frames) > 0 && m.Service >= 0 {
+				a += " after " + human.Duration(m.Service)
+			}
+			notes = append(notes, a)
+		}
+		note := strings.Join(notes, " · ")
 		t.Append([]string{fmt.Sprintf("#%d", m.Index), m.Range.String(), fmt.Sprint(m.Range.Len()), span, m.Protocol, clip(textsafe.Escape(m.Summary), sumWidth), note})
 	}
 	for _, m := range ms.head {
@@ -822,6 +837,15 @@ type messageRecord struct {
 	Summary  string            `json:"summary"`
 	Partial  bool              `json:"partial"`
 	Fields   map[string]string `json:"fields,omitempty"`
+	// Role is "request" or "response" for protocols that have them; a
+	// response that answers a request gives the request's index (in the
+	// other direction) and, in seconds, the service time (request's last
+	// frame to its first) and the transfer time (its first frame to its
+	// last).
+	Role     string `json:"role,omitempty"`
+	Answers  int    `json:"answers,omitempty"`
+	Service  string `json:"service_time,omitempty"`
+	Transfer string `json:"transfer_time,omitempty"`
 }
 
 // newMessageRecord is the JSON record of message m of direction d.
@@ -830,6 +854,10 @@ func newMessageRecord(typ string, d reassembly.Direction, m decode.Message) mess
 		Frames: m.Frames, Protocol: m.Protocol, Summary: m.Summary, Partial: m.Partial}
 	if rec.Frames == nil {
 		rec.Frames = []int{}
+	}
+	rec.Role, rec.Answers = m.Role, m.Answers
+	if m.Answers > 0 && len(m.Frames) > 0 {
+		rec.Service, rec.Transfer = secs(m.Service), secs(m.Transfer)
 	}
 	if len(m.Fields) > 0 {
 		rec.Fields = map[string]string{}
@@ -981,8 +1009,13 @@ func (v *FollowJSONView) Write(w io.Writer, a *decode.Analysis, l *decode.TLSLay
 	stats := map[string]any{}
 	for d := range s.Dirs {
 		st := a.Stats[d]
-		stats[reassembly.Direction(d).String()] = map[string]int{"messages": st.Messages, "segments": st.Segments, "split": st.Split,
-			"multi": st.Multi, "exact": st.Exact, "partial": st.Partial, "errors": st.Errors}
+		ds := map[string]any{"messages": st.Messages, "segments": st.Segments, "split": st.Split,
+			"multi": st.Multi, "exact": st.Exact, "partial": st.Partial, "errors": st.Errors,
+			"requests": st.Requests, "answered": st.Answered, "unanswered": st.Unanswered}
+		if st.Answered > 0 {
+			ds["service_median"], ds["service_p99"], ds["service_max"] = secs(st.ServiceMedian), secs(st.ServiceP99), secs(st.ServiceMax)
+		}
+		stats[reassembly.Direction(d).String()] = ds
 	}
 	path := ""
 	if s.Path != nil {
