@@ -120,6 +120,9 @@ func (d *kafkaDecoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Mes
 		if need {
 			return Message{}, 0, kafkaErr(12, "client id longer than the %d-byte message", size)
 		}
+		// A response names its request by correlation id; a Produce with
+		// acks=0 gets none (it stays unanswered).
+		m.Role, m.Key = RoleRequest, strconv.Itoa(int(corr))
 		name := kafkaAPIName(key)
 		m.Fields = []Field{{"type", "request"}, {"api", name}, {"api_key", strconv.Itoa(int(key))},
 			{"api_version", strconv.Itoa(int(version))}, {"correlation_id", strconv.Itoa(int(corr))}, {"length", strconv.FormatInt(size, 10)}}
@@ -154,6 +157,7 @@ func (d *kafkaDecoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Mes
 		return m, n, nil
 	}
 	corr := int32(binary.BigEndian.Uint32(body))
+	m.Role, m.Key = RoleResponse, strconv.Itoa(int(corr))
 	m.Fields = []Field{{"type", "response"}, {"correlation_id", strconv.Itoa(int(corr))}, {"length", strconv.FormatInt(size, 10)}}
 	m.Parts = append(m.Parts, Part{reassembly.ByteRange{Start: 4, End: 8}, "correlation id"})
 	if size > 4 {

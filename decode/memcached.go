@@ -123,6 +123,9 @@ func mcCommand(b []byte) (Message, int, error) {
 	}
 	cmd := words[0]
 	m.Fields = []Field{{"command", cmd}}
+	if !mcQuiet(words) {
+		m.Role = RoleRequest // replies come in order
+	}
 	m.Summary = bTrunc(strings.Join(words, " "), 100)
 	if i, ok := mcStorage[cmd]; ok {
 		if len(words) <= i {
@@ -149,7 +152,7 @@ func mcCommand(b []byte) (Message, int, error) {
 
 // mcResponse frames one response: a line, or a VALUE/VA/STAT block.
 func mcResponse(b []byte) (Message, int, error) {
-	m := Message{Protocol: "memcached"}
+	m := Message{Protocol: "memcached", Role: RoleResponse}
 	pos, values, stats, bytesIn := 0, 0, 0, int64(0)
 	for {
 		line, end, perr := mcLine(b, pos)
@@ -247,6 +250,15 @@ func mcBinary(dir reassembly.Direction, b []byte) (Message, int, error) {
 	}
 	m := Message{Protocol: "memcached", Fields: []Field{{"opcode", name}},
 		Parts: []Part{{Range: reassembly.ByteRange{End: mcHeaderLen}, Label: "header"}}}
+	// A response carries its request's opaque; a quiet request may get
+	// none, so it waits for nothing.
+	m.Key = "opaque " + strconv.FormatUint(uint64(binary.BigEndian.Uint32(b[12:])), 10)
+	switch {
+	case dir == reassembly.ServerToClient:
+		m.Role = RoleResponse
+	case !mcQuietOpcodes[op]:
+		m.Role = RoleRequest
+	}
 	if body > 0 {
 		m.Parts = append(m.Parts, Part{Range: reassembly.ByteRange{Start: mcHeaderLen, End: int64(n)}, Label: "body"})
 	}
@@ -308,3 +320,25 @@ func mcKnownWord(w string) bool {
 	}
 	return false
 }
+
+// mcQuiet says a text command asks for no reply: "quit" (the server
+// closes), "noreply" last, or a meta command with the q flag (replies only
+// on a miss or an error).
+func mcQuiet(words []string) bool {
+	if words[0] == "quit" || words[len(words)-1] == "noreply" {
+		return true
+	}
+	if len(words[0]) == 2 && words[0][0] == 'm' {
+		for _, w := range words[1:] {
+			if w == "q" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// mcQuietOpcodes are the binary protocol's quiet commands, answered only
+// on a miss or an error (GetQ, GetKQ, SetQ … PrependQ, GATQ, GATKQ).
+var mcQuietOpcodes = map[byte]bool{0x09: true, 0x0d: true, 0x11: true, 0x12: true, 0x13: true, 0x14: true, 0x15: true,
+	0x16: true, 0x17: true, 0x18: true, 0x19: true, 0x1a: true, 0x1e: true, 0x24: true}

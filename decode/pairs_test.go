@@ -18,7 +18,8 @@ import (
 // testdata/record_pairs.sh): every HTTP response tshark pairs answers the
 // request tshark names, and its service plus transfer time is tshark's
 // http.time (request's last frame to the response's last); every DNS
-// response answers tshark's dns.response_to after tshark's dns.time.
+// response answers tshark's dns.response_to after tshark's dns.time, and every
+// Kafka response the request tshark names (kafka.request_frame).
 func TestPairsAgainstTshark(t *testing.T) {
 	f, err := os.Open("../testdata/tshark/pairs.tsv")
 	if err != nil {
@@ -97,4 +98,36 @@ func findCapture(t *testing.T, name string) string {
 	}
 	t.Fatalf("%s not found", name)
 	return ""
+}
+
+// TestPairsMemcached: on a real memcached session (text and binary), every
+// response answers a request, in order for text and by opaque for binary,
+// and no request waits for an answer: quit, noreply and quiet commands ask
+// for none.
+func TestPairsMemcached(t *testing.T) {
+	streams := tracked(t, "../testdata/captures/memcached_text_binary.pcap", 0)
+	answered := 0
+	for _, s := range streams {
+		a, err := decode.Analyze(s, "auto")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range a.Messages[reassembly.ServerToClient] {
+			if m.Answers == 0 {
+				t.Errorf("%s: response #%d %q answers nothing", s.Name(), m.Index, m.Summary)
+				continue
+			}
+			q := a.Messages[reassembly.ClientToServer][m.Answers-1]
+			if q.Role != decode.RoleRequest || q.Key != m.Key || m.Service <= 0 {
+				t.Errorf("%s: #%d %q answers #%d %q (key %q vs %q, service %v)", s.Name(), m.Index, m.Summary, q.Index, q.Summary, m.Key, q.Key, m.Service)
+			}
+			answered++
+		}
+		if st := a.Stats[reassembly.ClientToServer]; st.Unanswered != 0 {
+			t.Errorf("%s: %d requests unanswered", s.Name(), st.Unanswered)
+		}
+	}
+	if answered < 5 {
+		t.Errorf("only %d responses answered", answered)
+	}
 }
