@@ -139,10 +139,20 @@ func (d *mysqlDecoder) Next(dir reassembly.Direction, b []byte, atEOF bool) (Mes
 		m.Parts = append(m.Parts, Part{Range: reassembly.ByteRange{Start: myHeaderLen, End: int64(n)}, Label: "payload"})
 	}
 	var what, detail string
+	// After the login, a command (sequence id 0) is answered by the packet
+	// with sequence id 1 (an OK, an error, a result set's first packet);
+	// COM_QUIT, COM_STMT_CLOSE and COM_STMT_SEND_LONG_DATA get no answer.
+	commands := d.loggedIn
 	if dir == reassembly.ClientToServer {
 		what, detail, err = d.client(p, seq)
+		if commands && seq == 0 && len(p) > 0 && p[0] != 0x01 && p[0] != 0x19 && p[0] != 0x18 {
+			m.Role = RoleRequest
+		}
 	} else {
 		what, detail, err = d.server(p)
+		if commands && seq == 1 {
+			m.Role = RoleResponse
+		}
 	}
 	if err != nil {
 		return Message{}, 0, err

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -129,5 +130,42 @@ func TestPairsMemcached(t *testing.T) {
 	}
 	if answered < 5 {
 		t.Errorf("only %d responses answered", answered)
+	}
+}
+
+// TestPairsDatabases: in real psql, pgbench and mysql sessions every query
+// is answered (PostgreSQL: a Query or Sync by its ReadyForQuery; MySQL: a
+// command by the packet with sequence id 1), none waits, and the login
+// exchange pairs nothing.
+func TestPairsDatabases(t *testing.T) {
+	for _, c := range []struct {
+		file       string
+		answers    int
+		reqs, resp []string // the summaries' first word
+	}{
+		{"pg_psql_query_error.pcap", 3, []string{"Query"}, []string{"ReadyForQuery"}},
+		{"pg_pgbench_extended.pcap", 2, []string{"Query", "Sync"}, []string{"ReadyForQuery"}},
+		{"mysql_query_error.pcap", 3, []string{"COM_QUERY", "COM_INIT_DB"}, []string{"result", "OK", "ERR"}},
+	} {
+		a, err := decode.Analyze(tracked(t, "../testdata/captures/"+c.file, 0)[0], "auto")
+		if err != nil {
+			t.Fatal(err)
+		}
+		first := func(s string) string { return strings.Fields(s + " ")[0] }
+		n := 0
+		for _, m := range a.Messages[reassembly.ServerToClient] {
+			if m.Answers == 0 {
+				continue
+			}
+			q := a.Messages[reassembly.ClientToServer][m.Answers-1]
+			if !slices.Contains(c.reqs, first(q.Summary)) || !slices.Contains(c.resp, first(m.Summary)) || m.Service <= 0 {
+				t.Errorf("%s: #%d %q answers #%d %q after %v", c.file, m.Index, m.Summary, q.Index, q.Summary, m.Service)
+			}
+			n++
+		}
+		st := a.Stats[reassembly.ClientToServer]
+		if n != c.answers || st.Unanswered != 0 || st.Requests != c.answers {
+			t.Errorf("%s: %d answers, %d requests, %d unanswered; want %d answered, none waiting", c.file, n, st.Requests, st.Unanswered, c.answers)
+		}
 	}
 }

@@ -196,6 +196,15 @@ func (d *pgsqlDecoder) typed(dir reassembly.Direction, b []byte) (Message, int, 
 	name := pgTypeName(dir, t)
 	m.Fields = []Field{{"type", name}}
 	m.Summary = name + pgDetail(dir, t, body, &m)
+	// A Query, a Sync (the end of an extended-protocol batch) or a
+	// FunctionCall is answered, whatever comes between, by one
+	// ReadyForQuery: the time between is the server's for the whole.
+	switch {
+	case dir == reassembly.ClientToServer && (t == 'Q' || t == 'S' || t == 'F'):
+		m.Role = RoleRequest
+	case dir == reassembly.ServerToClient && t == 'Z':
+		m.Role = RoleResponse
+	}
 	return m, n, nil
 }
 
