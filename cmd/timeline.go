@@ -12,6 +12,7 @@ import (
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/decode"
 	"github.com/sockscope/sockscope/decode/tlsdec"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -314,6 +315,9 @@ func messageLabels(s *reassembly.Stream, spec string, keys *tlsdec.KeyLog) (map[
 			text := fmt.Sprintf("#%d %s", m.Index, m.Summary)
 			if m.Partial {
 				text += " (partial)"
+			}
+			if m.Answers > 0 {
+				text += fmt.Sprintf(" (answers #%d after %s)", m.Answers, human.Duration(m.Service))
 			}
 			if n := len(m.Frames); n > 1 {
 				text += fmt.Sprintf(" (continues to frame %d)", m.Frames[n-1])
