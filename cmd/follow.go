@@ -166,21 +166,21 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	// Every view is written buffered, not a write per line (a transcript
 	// of a bulk stream is a million lines).
 	bw := bufio.NewWriterSize(io.Out, 64<<10)
-	var raw *rawWriter
+	var raw *output.RawWriter
 	if o.Format == "raw" {
 		// The bytes go out as soon as they are in order: nothing of the
 		// stream is kept, so memory does not grow with its length.
-		raw = &rawWriter{w: bw, want: want, dir: dirs[0]}
-		topts.Keep, topts.Follow, topts.OnData = nil, wanted, raw.data
+		raw = &output.RawWriter{W: bw, Want: want, Dir: dirs[0]}
+		topts.Keep, topts.Follow, topts.OnData = nil, wanted, raw.Data
 		if o.Layer == "tls" || o.Layer == "auto" && (src.tail != nil || src.file != nil) {
 			// Decrypt as the bytes come; streams that are not TLS, or
 			// (auto) TLS with no key known by its first bytes, pass
 			// through as TCP bytes.
-			raw.tls = decode.NewTLSPlain(src.Keys, raw.plain)
-			raw.tls.Refresh, raw.tls.Auto = src.RefreshKeys, o.Layer == "auto"
+			raw.TLS = decode.NewTLSPlain(src.Keys, raw.Plain)
+			raw.TLS.Refresh, raw.TLS.Auto = src.RefreshKeys, o.Layer == "auto"
 			topts.OnData = func(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
 				if (s.StreamID()) == want {
-					raw.tls.Data(s, d, r, b, frame)
+					raw.TLS.Data(s, d, r, b, frame)
 				}
 			}
 		}
@@ -228,9 +228,9 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 			}
 		}
 	} else {
-		err = raw.err // the bytes were written as they came
-		if raw.tls != nil && err == nil {
-			if terr := raw.tls.End(found); terr != nil {
+		err = raw.Err // the bytes were written as they came
+		if raw.TLS != nil && err == nil {
+			if terr := raw.TLS.End(found); terr != nil {
 				if ferr := bw.Flush(); ferr != nil {
 					return fmt.Errorf("write output: %w", ferr)
 				}
@@ -344,31 +344,6 @@ func allNote(io *streams, a *decode.Analysis, dirs []reassembly.Direction) {
 		fmt.Fprintf(io.Err, "sockscope: --all holds every row of %s's tables in memory to lay them out: %d segments and %d messages (about 1.2 KB each); without --all the view holds a few dozen\n",
 			a.Stream.Name(), segs, msgs)
 	}
-}
-
-// rawWriter writes one direction of the followed stream as its bytes come
-// in order (reassembly.Options.OnData); gaps are skipped, as in Half.Data.
-// After a write error it writes nothing more.
-type rawWriter struct {
-	w    *bufio.Writer
-	want reassembly.StreamID
-	dir  reassembly.Direction
-	err  error
-	tls  *decode.TLSPlain // decrypting, when set: its plain bytes come to plain
-}
-
-// plain takes the decrypted bytes of the followed stream (TLSPlain).
-func (r *rawWriter) plain(s *reassembly.Stream, d reassembly.Direction, b []byte) {
-	if d == r.dir && r.err == nil {
-		_, r.err = r.w.Write(b)
-	}
-}
-
-func (r *rawWriter) data(s *reassembly.Stream, d reassembly.Direction, _ reassembly.ByteRange, b []byte, _ int) {
-	if d != r.dir || b == nil || r.err != nil || (s.StreamID()) != r.want {
-		return
-	}
-	_, r.err = r.w.Write(b)
 }
 
 // followProgress says on stderr when the followed stream of a live capture
