@@ -567,7 +567,7 @@ func TestEscapeJSONViews(t *testing.T) {
 		{[]string{"read", path, "--format", "json"}, []string{path, "SNI " + jsonHostile + ".example"}},
 		{[]string{"read", path, "--format", "json", "--stats"}, []string{path, "SNI " + jsonHostile + ".example"}},
 		{[]string{"timeline", path, "--all", "--format", "json"},
-			[]string{"#1 GET /" + jsonSoft, "#1 200 " + jsonSoft + " 17 B text/plain", "#1 Handshake ClientHello SNI=" + jsonHostile + ".example", "#1 #9 A? " + dnsHostile}},
+			[]string{"#1 GET /" + jsonSoft, "#1 200 " + jsonSoft + " 17 B text/plain (answers #1 after 0.100 ms)", "#1 Handshake ClientHello SNI=" + jsonHostile + ".example", "#1 #9 A? " + dnsHostile}},
 		{[]string{"timeline", path, "--all", "--format", "json", "--explain"}, []string{"#1 Handshake ClientHello SNI=" + jsonHostile + ".example"}},
 		{[]string{"timeline", path, "tcp/2", "--format", "json", "--framing", "line"}, []string{"#1 " + jsonHostile + " · #2 " + jsonHostile}},
 		{[]string{"follow", path, "tcp/0", "--format", "json"}, []string{"GET /" + jsonSoft, "/" + jsonSoft, jsonSoft}},
