@@ -294,6 +294,11 @@ func writeFollow(io *streams, bw *bufio.Writer, found *reassembly.Stream, o *fol
 		if a, err = decode.AnalyzeTo(found, o.Framing, tv.Message); err != nil {
 			return usagef("--framing: %v", err)
 		}
+	case o.Transcript:
+		// The transcript marks where messages start: it needs no more.
+		if a, err = decode.AnalyzeTo(found, o.Framing, func(decode.Message) {}); err != nil {
+			return usagef("--framing: %v", err)
+		}
 	default:
 		if a, err = decode.Analyze(found, o.Framing); err != nil {
 			return usagef("--framing: %v", err)

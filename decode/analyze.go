@@ -254,6 +254,18 @@ func (a *Analysis) MessageCount(d reassembly.Direction) int {
 	return len(a.Messages[d])
 }
 
+// MessageFrom returns the index (from 0) of the first message of direction
+// d that starts at or after stream offset off (MessageCount when none
+// does): messages go up the stream. It reads at most one block of a
+// streamed analysis's ranges from disk.
+func (a *Analysis) MessageFrom(d reassembly.Direction, off int64) int {
+	if a.sink != nil {
+		return a.ranges[d].Search(func(r *reassembly.ByteRange) bool { return r.Start >= off })
+	}
+	ms := a.Messages[d]
+	return sort.Search(len(ms), func(i int) bool { return ms[i].Range.Start >= off })
+}
+
 // MessageRange returns where message i (from 0) of direction d lies, held
 // or streamed.
 func (a *Analysis) MessageRange(d reassembly.Direction, i int) reassembly.ByteRange {

@@ -660,7 +660,7 @@ func FollowTranscript(w io.Writer, a *decode.Analysis, o FollowOptions) error {
 		h := &s.Dirs[d]
 		// The messages that start in the chunk (messages go up the stream).
 		n := a.MessageCount(d)
-		first := sort.Search(n, func(i int) bool { return a.MessageRange(d, i).Start >= c.Range.Start })
+		first := a.MessageFrom(d, c.Range.Start)
 		last := first
 		for last < n && a.MessageRange(d, last).Start < c.Range.End {
 			last++
