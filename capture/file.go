@@ -155,6 +155,11 @@ func (s *FileSource) Close() error {
 	return nil
 }
 
+// Offset returns how many bytes of the capture were read: of the
+// decompressed stream when the file is gzip-compressed. Call it from the
+// goroutine that calls Next (a progress line).
+func (s *FileSource) Offset() int64 { return s.off }
+
 // Defrag returns the IPv4/IPv6 fragment reassembler (for its statistics).
 func (s *FileSource) Defrag() *Defragmenter { return s.defrag }
 

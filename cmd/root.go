@@ -113,7 +113,7 @@ looked wrong. Stream numbers match Wireshark's tcp.stream / udp.stream.`,
 		SilenceErrors: true,
 	}
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err} })
-	root.AddCommand(newReadCmd(io), newFollowCmd(io), newTimelineCmd(io), newDemoCmd(io), newLiveCmd(io), newInterfacesCmd(io), newSocketsCmd(io), newReportCmd(io), newVersionCmd(io))
+	root.AddCommand(newReadCmd(io), newFollowCmd(io), newTimelineCmd(io), newDemoCmd(io), newLiveCmd(io), newInterfacesCmd(io), newSocketsCmd(io), newReportCmd(io), newUICmd(io), newVersionCmd(io))
 	return root
 }
 

@@ -1,0 +1,503 @@
+package ui
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/sockscope/sockscope/findings"
+	"github.com/sockscope/sockscope/output"
+	"github.com/sockscope/sockscope/reassembly"
+)
+
+// Options configure the UI. cmd fills them; nothing here probes the
+// terminal or the environment.
+type Options struct {
+	// Name is the capture's name for the header before its totals come.
+	Name string
+	// Load reads one stream for the detail pane (cmd wires it with
+	// LoadStream over the same input as Scan); nil disables the pane.
+	Load func(ctx context.Context, id reassembly.StreamID) (*Detail, error)
+	// Color allows colour and reverse video; false is monochrome
+	// (NO_COLOR, TERM=dumb, --color never): every state still has its
+	// word and the selected row its marker.
+	Color bool
+	ASCII bool // ASCII line drawing (--ascii): arrows, rules, markers
+}
+
+type pane int
+
+const (
+	paneConns pane = iota
+	paneDetail
+	paneFindings
+)
+
+// view is what the detail pane shows.
+type view int
+
+const (
+	viewLadder view = iota
+	viewMap
+	viewTranscript
+	viewFindings
+)
+
+var viewNames = [...]string{"ladder", "map", "transcript", "findings"}
+
+// row is one stream of the connections table.
+type row struct {
+	sum      reassembly.Summary
+	cells    []string // read's cells, then the findings count
+	guessed  bool
+	search   string // what / matches, lower case
+	findings int
+}
+
+// Model is the UI's state. It is driven by messages: keys and window
+// sizes from the terminal, streams, progress and the end of the capture
+// from the pipeline (Feed), and loaded streams for the detail pane.
+type Model struct {
+	o    Options
+	ctx  context.Context
+	w, h int
+
+	rows    []row
+	index   map[reassembly.StreamID]int
+	visible []int // rows shown: filtered, sorted
+	dirty   bool
+	cursor  int // index into visible
+	top     int // first visible row on screen
+	xoff    int // columns scrolled right in the table
+	sortCol int
+	sortRev bool
+
+	filter    string
+	filtering bool
+
+	progress Progress
+	done     bool
+	rep      *output.ReadReport
+	scanErr  error
+	perStrm  map[reassembly.StreamID][]int // findings by stream (indexes into rep.Findings)
+
+	pane pane
+	help bool
+
+	detailID  reassembly.StreamID
+	view      view
+	detail    *Detail
+	detailErr error
+	loading   bool
+	rendered  string // the key of the viewport's content
+	vp        viewport.Model
+
+	fcursor int // findings pane
+	ftop    int
+}
+
+// New returns the model before any stream is known.
+func New(ctx context.Context, o Options) *Model {
+	m := &Model{o: o, ctx: ctx, w: 80, h: 24, index: map[reassembly.StreamID]int{}}
+	m.vp = viewport.New(viewport.WithWidth(80), viewport.WithHeight(20))
+	m.vp.SetHorizontalStep(8)
+	return m
+}
+
+// Init starts nothing: the pipeline is started by Run.
+func (m *Model) Init() tea.Cmd { return nil }
+
+// columns are the table's header cells (read's, then "findings").
+func columns() ([]string, string) {
+	h, a := output.ReadColumns(true)
+	return append(slices.Clone(h), "findings"), a + "r"
+}
+
+func (m *Model) addStreams(ss []reassembly.Summary) {
+	for i := range ss {
+		s := &ss[i]
+		id := s.StreamID()
+		if j, ok := m.index[id]; ok {
+			m.rows[j].sum.Merge(s)
+			m.fillRow(&m.rows[j])
+			continue
+		}
+		m.index[id] = len(m.rows)
+		m.rows = append(m.rows, row{sum: *s})
+		m.fillRow(&m.rows[len(m.rows)-1])
+	}
+	m.dirty = true
+}
+
+func (m *Model) fillRow(r *row) {
+	cells, guessed := output.ReadCells(&r.sum, true)
+	id := r.sum.StreamID()
+	r.findings = len(m.perStrm[id])
+	fc := ""
+	if m.done && m.rep != nil && m.rep.Findings != nil {
+		fc = fmt.Sprint(r.findings)
+	}
+	r.cells, r.guessed = append(cells, fc), guessed
+	var kinds []string
+	for _, i := range m.perStrm[id] {
+		f := m.rep.Findings[i]
+		kinds = append(kinds, string(f.Kind), f.Severity.String())
+	}
+	r.search = strings.ToLower(strings.Join(cells, " ") + " " + r.sum.Proto.String() + " " + r.sum.Framing() + " " + strings.Join(kinds, " "))
+}
+
+func (m *Model) finish(msg doneMsg) {
+	m.done, m.rep, m.scanErr = true, msg.rep, msg.err
+	m.perStrm = map[reassembly.StreamID][]int{}
+	if m.rep != nil {
+		for i, f := range m.rep.Findings {
+			for _, s := range f.Streams {
+				id := reassembly.StreamID{Proto: s.Proto, ID: s.ID}
+				m.perStrm[id] = append(m.perStrm[id], i)
+			}
+		}
+	}
+	for i := range m.rows {
+		m.fillRow(&m.rows[i])
+	}
+	m.dirty = true
+}
+
+// refresh filters and sorts the rows, keeping the selected stream selected.
+func (m *Model) refresh() {
+	if !m.dirty {
+		return
+	}
+	m.dirty = false
+	sel, had := m.selected()
+	m.visible = m.visible[:0]
+	terms := strings.Fields(strings.ToLower(m.filter))
+	for i := range m.rows {
+		ok := true
+		for _, t := range terms {
+			if !strings.Contains(m.rows[i].search, t) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			m.visible = append(m.visible, i)
+		}
+	}
+	less := m.order()
+	slices.SortStableFunc(m.visible, func(a, b int) int { return less(&m.rows[a], &m.rows[b]) })
+	m.cursor = min(m.cursor, max(len(m.visible)-1, 0))
+	if had {
+		for i, j := range m.visible {
+			if m.rows[j].sum.StreamID() == sel {
+				m.cursor = i
+				break
+			}
+		}
+	}
+	m.clampTop()
+}
+
+// order compares rows by the sort column (ties by protocol and ID, as read).
+func (m *Model) order() func(a, b *row) int {
+	byID := func(a, b *row) int {
+		return cmp.Or(cmp.Compare(a.sum.Proto, b.sum.Proto), cmp.Compare(a.sum.ID, b.sum.ID))
+	}
+	var key func(a, b *row) int
+	switch m.sortCol {
+	case 1, 2: // endpoints, state: as written
+		c := m.sortCol
+		key = func(a, b *row) int { return strings.Compare(a.cells[c], b.cells[c]) }
+	case 3:
+		key = func(a, b *row) int { return cmp.Compare(a.sum.Duration(), b.sum.Duration()) }
+	case 4, 5:
+		d := m.sortCol - 4
+		key = func(a, b *row) int { return cmp.Compare(a.sum.Dirs[d].Bytes, b.sum.Dirs[d].Bytes) }
+	case 6:
+		key = func(a, b *row) int {
+			return cmp.Compare(a.sum.Dirs[0].Messages+a.sum.Dirs[1].Messages, b.sum.Dirs[0].Messages+b.sum.Dirs[1].Messages)
+		}
+	case 7:
+		key = func(a, b *row) int { return cmp.Compare(a.findings, b.findings) }
+	}
+	return func(a, b *row) int {
+		c := 0
+		if key != nil {
+			c = key(a, b)
+		}
+		if c == 0 {
+			c = byID(a, b)
+		}
+		if m.sortRev {
+			c = -c
+		}
+		return c
+	}
+}
+
+func (m *Model) selected() (reassembly.StreamID, bool) {
+	if m.cursor < 0 || m.cursor >= len(m.visible) {
+		return reassembly.StreamID{}, false
+	}
+	return m.rows[m.visible[m.cursor]].sum.StreamID(), true
+}
+
+// tableRows is how many stream rows fit on the connections pane.
+func (m *Model) tableRows() int { return max(m.h-headerLines-3, 1) }
+
+func (m *Model) clampTop() {
+	n := m.tableRows()
+	if m.cursor < m.top {
+		m.top = m.cursor
+	}
+	if m.cursor >= m.top+n {
+		m.top = m.cursor - n + 1
+	}
+	m.top = max(min(m.top, len(m.visible)-n), 0)
+}
+
+// Update handles one message.
+func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.w, m.h = max(msg.Width, 20), max(msg.Height, 8)
+		m.clampTop()
+		m.rendered = "" // re-render the detail at the new width
+	case streamsMsg:
+		m.addStreams(msg)
+	case progressMsg:
+		m.progress = Progress(msg)
+	case doneMsg:
+		m.finish(msg)
+	case detailMsg:
+		if msg.id == m.detailID {
+			m.loading = false
+			if m.detail != nil && m.detail.Stream != nil {
+				m.detail.Stream.Release()
+			}
+			m.detail, m.detailErr, m.rendered = msg.d, msg.err, ""
+		}
+	case tea.KeyPressMsg:
+		return m, m.key(msg)
+	}
+	m.refresh()
+	return m, nil
+}
+
+// key handles a key press; it returns a command to run (a load, or quit).
+func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
+	s := k.String()
+	if s == "ctrl+c" {
+		return tea.Quit
+	}
+	if m.help {
+		m.help = false // any key closes the key list
+		return nil
+	}
+	if m.filtering {
+		m.filterKey(k)
+		m.refresh()
+		return nil
+	}
+	if s == "?" {
+		m.help = true
+		return nil
+	}
+	var cmd tea.Cmd
+	switch m.pane {
+	case paneConns:
+		cmd = m.connsKey(s)
+	case paneDetail:
+		cmd = m.detailKey(s)
+	case paneFindings:
+		cmd = m.findingsKey(s)
+	}
+	m.refresh()
+	return cmd
+}
+
+func (m *Model) filterKey(k tea.KeyPressMsg) {
+	switch k.String() {
+	case "esc":
+		m.filter, m.filtering = "", false
+	case "enter":
+		m.filtering = false
+	case "backspace":
+		if r := []rune(m.filter); len(r) > 0 {
+			m.filter = string(r[:len(r)-1])
+		}
+	default:
+		if k.Text != "" && k.Mod&^tea.ModShift == 0 {
+			m.filter += k.Text
+		}
+	}
+	m.cursor, m.top = 0, 0
+	m.dirty = true
+}
+
+// move handles the keys that move a cursor over n items on a page of
+// page lines; it reports whether s was one of them.
+func move(s string, cur *int, n, page int) bool {
+	switch s {
+	case "j", "down":
+		*cur++
+	case "k", "up":
+		*cur--
+	case "pgdown", "space", "ctrl+f":
+		*cur += page
+	case "pgup", "ctrl+b":
+		*cur -= page
+	case "home", "g":
+		*cur = 0
+	case "end", "G":
+		*cur = n - 1
+	default:
+		return false
+	}
+	*cur = max(min(*cur, n-1), 0)
+	return true
+}
+
+func (m *Model) connsKey(s string) tea.Cmd {
+	if move(s, &m.cursor, len(m.visible), m.tableRows()) {
+		m.clampTop()
+		return nil
+	}
+	ncol := len(must(columns()))
+	switch s {
+	case "q":
+		return tea.Quit
+	case "s":
+		m.sortCol = (m.sortCol + 1) % ncol
+		m.dirty = true
+	case "S":
+		m.sortRev = !m.sortRev
+		m.dirty = true
+	case "/":
+		m.filtering = true
+	case "esc":
+		if m.filter != "" {
+			m.filter, m.dirty = "", true
+		}
+	case "left", "h":
+		m.xoff = max(m.xoff-8, 0)
+	case "right":
+		m.xoff += 8
+	case "F":
+		m.pane = paneFindings
+	case "enter", "l", "m", "t", "f":
+		if id, ok := m.selected(); ok {
+			v := map[string]view{"enter": m.view, "l": viewLadder, "m": viewMap, "t": viewTranscript, "f": viewFindings}[s]
+			return m.open(id, v)
+		}
+	}
+	return nil
+}
+
+func must[T any](v T, _ string) T { return v }
+
+// open shows stream id in the detail pane, loading it unless it is loaded.
+func (m *Model) open(id reassembly.StreamID, v view) tea.Cmd {
+	m.pane, m.view = paneDetail, v
+	m.rendered = ""
+	m.vp.GotoTop()
+	m.vp.SetXOffset(0)
+	if id == m.detailID && (m.detail != nil || m.detailErr != nil || m.loading) {
+		return nil
+	}
+	m.detailID, m.detail, m.detailErr = id, nil, nil
+	if m.o.Load == nil {
+		m.detailErr = fmt.Errorf("no stream detail for this input")
+		return nil
+	}
+	m.loading = true
+	load, ctx := m.o.Load, m.ctx
+	return func() tea.Msg {
+		d, err := load(ctx, id)
+		return detailMsg{id: id, d: d, err: err}
+	}
+}
+
+func (m *Model) detailKey(s string) tea.Cmd {
+	switch s {
+	case "q":
+		return tea.Quit
+	case "esc", "backspace":
+		m.pane = paneConns
+	case "l", "m", "t", "f":
+		v := map[string]view{"l": viewLadder, "m": viewMap, "t": viewTranscript, "f": viewFindings}[s]
+		if v != m.view {
+			m.view, m.rendered = v, ""
+			m.vp.GotoTop()
+			m.vp.SetXOffset(0)
+		}
+	case "F":
+		m.pane = paneFindings
+	case "j", "down":
+		m.vp.ScrollDown(1)
+	case "k", "up":
+		m.vp.ScrollUp(1)
+	case "pgdown", "space", "ctrl+f":
+		m.vp.PageDown()
+	case "pgup", "ctrl+b":
+		m.vp.PageUp()
+	case "home", "g":
+		m.vp.GotoTop()
+	case "end", "G":
+		m.vp.GotoBottom()
+	case "left", "h":
+		m.vp.ScrollLeft(8)
+	case "right":
+		m.vp.ScrollRight(8)
+	}
+	return nil
+}
+
+func (m *Model) findingsKey(s string) tea.Cmd {
+	var fs []findings.Finding
+	if m.rep != nil {
+		fs = m.rep.Findings
+	}
+	if move(s, &m.fcursor, len(fs), max(m.findingsRows(), 1)) {
+		return nil
+	}
+	switch s {
+	case "q":
+		return tea.Quit
+	case "esc", "F", "backspace":
+		m.pane = paneConns
+	case "enter":
+		if m.fcursor < len(fs) && len(fs[m.fcursor].Streams) > 0 {
+			ref := fs[m.fcursor].Streams[0]
+			id := reassembly.StreamID{Proto: ref.Proto, ID: ref.ID}
+			m.selectStream(id)
+			return m.open(id, viewFindings)
+		}
+	}
+	return nil
+}
+
+// selectStream moves the table's cursor to id, clearing a filter that
+// hides it.
+func (m *Model) selectStream(id reassembly.StreamID) {
+	find := func() bool {
+		for i, j := range m.visible {
+			if m.rows[j].sum.StreamID() == id {
+				m.cursor = i
+				m.clampTop()
+				return true
+			}
+		}
+		return false
+	}
+	if !find() && m.filter != "" {
+		m.filter, m.dirty = "", true
+		m.refresh()
+		find()
+	}
+}
