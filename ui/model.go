@@ -67,15 +67,16 @@ type Model struct {
 	ctx  context.Context
 	w, h int
 
-	rows    []row
-	index   map[reassembly.StreamID]int
-	visible []int // rows shown: filtered, sorted
-	dirty   bool
-	cursor  int // index into visible
-	top     int // first visible row on screen
-	xoff    int // columns scrolled right in the table
-	sortCol int
-	sortRev bool
+	rows       []row
+	index      map[reassembly.StreamID]int
+	visible    []int // rows shown: filtered, sorted
+	dirty      bool
+	cursor     int // index into visible
+	top        int // first visible row on screen
+	xoff       int // columns scrolled right in the table
+	tableWidth int // of the last table drawn
+	sortCol    int
+	sortRev    bool
 
 	filter    string
 	filtering bool
@@ -387,7 +388,9 @@ func (m *Model) connsKey(s string) tea.Cmd {
 	case "left", "h":
 		m.xoff = max(m.xoff-8, 0)
 	case "right":
-		m.xoff += 8
+		if m.xoff+m.w < m.tableWidth {
+			m.xoff += 8
+		}
 	case "F":
 		m.pane = paneFindings
 	case "enter", "l", "m", "t", "f":

@@ -126,8 +126,7 @@ func (m *Model) header() []string {
 		tot += fmt.Sprintf(" · %d frames · %d streams so far", p.Frames, len(m.rows))
 	default:
 		st := m.rep.Stats
-		tot = fmt.Sprintf("%d frames · %s · %d TCP %s · %d UDP %s", st.Packets, output.Dur(st.Last.Sub(st.First)),
-			st.TCPStreams, plural(st.TCPStreams, "stream", "streams"), st.UDPFlows, plural(st.UDPFlows, "flow", "flows"))
+		tot = fmt.Sprintf("%d frames · %s · streams %d TCP · %d UDP", st.Packets, output.Dur(st.Last.Sub(st.First)), st.TCPStreams, st.UDPFlows)
 		if fs := m.rep.Findings; fs != nil {
 			tot += " · " + findingsCount(fs)
 		}
@@ -155,16 +154,16 @@ func findingsCount(fs []findings.Finding) string {
 			warn++
 		}
 	}
-	return fmt.Sprintf("%d %s (%d %s, %d info)", len(fs), plural(len(fs), "finding", "findings"), warn, plural(warn, "warning", "warnings"), len(fs)-warn)
+	return fmt.Sprintf("%d %s (%d %s)", len(fs), plural(len(fs), "finding", "findings"), warn, plural(warn, "warning", "warnings"))
 }
 
 // connsLines draws the connections pane.
 func (m *Model) connsLines() []string {
 	lines := m.header()
 	header, align := columns()
-	marks := "▼▲"
+	marks := "▲▼"
 	if m.o.ASCII {
-		marks = "v^"
+		marks = "^v"
 	}
 	mark := []rune(marks)[0]
 	if m.sortRev {
@@ -202,6 +201,7 @@ func (m *Model) connsLines() []string {
 		return b.String()
 	}
 	hl := line(head)
+	m.tableWidth = utf8.RuneCountInString(hl)
 	lines = append(lines, m.style(styleHead, m.fit(hl, m.xoff)), m.fit(strings.Repeat("-", utf8.RuneCountInString(hl)), m.xoff))
 	n := m.tableRows()
 	sel := "▶"
@@ -276,6 +276,9 @@ func (m *Model) connsStatus() string {
 	s += " · sorted by " + header[m.sortCol] + ", " + dir
 	if m.filter != "" {
 		s += " · filter: " + textsafe.Escape(m.filter)
+	}
+	if m.tableWidth > m.w {
+		s += " · ← → columns"
 	}
 	s += " · enter detail  / filter  s S sort  F findings  ? keys  q quit"
 	return m.style(styleHead, m.fit(m.text(s), 0))
@@ -364,7 +367,10 @@ func (m *Model) detailText() string {
 		if len(fs) == 0 {
 			return "no finding names " + m.detailID.String()
 		}
-		err = output.FindingsText(&b, fs)
+		fmt.Fprintf(&b, "%s naming %s, most important first\n", findingsCount(fs), m.detailID)
+		for _, f := range fs {
+			fmt.Fprintf(&b, "\n%s\n", strings.Join(findingBlock(f, m.w), "\n"))
+		}
 	}
 	if err != nil {
 		fmt.Fprintf(&b, "\n%s\n", textsafe.Escape(err.Error()))
@@ -427,16 +433,7 @@ func (m *Model) findingsLines() []string {
 		lines = append(lines, l)
 	}
 	lines = append(lines, m.fit(strings.Repeat("-", m.w), 0))
-	f := fs[m.fcursor]
-	var full []string
-	full = append(full, wrap(fmt.Sprintf("%s %s: %s", f.Severity, f.Kind, textsafe.Escape(f.Message)), m.w)...)
-	for _, d := range f.Details {
-		full = append(full, wrap("  "+textsafe.Escape(d), m.w)...)
-	}
-	if ev := output.EvidenceText(f); ev != "" {
-		full = append(full, wrap("  "+ev, m.w)...)
-	}
-	for _, l := range full {
+	for _, l := range findingBlock(fs[m.fcursor], m.w) {
 		if len(lines) >= m.h-1 {
 			break
 		}
@@ -447,6 +444,19 @@ func (m *Model) findingsLines() []string {
 	}
 	st := fmt.Sprintf("%d/%d · j k move  enter open stream  esc back  ? keys  q quit", m.fcursor+1, len(fs))
 	return append(lines, m.style(styleHead, m.fit(m.text(st), 0)))
+}
+
+// findingBlock is one finding in full, wrapped to w: its severity, kind
+// and message, its details and its evidence streams and frames.
+func findingBlock(f findings.Finding, w int) []string {
+	full := wrap(fmt.Sprintf("%s %s: %s", f.Severity, f.Kind, textsafe.Escape(f.Message)), w)
+	for _, d := range f.Details {
+		full = append(full, wrap("  "+textsafe.Escape(d), w)...)
+	}
+	if ev := output.EvidenceText(f); ev != "" {
+		full = append(full, wrap("  "+ev, w)...)
+	}
+	return full
 }
 
 // wrap breaks s into lines of at most w runes at spaces.
@@ -488,15 +498,23 @@ var keys = [][2]string{
 	{"q  ctrl+c", "quit (the terminal is restored)"},
 }
 
-// KeyHelp returns the key map as text (the ? screen without its frame).
-func KeyHelp() string {
+// KeyHelp returns the key map as text wrapped to w columns (the ? screen
+// without its frame).
+func KeyHelp(w int) string {
 	var b strings.Builder
+	const indent = 2 + 24 + 1
 	for _, k := range keys {
 		if k[0] == "" {
 			fmt.Fprintf(&b, "%s\n", k[1])
 			continue
 		}
-		fmt.Fprintf(&b, "  %-24s %s\n", k[0], k[1])
+		for i, l := range wrap(k[1], max(w-indent-2, 20)) {
+			if i == 0 {
+				fmt.Fprintf(&b, "  %-24s %s\n", k[0], l)
+			} else {
+				fmt.Fprintf(&b, "%*s%s\n", indent, "", strings.TrimLeft(l, " "))
+			}
+		}
 	}
 	return b.String()
 }
@@ -504,7 +522,7 @@ func KeyHelp() string {
 func (m *Model) helpLines() []string {
 	lines := m.header()
 	lines = append(lines, m.style(styleHead, m.fit("keys (any key closes this list)", 0)))
-	for _, l := range strings.Split(strings.TrimRight(KeyHelp(), "\n"), "\n") {
+	for _, l := range strings.Split(strings.TrimRight(KeyHelp(m.w), "\n"), "\n") {
 		lines = append(lines, m.fit(m.text(l), 0))
 	}
 	return lines

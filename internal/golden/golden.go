@@ -11,14 +11,23 @@ import (
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite testdata/golden files")
+// updateFlag is -update. A test binary that also links another golden
+// helper defining -update (teatest's, initialized first: its import path
+// sorts first) shares that flag instead of panicking on a second one.
+var updateFlag = func() func() bool {
+	if f := flag.Lookup("update"); f != nil {
+		return func() bool { return f.Value.String() == "true" }
+	}
+	b := flag.Bool("update", false, "rewrite testdata/golden files")
+	return func() bool { return *b }
+}()
 
 // Check compares got with testdata/golden/<TestName>.txt.
 func Check(t *testing.T, got []byte) {
 	t.Helper()
 	name := strings.NewReplacer("/", "__", " ", "_", ":", "_").Replace(t.Name())
 	path := filepath.Join("testdata", "golden", name+".txt")
-	if *update {
+	if updateFlag() {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			t.Fatal(err)
 		}
