@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
@@ -333,7 +334,7 @@ func (m *Model) filterKey(k tea.KeyPressMsg) {
 			m.filter = string(r[:len(r)-1])
 		}
 	default:
-		if k.Text != "" && k.Mod&^tea.ModShift == 0 {
+		if k.Text != "" && k.Mod&^tea.ModShift == 0 && !strings.ContainsFunc(k.Text, func(r rune) bool { return !unicode.IsPrint(r) }) {
 			m.filter += k.Text
 		}
 	}
