@@ -102,6 +102,9 @@ func TestUITmux(t *testing.T) {
 	x := newTmuxUI(t, 120, 40, "NO_COLOR=1", "ui "+corpus+"04_http11_keepalive_curl.pcap")
 	s := x.waitFor("sockscope ui", "streams 1 TCP · 0 UDP · 3 findings (1 warning)", "▶ tcp/0", "closed by client (FIN first)")
 	x.save("conns", s)
+	if e := x.tmux("capture-pane", "-p", "-e"); strings.Contains(e, "\x1b[") {
+		t.Errorf("NO_COLOR: the screen has attributes: %q", e)
+	}
 	if x.format("#{alternate_on}") != "1" {
 		t.Error("the UI is not on the alternate screen")
 	}
@@ -168,6 +171,9 @@ func TestUITmuxCtrlCAscii(t *testing.T) {
 			t.Errorf("--ascii screen has %U:\n%s", r, s)
 			break
 		}
+	}
+	if e := x.tmux("capture-pane", "-p", "-e"); !strings.Contains(e, "\x1b[") {
+		t.Errorf("without NO_COLOR the screen has no colour or reverse video: %q", e)
 	}
 	x.keys("End")
 	x.waitFor("> tcp/199")

@@ -260,3 +260,19 @@ func TestFilterMatches(t *testing.T) {
 		}
 	}
 }
+
+// TestColour: with colour the selected row is reversed and states are
+// coloured, and the words stay; without it there is no escape at all.
+func TestColour(t *testing.T) {
+	m := scanned(t, "02_tcp_conn_refused_rst.pcap", 120, 20, Options{Color: true})
+	s := m.Screen()
+	for _, want := range []string{"\x1b[7m", "refused (SYN answered by RST)", "\x1b[33m"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("colour screen lacks %q:\n%q", want, s)
+		}
+	}
+	m = scanned(t, "02_tcp_conn_refused_rst.pcap", 120, 20, Options{})
+	if s := m.Screen(); strings.Contains(s, "\x1b") {
+		t.Errorf("monochrome screen has an escape:\n%q", s)
+	}
+}
