@@ -57,6 +57,10 @@ type LiveOptions struct {
 	// (nanosecond timestamps, one interface). Close flushes it and adds the
 	// kernel's received/dropped counts as interface statistics.
 	WriteTo io.Writer
+	// FlushWrites flushes WriteTo after every frame, so that the file can
+	// be read up to the last frame while the capture runs (the terminal
+	// UI reads a stream's detail from it).
+	FlushWrites bool
 }
 
 // LiveStats are the kernel's counters for a live capture since it started.

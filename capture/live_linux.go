@@ -116,7 +116,7 @@ func OpenLive(ctx context.Context, name string, o LiveOptions) (*LiveSource, err
 		ctx:     ctx,
 		iface:   ifc,
 		filter:  o.Filter,
-		liveOut: newLiveOut(name, link, snaplen),
+		liveOut: newLiveOut(name, link, snaplen, o.FlushWrites),
 	}
 	if !o.NoRing {
 		err = s.openRing(name, cooked, o, raw, poll)

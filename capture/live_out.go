@@ -17,13 +17,14 @@ type liveOut struct {
 	defrag *Defragmenter
 	ng     *pcapgo.NgWriter
 	ngErr  error
+	flush  bool // flush the pcapng file after every frame
 	first  time.Time
 	last   time.Time
 }
 
-func newLiveOut(name string, link LinkType, snaplen int) liveOut {
+func newLiveOut(name string, link LinkType, snaplen int, flush bool) liveOut {
 	return liveOut{info: Info{Name: name, Format: "live", LinkTypes: []LinkType{link}, Snaplen: snaplen},
-		defrag: NewDefragmenter(DefragOptions{})}
+		defrag: NewDefragmenter(DefragOptions{}), flush: flush}
 }
 
 func (s *liveOut) fill(p *Packet, data []byte, ci gopacket.CaptureInfo) error {
@@ -41,6 +42,10 @@ func (s *liveOut) fill(p *Packet, data []byte, ci gopacket.CaptureInfo) error {
 		ci.AncillaryData = nil
 		if err := s.ng.WritePacket(ci, data); err != nil {
 			s.ngErr = fmt.Errorf("write pcapng: %w", err)
+		} else if s.flush {
+			if err := s.ng.Flush(); err != nil {
+				s.ngErr = fmt.Errorf("write pcapng: %w", err)
+			}
 		}
 	}
 	DecodeFrame(link, data, p)

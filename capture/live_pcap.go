@@ -141,7 +141,7 @@ func openLivePcap(ctx context.Context, name string, o LiveOptions) (*LiveSource,
 		ctx:     ctx,
 		iface:   ifc,
 		filter:  o.Filter,
-		liveOut: newLiveOut(name, link, snaplen),
+		liveOut: newLiveOut(name, link, snaplen, o.FlushWrites),
 		method:  pcapMethod,
 		pcap:    &pcapHandle{h: h},
 	}

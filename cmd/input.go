@@ -39,6 +39,9 @@ type inputOptions struct {
 	// KeepPtrace keeps CAP_SYS_PTRACE when the capabilities are dropped
 	// (live --processes reads other processes' /proc/PID/fd).
 	KeepPtrace bool
+	// flushWrites: -w is flushed after every frame, to be read while the
+	// capture runs (the terminal UI's detail pane).
+	flushWrites bool
 }
 
 func (o *inputOptions) addFlags(f *pflag.FlagSet, withIface bool) {
@@ -231,7 +234,8 @@ func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (
 	if o.Duration > 0 {
 		in.ctx, in.cancel = context.WithTimeoutCause(ctx, o.Duration, errDuration)
 	}
-	lo := capture.LiveOptions{Snaplen: o.Snaplen, NoPromisc: o.NoPromisc, Filter: o.Filter, RingSize: o.RingMiB << 20, NoRing: o.NoRing, Libpcap: o.Libpcap}
+	lo := capture.LiveOptions{Snaplen: o.Snaplen, NoPromisc: o.NoPromisc, Filter: o.Filter, RingSize: o.RingMiB << 20, NoRing: o.NoRing, Libpcap: o.Libpcap,
+		FlushWrites: o.flushWrites}
 	// -w: with --user the file is created once the process runs as that
 	// user (as tcpdump -Z does), so it belongs to them and is written with
 	// their rights; otherwise it is created before the capture opens, by

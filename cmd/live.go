@@ -29,6 +29,7 @@ type liveOptions struct {
 	Find        findingsOptions
 	Bounds      boundsOptions
 	Processes   bool
+	UI          bool // --ui: the full-screen UI (as ui -i IFACE)
 }
 
 func newLiveCmd(io *streams) *cobra.Command {
@@ -90,6 +91,7 @@ It needs CAP_NET_RAW: run it as root, or once
 	f.IntVar(&o.MaxBuffer, "max-message", decode.DefaultMaxBuffer>>20, "MiB held per stream direction for one incomplete message; larger ones are reported and skipped")
 	f.BoolVar(&o.Processes, "processes", false, "name the process on each local end of a new TCP connection (Linux, sock_diag and /proc; keeps CAP_SYS_PTRACE, not --user)")
 	f.IntVar(&o.Limit, "limit", 100, "summary: show at most N streams (0: all; all when piped)")
+	f.BoolVar(&o.UI, "ui", false, "show the capture in the full-screen terminal UI instead of a log (as sockscope ui -i IFACE)")
 	o.Find.addFlags(f)
 	withTuningSection(c)
 	o.Bounds.addFlags(f, false)
@@ -113,6 +115,14 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 		return usagef("--processes reads other processes' /proc/PID/fd, which needs CAP_SYS_PTRACE: not with --user")
 	}
 	o.In.KeepPtrace = o.Processes
+	if o.UI && o.Processes {
+		return usagef("--ui does not show --processes (yet): use one or the other")
+	}
+	if o.UI {
+		in := o.In
+		in.Count, in.Duration = o.Count, o.Duration
+		return runUI(ctx, ios, &uiOptions{In: in, Color: "auto", Find: o.Find, Bounds: o.Bounds})
+	}
 	if o.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)

@@ -1,12 +1,16 @@
 package cmd
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/sockscope/sockscope/findings"
+	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
 	"github.com/sockscope/sockscope/ui"
 )
@@ -23,7 +27,7 @@ type uiOptions struct {
 func newUICmd(io *streams) *cobra.Command {
 	o := &uiOptions{}
 	c := &cobra.Command{
-		Use:   "ui FILE",
+		Use:   "ui FILE | ui -i IFACE",
 		Short: "Browse a capture in a full-screen terminal UI: connections, ladders, message maps, findings",
 		Long: `ui shows a capture full-screen: the connections table (read's), filling in
 while the file is read, sortable and filterable as you type; Enter opens a
@@ -31,30 +35,43 @@ stream's ladder (timeline's), its segment ↔ message map and transcript
 (follow's) and its findings with their evidence frames; F lists every
 finding, most important first. ? shows every key; q quits.
 
+With -i IFACE it captures live instead: streams show as they open, their
+counters tick and their state changes as they close or reset; a stream's
+detail can be opened once it has ended (the last 256 are held).
+
 It needs a terminal on standard input and output. NO_COLOR (or --color
 never) draws it without colour: states are words and the selected row has a
 marker. --ascii draws with ASCII only.`,
 		Example: `  sockscope ui trace.pcap
+  sudo sockscope ui -i lo -f "tcp port 8080"
   sockscope ui trace.pcapng -f "tcp port 443" --keylog keys.txt
   NO_COLOR=1 sockscope ui trace.pcap --ascii`,
 		Args: func(c *cobra.Command, args []string) error {
-			if len(args) != 1 {
-				return usagef("%s needs a capture file", c.CommandPath())
-			}
-			if args[0] == "-" {
+			switch {
+			case o.In.Iface != "" && len(args) > 0:
+				return usagef("%s -i IFACE takes no capture file", c.CommandPath())
+			case o.In.Iface != "":
+				return nil
+			case len(args) != 1:
+				return usagef("%s needs a capture file, or -i IFACE to capture live", c.CommandPath())
+			case args[0] == "-":
 				return usagef("%s reads its keys from standard input: give a capture file, not -", c.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			o.Path = args[0]
+			if len(args) == 1 {
+				o.Path = args[0]
+			}
 			return runUI(c.Context(), io, o)
 		},
 	}
 	f := c.Flags()
 	f.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII (arrows, rules, markers)")
 	f.StringVar(&o.Color, "color", "auto", "colour: auto (unless NO_COLOR is set or TERM is dumb), always or never")
-	o.In.addFlags(f, false)
+	o.In.addFlags(f, true)
+	o.In.addLimitFlags(f)
+	f.StringVarP(&o.In.Write, "write", "w", "", "live: also write the captured frames to pcapng `FILE`")
 	o.Find.addFlags(f)
 	withTuningSection(c)
 	o.Bounds.addFlags(f, true)
@@ -87,6 +104,9 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 	if err := o.Bounds.apply(&topts); err != nil {
 		return err
 	}
+	if o.In.Iface != "" {
+		return runUILive(ctx, io, o, eng, topts, color, in, out)
+	}
 	// Opened before the screen is taken, so that a bad file or flag is
 	// reported as by every other command.
 	src, err := openInput(ctx, io, o.Path, &o.In)
@@ -116,4 +136,58 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 			ui.Scan(ctx, src, so, f)
 		},
 	})
+}
+
+// uiLiveIdle forgets a live flow after this long without packets, as live.
+const uiLiveIdle = 5 * time.Minute
+
+// runUILive shows a live capture: the same model, fed as packets arrive.
+// What is captured is written to a pcapng file as it comes (-w FILE, else
+// a temporary file removed at the end), flushed frame by frame: a stream's
+// detail is read from it, open or ended, as ui FILE reads a file.
+func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Engine, topts reassembly.Options, color bool, in, out *os.File) error {
+	spool := o.In.Write
+	if spool == "" {
+		f, err := os.CreateTemp("", "sockscope-ui-*.pcapng")
+		if err != nil {
+			return fmt.Errorf("the live UI's capture file: %w", err)
+		}
+		f.Close()
+		spool = f.Name()
+		defer os.Remove(spool)
+		o.In.Write = spool
+	}
+	o.In.flushWrites = true
+	src, err := openInput(ctx, io, "", &o.In)
+	if err != nil {
+		return err
+	}
+	topts.IdleTimeout = uiLiveIdle
+	so := ui.ScanOptions{Tracker: topts, Engine: eng, Keys: src.Keys, Refresh: src.refresher(), Defrag: src.Defrag, Live: true,
+		Findings: func(st reassembly.Stats) []findings.Finding { return finishFindings(eng, src, st) }}
+	file := inputOptions{KeyLog: o.In.KeyLog} // the spool holds the filtered frames
+	var kernel string
+	err = ui.Run(ctx, ui.RunOptions{
+		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, Live: true,
+			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
+				s, err := openInput(ctx, io, spool, &file)
+				if err != nil {
+					return nil, err
+				}
+				defer s.Close()
+				return ui.LoadStream(s, id, topts, s.Keys)
+			}},
+		In: in, Out: out, Env: os.Environ(),
+		Scan: func(ctx context.Context, f *ui.Feed) {
+			ui.Scan(ctx, src, so, f)
+			k, kerr := src.Live.Stats()
+			kernel = kernelReport(src.Info().Name, src.Live.Frames(), k, kerr)
+		},
+		Stop: src.cancel, // the capture's reads end when its context does
+	})
+	cerr := src.Close()
+	// Said once the terminal is back, as other views say it.
+	fmt.Fprintf(io.Err, "sockscope: capture on %s stopped: %s\n", textsafe.Escape(src.Info().Name), src.Stopped())
+	fmt.Fprint(io.Err, kernel)
+	return cmp.Or(err, cerr)
 }

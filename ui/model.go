@@ -29,6 +29,9 @@ type Options struct {
 	// word and the selected row its marker.
 	Color bool
 	ASCII bool // ASCII line drawing (--ascii): arrows, rules, markers
+	// Live: the capture is live on the interface Name (the header says
+	// so, and open streams show as they are).
+	Live bool
 }
 
 type pane int
@@ -53,8 +56,10 @@ var viewNames = [...]string{"ladder", "map", "transcript", "findings"}
 
 // row is one stream of the connections table.
 type row struct {
-	sum      reassembly.Summary
-	cells    []string // read's cells, then the findings count
+	sum      reassembly.Summary // what is shown: ended merged with live
+	ended    *reassembly.Summary
+	live     *reassembly.Summary // the snapshot of a live stream still open
+	cells    []string            // read's cells, then the findings count
 	guessed  bool
 	search   string // what / matches, lower case
 	findings int
@@ -86,7 +91,10 @@ type Model struct {
 	done     bool
 	rep      *output.ReadReport
 	scanErr  error
-	perStrm  map[reassembly.StreamID][]int // findings by stream (indexes into rep.Findings)
+	// fs are the findings shown: the capture's at its end (nil when they
+	// were not run), those so far while a live capture runs.
+	fs      []findings.Finding
+	perStrm map[reassembly.StreamID][]int // findings by stream (indexes into fs)
 
 	pane pane
 	help bool
@@ -120,34 +128,73 @@ func columns() ([]string, string) {
 	return append(slices.Clone(h), "findings"), a + "r"
 }
 
+// addStreams takes streams that ended; one delivered again (flushed early,
+// then seen again) is merged into its row.
 func (m *Model) addStreams(ss []reassembly.Summary) {
 	for i := range ss {
-		s := &ss[i]
-		id := s.StreamID()
-		if j, ok := m.index[id]; ok {
-			m.rows[j].sum.Merge(s)
-			m.fillRow(&m.rows[j])
-			continue
+		s := ss[i]
+		r := m.row(s.StreamID())
+		if r.ended == nil {
+			r.ended = &s
+		} else {
+			r.ended.Merge(&s)
 		}
-		m.index[id] = len(m.rows)
-		m.rows = append(m.rows, row{sum: *s})
-		m.fillRow(&m.rows[len(m.rows)-1])
+		r.live = nil
+		m.fillRow(r)
 	}
 	m.dirty = true
 }
 
+// liveStreams takes snapshots of streams still open (live).
+func (m *Model) liveStreams(ss []reassembly.Summary) {
+	for i := range ss {
+		s := ss[i]
+		r := m.row(s.StreamID())
+		r.live = &s
+		m.fillRow(r)
+	}
+	m.dirty = true
+}
+
+// row returns the row of id, adding it.
+func (m *Model) row(id reassembly.StreamID) *row {
+	j, ok := m.index[id]
+	if !ok {
+		j = len(m.rows)
+		m.index[id] = j
+		m.rows = append(m.rows, row{})
+	}
+	return &m.rows[j]
+}
+
+// openWords say a live stream's state while it is open: the summary's
+// words are for a capture that ended.
+var openWords = strings.NewReplacer("handshake incomplete at end of capture", "handshake in progress", "open at end of capture", "open")
+
 func (m *Model) fillRow(r *row) {
+	switch {
+	case r.ended != nil:
+		r.sum = *r.ended
+		if r.live != nil {
+			r.sum.Merge(r.live)
+		}
+	case r.live != nil:
+		r.sum = *r.live
+	}
 	cells, guessed := output.ReadCells(&r.sum, true)
+	if r.live != nil {
+		cells[2] = openWords.Replace(cells[2])
+	}
 	id := r.sum.StreamID()
 	r.findings = len(m.perStrm[id])
 	fc := ""
-	if m.done && m.rep != nil && m.rep.Findings != nil {
+	if m.fs != nil {
 		fc = fmt.Sprint(r.findings)
 	}
 	r.cells, r.guessed = append(cells, fc), guessed
 	var kinds []string
 	for _, i := range m.perStrm[id] {
-		f := m.rep.Findings[i]
+		f := m.fs[i]
 		kinds = append(kinds, string(f.Kind), f.Severity.String())
 	}
 	r.search = strings.ToLower(strings.Join(cells, " ") + " " + r.sum.Proto.String() + " " + r.sum.Framing() + " " + strings.Join(kinds, " "))
@@ -155,13 +202,30 @@ func (m *Model) fillRow(r *row) {
 
 func (m *Model) finish(msg doneMsg) {
 	m.done, m.rep, m.scanErr = true, msg.rep, msg.err
-	m.perStrm = map[reassembly.StreamID][]int{}
+	m.fs = nil
 	if m.rep != nil {
-		for i, f := range m.rep.Findings {
-			for _, s := range f.Streams {
-				id := reassembly.StreamID{Proto: s.Proto, ID: s.ID}
-				m.perStrm[id] = append(m.perStrm[id], i)
-			}
+		m.fs = m.rep.Findings
+	}
+	m.indexFindings()
+}
+
+// addFindings takes the findings a live capture has so far (the engine's
+// per-stream findings as their streams end); the capture's end replaces
+// them with all of them.
+func (m *Model) addFindings(fs []findings.Finding) {
+	m.fs = append(m.fs, fs...)
+	findings.Sort(m.fs)
+	m.indexFindings()
+}
+
+// indexFindings finds which findings name which stream, and refills the
+// rows' findings counts.
+func (m *Model) indexFindings() {
+	m.perStrm = map[reassembly.StreamID][]int{}
+	for i, f := range m.fs {
+		for _, s := range f.Streams {
+			id := reassembly.StreamID{Proto: s.Proto, ID: s.ID}
+			m.perStrm[id] = append(m.perStrm[id], i)
 		}
 	}
 	for i := range m.rows {
@@ -272,6 +336,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.rendered = "" // re-render the detail at the new width
 	case streamsMsg:
 		m.addStreams(msg)
+	case liveMsg:
+		m.liveStreams(msg)
+	case findingsMsg:
+		m.addFindings(msg)
 	case progressMsg:
 		m.progress = Progress(msg)
 	case doneMsg:
@@ -411,7 +479,8 @@ func (m *Model) open(id reassembly.StreamID, v view) tea.Cmd {
 	m.rendered = ""
 	m.vp.GotoTop()
 	m.vp.SetXOffset(0)
-	if id == m.detailID && (m.detail != nil || m.detailErr != nil || m.loading) {
+	// A live stream is read again each time: it may have grown.
+	if id == m.detailID && (m.detail != nil || m.detailErr != nil || m.loading) && (!m.o.Live || m.loading) {
 		return nil
 	}
 	m.detailID, m.detail, m.detailErr = id, nil, nil
@@ -463,10 +532,7 @@ func (m *Model) detailKey(s string) tea.Cmd {
 }
 
 func (m *Model) findingsKey(s string) tea.Cmd {
-	var fs []findings.Finding
-	if m.rep != nil {
-		fs = m.rep.Findings
-	}
+	fs := m.fs
 	if move(s, &m.fcursor, len(fs), max(m.findingsRows(), 1)) {
 		return nil
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -35,6 +37,12 @@ type ScanOptions struct {
 	// was read; they drive the progress line.
 	Size   int64
 	Offset func() int64
+	// Live is a live capture: streams show as they open and their state
+	// and counters change as packets come (snapshots sent every
+	// batchEvery), and findings as the engine comes to them. The tracker
+	// holds no stream's bytes: the detail pane reads them from what the
+	// capture wrote so far (cmd's Load), as from a file.
+	Live bool
 }
 
 // Progress is how far the reading got.
@@ -46,6 +54,8 @@ type Progress struct {
 
 type (
 	streamsMsg  []reassembly.Summary // streams that ended (or were seen again)
+	liveMsg     []reassembly.Summary // snapshots of streams still open (live)
+	findingsMsg []findings.Finding   // findings so far (live)
 	progressMsg Progress
 	doneMsg     struct {
 		rep *output.ReadReport
@@ -62,10 +72,68 @@ type (
 // (tea.Program.Send, or a test's collector). Streams are sent in batches,
 // at most every batchEvery, so that a capture of a million short flows does
 // not re-sort the table a million times.
+//
+// Live, the tracker's goroutine leaves what changed (snapshots of open
+// streams, ended streams, findings) under mu, and a ticker sends it every
+// batchEvery: the screen follows a quiet interface as well as a busy one,
+// and the tracker never waits for the screen.
 type Feed struct {
 	send  func(tea.Msg)
 	batch []reassembly.Summary
 	last  time.Time
+
+	live   bool
+	frames atomic.Int64 // frames read (live: the ticker sends them)
+	sent   int64
+	mu     sync.Mutex
+	open   map[reassembly.StreamID]reassembly.Summary // snapshots since the last tick
+	ended  []reassembly.Summary
+	found  []findings.Finding
+	pop    func() []findings.Finding // the findings engine's new findings
+	// info is what an open stream's summary does not say yet (the
+	// tracker settles state and byte counts when a stream ends); kept on
+	// the tracker's goroutine.
+	info map[*reassembly.Stream]*openInfo
+}
+
+// openInfo is an open stream's state so far, from the tracker's events,
+// and the bytes delivered in order each way.
+type openInfo struct {
+	state reassembly.State
+	bytes [2]int64
+}
+
+func (f *Feed) infoOf(s *reassembly.Stream) *openInfo {
+	if f.info == nil {
+		f.info = map[*reassembly.Stream]*openInfo{}
+	}
+	in := f.info[s]
+	if in == nil {
+		in = &openInfo{}
+		f.info[s] = in
+	}
+	return in
+}
+
+// event notes a state change of an open stream.
+func (f *Feed) event(e reassembly.Event) {
+	in := f.infoOf(e.Stream)
+	switch e.Kind {
+	case reassembly.EventRefused:
+		in.state = reassembly.StateRefused
+	case reassembly.EventReset:
+		in.state = reassembly.StateReset
+	case reassembly.EventHalfClosed:
+		in.state = reassembly.StateHalfClosed
+	case reassembly.EventClosed:
+		in.state = reassembly.StateClosed
+	}
+}
+
+// data notes bytes of an open stream delivered in order.
+func (f *Feed) data(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange) {
+	in := f.infoOf(s)
+	in.bytes[d] = max(in.bytes[d], r.End)
 }
 
 const batchEvery = 100 * time.Millisecond
@@ -75,10 +143,95 @@ func NewFeed(send func(tea.Msg)) *Feed { return &Feed{send: send} }
 
 // stream takes one finished stream (called on the tracker's goroutine).
 func (f *Feed) stream(s *reassembly.Stream) {
+	if f.live {
+		delete(f.info, s)
+		f.mu.Lock()
+		delete(f.open, s.StreamID())
+		f.ended = append(f.ended, s.Summary())
+		f.mu.Unlock()
+		return
+	}
 	f.batch = append(f.batch, s.Summary())
 	if now := time.Now(); len(f.batch) >= 4096 || now.Sub(f.last) >= batchEvery {
 		f.flush()
 		f.last = now
+	}
+}
+
+// changed takes a snapshot of an open stream that changed (live: a
+// packet or an event), and the findings the engine has come to.
+func (f *Feed) changed(s *reassembly.Stream) {
+	sum := s.Summary()
+	if in := f.info[s]; in != nil && s.Proto == capture.ProtoTCP {
+		sum.State = in.state
+		for d := range sum.Dirs {
+			sum.Dirs[d].Bytes = max(sum.Dirs[d].Bytes, in.bytes[d])
+		}
+	}
+	var fs []findings.Finding
+	if f.pop != nil {
+		fs = f.pop()
+	}
+	f.mu.Lock()
+	if f.open == nil {
+		f.open = map[reassembly.StreamID]reassembly.Summary{}
+	}
+	f.open[s.StreamID()] = sum
+	f.found = append(f.found, fs...)
+	f.mu.Unlock()
+}
+
+// popped takes the findings the engine came to as a stream ended (live).
+func (f *Feed) popped() {
+	if f.pop == nil {
+		return
+	}
+	if fs := f.pop(); len(fs) > 0 {
+		f.mu.Lock()
+		f.found = append(f.found, fs...)
+		f.mu.Unlock()
+	}
+}
+
+// tick sends what changed since the last tick (live).
+func (f *Feed) tick() {
+	f.mu.Lock()
+	open, ended, found := f.open, f.ended, f.found
+	f.open, f.ended, f.found = nil, nil, nil
+	f.mu.Unlock()
+	if n := f.frames.Load(); n != f.sent {
+		f.sent = n
+		f.send(progressMsg{Frames: int(n)})
+	}
+	if len(open) > 0 {
+		snaps := make([]reassembly.Summary, 0, len(open))
+		for _, s := range open {
+			snaps = append(snaps, s)
+		}
+		f.send(liveMsg(snaps))
+	}
+	if len(ended) > 0 {
+		f.send(streamsMsg(ended))
+	}
+	if len(found) > 0 {
+		f.send(findingsMsg(found))
+	}
+}
+
+// ticking sends what changed every batchEvery until stop is closed, then
+// once more; done is closed when it has.
+func (f *Feed) ticking(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(batchEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			f.tick()
+		case <-stop:
+			f.tick()
+			return
+		}
 	}
 }
 
@@ -107,6 +260,14 @@ func (p *progressSource) IsLive() bool {
 }
 
 func (p *progressSource) Next(pkt *capture.Packet) error {
+	if p.o.Live {
+		err := p.Source.Next(pkt)
+		if err == nil {
+			p.frames++
+			p.f.frames.Store(int64(p.frames))
+		}
+		return err
+	}
 	if p.frames&1023 == 0 {
 		if p.ctx.Err() != nil {
 			return io.EOF
@@ -154,9 +315,44 @@ func Scan(ctx context.Context, src capture.Source, o ScanOptions, f *Feed) {
 		st.End(s)
 		done(s)
 	}
+	stopTicker := func() {}
+	if o.Live {
+		f.live = true
+	}
 	if o.Engine != nil {
 		o.Engine.SetKeys(o.Keys, o.Refresh)
 		topts = o.Engine.Hooks(topts)
+	}
+	if o.Live {
+		if o.Engine != nil {
+			f.pop = o.Engine.Pop
+		}
+		onPacket, onEvent, onStream := topts.OnPacket, topts.OnEvent, topts.OnStream
+		topts.OnPacket = func(s *reassembly.Stream, r *reassembly.PacketRecord) {
+			if onPacket != nil {
+				onPacket(s, r)
+			}
+			f.changed(s)
+		}
+		topts.OnEvent = func(e reassembly.Event) {
+			if onEvent != nil {
+				onEvent(e)
+			}
+			f.event(e)
+			f.changed(e.Stream)
+		}
+		onData := topts.OnData
+		topts.OnData = func(s *reassembly.Stream, d reassembly.Direction, r reassembly.ByteRange, b []byte, frame int) {
+			onData(s, d, r, b, frame)
+			f.data(s, d, r)
+		}
+		topts.OnStream = func(s *reassembly.Stream) {
+			onStream(s) // the engine's findings of s come here
+			f.popped()
+		}
+		stop, ticked := make(chan struct{}), make(chan struct{})
+		go f.ticking(stop, ticked)
+		stopTicker = func() { close(stop); <-ticked }
 	}
 	ps := &progressSource{Source: src, ctx: ctx, f: f, o: &o}
 	tr := reassembly.NewTracker(topts)
@@ -169,6 +365,7 @@ func Scan(ctx context.Context, src capture.Source, o ScanOptions, f *Feed) {
 	if o.Findings != nil {
 		rep.Findings = o.Findings(tr.Stats)
 	}
+	stopTicker()
 	f.flush()
 	f.send(ps.progress())
 	f.send(doneMsg{rep: rep, err: damage})

@@ -19,6 +19,9 @@ type RunOptions struct {
 	// Scan runs the pipeline, reporting to f, until the capture ends or
 	// ctx is done (cmd wires it with Scan).
 	Scan func(ctx context.Context, f *Feed)
+	// Stop, when set, is called once the UI has ended, before Run waits
+	// for Scan: it stops a live capture, whose reads do not watch ctx.
+	Stop func()
 }
 
 // Run shows the UI until the user quits (q, Ctrl-C) or ctx is done. The
@@ -40,6 +43,9 @@ func Run(parent context.Context, o RunOptions) error {
 	}()
 	_, err := p.Run()
 	cancel()
+	if o.Stop != nil {
+		o.Stop()
+	}
 	<-scanned
 	if errors.Is(err, tea.ErrProgramKilled) && parent.Err() != nil {
 		err = nil // the context ended it (Ctrl-C outside raw mode, SIGTERM)

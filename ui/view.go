@@ -117,6 +117,11 @@ func (m *Model) header() []string {
 	}
 	var tot string
 	switch {
+	case !m.done && m.o.Live:
+		tot = fmt.Sprintf("live on %s · %d frames · %d %s", textsafe.Escape(m.o.Name), m.progress.Frames, len(m.rows), plural(len(m.rows), "stream", "streams"))
+		if m.fs != nil {
+			tot += " · " + findingsCount(m.fs) + " so far"
+		}
 	case !m.done:
 		p := m.progress
 		tot = "reading"
@@ -127,8 +132,8 @@ func (m *Model) header() []string {
 	default:
 		st := m.rep.Stats
 		tot = fmt.Sprintf("%d frames · %s · streams %d TCP · %d UDP", st.Packets, output.Dur(st.Last.Sub(st.First)), st.TCPStreams, st.UDPFlows)
-		if fs := m.rep.Findings; fs != nil {
-			tot += " · " + findingsCount(fs)
+		if m.fs != nil {
+			tot += " · " + findingsCount(m.fs)
 		}
 		if _, issues := output.CaptureSummary(m.rep); issues != "" {
 			tot += " · " + issues
@@ -296,7 +301,7 @@ func (m *Model) detailLines() []string {
 	var tabs []string
 	for i, name := range viewNames {
 		t := string(name[0]) + " " + name
-		if view(i) == viewFindings && m.done {
+		if view(i) == viewFindings && m.fs != nil {
 			t += fmt.Sprintf(" (%d)", len(m.perStrm[m.detailID]))
 		}
 		if view(i) == m.view {
@@ -354,15 +359,12 @@ func (m *Model) detailText() string {
 			err = output.FollowTranscript(&b, d.Analysis, output.FollowOptions{Width: m.w})
 		}
 	case viewFindings:
-		if !m.done {
-			return "findings come once the whole capture is read"
-		}
-		if m.rep.Findings == nil {
-			return "findings were not run (--no-findings)"
+		if m.fs == nil {
+			return m.noFindings()
 		}
 		var fs []findings.Finding
 		for _, i := range m.perStrm[m.detailID] {
-			fs = append(fs, m.rep.Findings[i])
+			fs = append(fs, m.fs[i])
 		}
 		if len(fs) == 0 {
 			return "no finding names " + m.detailID.String()
@@ -378,12 +380,20 @@ func (m *Model) detailText() string {
 	return strings.TrimLeft(strings.TrimRight(b.String(), "\n"), "\n")
 }
 
+// noFindings says why there is no list of findings.
+func (m *Model) noFindings() string {
+	switch {
+	case m.done:
+		return "findings were not run (--no-findings)"
+	case m.o.Live:
+		return "findings: none yet (a stream's come when it ends; the capture's when it stops)"
+	}
+	return "findings come once the whole capture is read"
+}
+
 // findingsRows is how many findings the list shows.
 func (m *Model) findingsRows() int {
-	n := 0
-	if m.rep != nil {
-		n = len(m.rep.Findings)
-	}
+	n := len(m.fs)
 	avail := m.h - headerLines - 3
 	return max(min(n, avail/2), 1)
 }
@@ -393,14 +403,12 @@ func (m *Model) findingsRows() int {
 func (m *Model) findingsLines() []string {
 	lines := m.header()
 	switch {
-	case !m.done:
-		return append(lines, m.fit("findings come once the whole capture is read", 0))
-	case m.rep.Findings == nil:
-		return append(lines, m.fit("findings were not run (--no-findings)", 0))
-	case len(m.rep.Findings) == 0:
+	case m.fs == nil:
+		return append(lines, m.fit(m.noFindings(), 0))
+	case len(m.fs) == 0:
 		return append(lines, m.fit("findings: none", 0))
 	}
-	fs := m.rep.Findings
+	fs := m.fs
 	lines = append(lines, m.style(styleHead, m.fit(m.text(findingsCount(fs)+", most important first · enter opens the stream"), 0)))
 	n := m.findingsRows()
 	if m.fcursor < m.ftop {
