@@ -438,7 +438,8 @@ func (m *Model) connsKey(s string) tea.Cmd {
 		m.clampTop()
 		return nil
 	}
-	ncol := len(must(columns()))
+	header, _ := columns()
+	ncol := len(header)
 	switch s {
 	case "q":
 		return tea.Quit
@@ -470,8 +471,6 @@ func (m *Model) connsKey(s string) tea.Cmd {
 	}
 	return nil
 }
-
-func must[T any](v T, _ string) T { return v }
 
 // open shows stream id in the detail pane, loading it unless it is loaded.
 func (m *Model) open(id reassembly.StreamID, v view) tea.Cmd {

@@ -3,7 +3,9 @@ package ui
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"runtime/debug"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/colorprofile"
@@ -22,6 +24,9 @@ type RunOptions struct {
 	// Stop, when set, is called once the UI has ended, before Run waits
 	// for Scan: it stops a live capture, whose reads do not watch ctx.
 	Stop func()
+	// Width and Height, when set, are the terminal's size when Out is not
+	// a terminal that can say (tests).
+	Width, Height int
 }
 
 // Run shows the UI until the user quits (q, Ctrl-C) or ctx is done. The
@@ -35,10 +40,21 @@ func Run(parent context.Context, o RunOptions) error {
 	if !o.Color {
 		opts = append(opts, tea.WithColorProfile(colorprofile.Ascii))
 	}
+	if o.Width > 0 && o.Height > 0 {
+		opts = append(opts, tea.WithWindowSize(o.Width, o.Height))
+	}
 	p := tea.NewProgram(m, opts...)
 	scanned := make(chan struct{})
+	var failed any // a panic of the pipeline: the terminal is restored first
+	var stack []byte
 	go func() {
 		defer close(scanned)
+		defer func() {
+			if r := recover(); r != nil {
+				failed, stack = r, debug.Stack()
+				p.Kill()
+			}
+		}()
 		o.Scan(ctx, NewFeed(p.Send))
 	}()
 	_, err := p.Run()
@@ -47,6 +63,9 @@ func Run(parent context.Context, o RunOptions) error {
 		o.Stop()
 	}
 	<-scanned
+	if failed != nil {
+		return fmt.Errorf("the capture's pipeline failed: %v\n%s", failed, stack)
+	}
 	if errors.Is(err, tea.ErrProgramKilled) && parent.Err() != nil {
 		err = nil // the context ended it (Ctrl-C outside raw mode, SIGTERM)
 	}
