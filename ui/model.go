@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
@@ -77,10 +78,11 @@ type Model struct {
 	index      map[reassembly.StreamID]int
 	visible    []int // rows shown: filtered, sorted
 	dirty      bool
-	cursor     int // index into visible
-	top        int // first visible row on screen
-	xoff       int // columns scrolled right in the table
-	tableWidth int // of the last table drawn
+	cursor     int   // index into visible
+	top        int   // first visible row on screen
+	xoff       int   // columns scrolled right in the table
+	tableWidth int   // of the last table drawn
+	cellWidths []int // the widest cell of each column
 	sortCol    int
 	sortRev    bool
 
@@ -192,6 +194,14 @@ func (m *Model) fillRow(r *row) {
 		fc = fmt.Sprint(r.findings)
 	}
 	r.cells, r.guessed = append(cells, fc), guessed
+	// Columns are as wide as their widest cell so far (of every row, shown
+	// or filtered out: the table does not jump as one types a filter).
+	if m.cellWidths == nil {
+		m.cellWidths = make([]int, len(r.cells))
+	}
+	for i, c := range r.cells {
+		m.cellWidths[i] = max(m.cellWidths[i], utf8.RuneCountInString(m.text(c)))
+	}
 	var kinds []string
 	for _, i := range m.perStrm[id] {
 		f := m.fs[i]

@@ -185,10 +185,8 @@ func (m *Model) connsLines() []string {
 	for i, h := range head {
 		widths[i] = utf8.RuneCountInString(m.text(h))
 	}
-	for _, j := range m.visible {
-		for i, c := range m.rows[j].cells {
-			widths[i] = max(widths[i], utf8.RuneCountInString(m.text(c)))
-		}
+	for i, w := range m.cellWidths {
+		widths[i] = max(widths[i], w)
 	}
 	line := func(cells []string) string {
 		var b strings.Builder
