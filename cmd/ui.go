@@ -16,12 +16,13 @@ import (
 )
 
 type uiOptions struct {
-	Path   string
-	ASCII  bool
-	Color  string       // auto, always, never
-	In     inputOptions // -f, --keylog
-	Find   findingsOptions
-	Bounds boundsOptions
+	Path    string
+	ASCII   bool
+	NoMouse bool
+	Color   string       // auto, always, never
+	In      inputOptions // -f, --keylog
+	Find    findingsOptions
+	Bounds  boundsOptions
 }
 
 func newUICmd(io *streams) *cobra.Command {
@@ -68,6 +69,7 @@ marker. --ascii draws with ASCII only.`,
 	}
 	f := c.Flags()
 	f.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII (arrows, rules, markers)")
+	f.BoolVar(&o.NoMouse, "no-mouse", false, "leave the mouse to the terminal (to select text) instead of wheel scrolling and clicks")
 	f.StringVar(&o.Color, "color", "auto", "colour: auto (unless NO_COLOR is set or TERM is dumb), always or never")
 	o.In.addFlags(f, true)
 	o.In.addLimitFlags(f)
@@ -119,7 +121,7 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 		so.Size, so.Offset = st.Size(), src.file.Offset
 	}
 	return ui.Run(ctx, ui.RunOptions{
-		Options: ui.Options{Name: o.Path, Color: color, ASCII: o.ASCII,
+		Options: ui.Options{Name: o.Path, Color: color, ASCII: o.ASCII, NoMouse: o.NoMouse,
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
 				// The detail reads the file again for that one stream, as
 				// timeline and follow do: memory for one stream, not all.
@@ -168,7 +170,7 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 	file := inputOptions{KeyLog: o.In.KeyLog} // the spool holds the filtered frames
 	var kernel string
 	err = ui.Run(ctx, ui.RunOptions{
-		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, Live: true,
+		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, NoMouse: o.NoMouse, Live: true,
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
 				s, err := openInput(ctx, io, spool, &file)
 				if err != nil {

@@ -105,8 +105,8 @@ func TestUITmux(t *testing.T) {
 	if e := x.tmux("capture-pane", "-p", "-e"); strings.Contains(e, "\x1b[") {
 		t.Errorf("NO_COLOR: the screen has attributes: %q", e)
 	}
-	if x.format("#{alternate_on}") != "1" {
-		t.Error("the UI is not on the alternate screen")
+	if x.format("#{alternate_on}") != "1" || x.format("#{mouse_any_flag}") != "1" {
+		t.Errorf("the UI is not on the alternate screen (%s) or has no mouse (%s)", x.format("#{alternate_on}"), x.format("#{mouse_any_flag}"))
 	}
 	x.keys("Enter")
 	x.save("ladder", x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "handshake complete"))

@@ -30,6 +30,9 @@ type Options struct {
 	// word and the selected row its marker.
 	Color bool
 	ASCII bool // ASCII line drawing (--ascii): arrows, rules, markers
+	// NoMouse leaves the mouse to the terminal (to select text): no
+	// wheel scrolling or clicks.
+	NoMouse bool
 	// Live: the capture is live on the interface Name (the header says
 	// so, and open streams show as they are).
 	Live bool
@@ -364,6 +367,10 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
+	case tea.MouseWheelMsg:
+		m.wheel(msg.Mouse())
+	case tea.MouseClickMsg:
+		return m, m.click(msg.Mouse())
 	}
 	m.refresh()
 	return m, nil
@@ -556,6 +563,64 @@ func (m *Model) findingsKey(s string) tea.Cmd {
 			id := reassembly.StreamID{Proto: ref.Proto, ID: ref.ID}
 			m.selectStream(id)
 			return m.open(id, viewFindings)
+		}
+	}
+	return nil
+}
+
+// wheel scrolls the pane under the pointer by three lines.
+func (m *Model) wheel(ms tea.Mouse) {
+	if m.help || m.filtering {
+		return
+	}
+	k := ""
+	switch ms.Button {
+	case tea.MouseWheelDown:
+		k = "down"
+	case tea.MouseWheelUp:
+		k = "up"
+	default:
+		return
+	}
+	for range 3 {
+		m.key(tea.KeyPressMsg{Code: map[string]rune{"down": tea.KeyDown, "up": tea.KeyUp}[k]})
+	}
+}
+
+// click selects what is under the pointer: a row of the table (a click on
+// the selected row opens it), a finding, or a view's tab.
+func (m *Model) click(ms tea.Mouse) tea.Cmd {
+	if ms.Button != tea.MouseLeft || m.help || m.filtering {
+		return nil
+	}
+	switch m.pane {
+	case paneConns:
+		i := m.top + ms.Y - (headerLines + 2) // under the title, totals, header and rule
+		if ms.Y < headerLines+2 || i >= len(m.visible) || i >= m.top+m.tableRows() {
+			return nil
+		}
+		if i == m.cursor {
+			return m.key(tea.KeyPressMsg{Code: tea.KeyEnter})
+		}
+		m.cursor = i
+	case paneFindings:
+		i := m.ftop + ms.Y - (headerLines + 1)
+		if ms.Y >= headerLines+1 && i < len(m.fs) && i < m.ftop+m.findingsRows() {
+			m.fcursor = i
+		}
+	case paneDetail:
+		if ms.Y == headerLines+1 { // the tabs: "[l ladder]   m map ..."
+			at := 0
+			for i, name := range viewNames {
+				w := len(name) + 4 + 2
+				if i == int(viewFindings) {
+					w += 6
+				}
+				if ms.X < at+w {
+					return m.key(tea.KeyPressMsg{Code: rune(name[0]), Text: name[:1]})
+				}
+				at += w
+			}
 		}
 	}
 	return nil

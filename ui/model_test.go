@@ -276,3 +276,49 @@ func TestColour(t *testing.T) {
 		t.Errorf("monochrome screen has an escape:\n%q", s)
 	}
 }
+
+// TestMouse: the wheel scrolls, a click selects a row and a second click
+// opens it, a click on a tab switches the view, a click selects a finding.
+func TestMouse(t *testing.T) {
+	m := scanned(t, "16_nmap_syn_scan_1-200.pcap", 120, 30, Options{})
+	m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
+	if m.cursor != 3 {
+		t.Errorf("wheel down: cursor %d, want 3", m.cursor)
+	}
+	m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, Y: headerLines + 2 + 5})
+	if id, _ := m.selected(); id.String() != "tcp/5" {
+		t.Errorf("click on the 6th row selected %s", id)
+	}
+	_, cmd := m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, Y: headerLines + 2 + 5})
+	if cmd == nil || m.pane != paneDetail {
+		t.Fatal("a click on the selected row did not open it")
+	}
+	m.Update(cmd())
+	m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, X: 14, Y: headerLines + 1})
+	if m.view != viewMap {
+		t.Errorf("a click on the map's tab: view %d", m.view)
+	}
+	press(m, "esc", "F")
+	m.Update(tea.MouseClickMsg{Button: tea.MouseLeft, Y: headerLines + 1 + 1})
+	if m.fcursor != 1 {
+		t.Errorf("a click on the second finding: cursor %d", m.fcursor)
+	}
+	if v := m.View(); v.MouseMode != tea.MouseModeCellMotion {
+		t.Error("the mouse is not asked for")
+	}
+	if v := scanned(t, "02_tcp_conn_refused_rst.pcap", 80, 24, Options{NoMouse: true}).View(); v.MouseMode != tea.MouseModeNone {
+		t.Error("--no-mouse asks for the mouse")
+	}
+}
+
+// TestHelpShowsEveryKey: ? lists every key, even at 80×24.
+func TestHelpShowsEveryKey(t *testing.T) {
+	m := scanned(t, "02_tcp_conn_refused_rst.pcap", 80, 24, Options{})
+	press(m, "?")
+	s := m.Screen()
+	for _, k := range keys {
+		if !strings.Contains(s, k[0]) {
+			t.Errorf("? does not show %q:\n%s", k[0], s)
+		}
+	}
+}

@@ -78,6 +78,9 @@ func (m *Model) fit(s string, off int) string {
 func (m *Model) View() tea.View {
 	v := tea.NewView(m.Screen())
 	v.AltScreen = true
+	if !m.o.NoMouse {
+		v.MouseMode = tea.MouseModeCellMotion
+	}
 	v.WindowTitle = "sockscope " + textsafe.Escape(m.name())
 	return v
 }
@@ -501,6 +504,7 @@ var keys = [][2]string{
 	{"esc", "back to the connections"},
 	{"", "anywhere"},
 	{"?", "this list (any key closes it)"},
+	{"mouse", "wheel scrolls; a click selects, a second click opens (--no-mouse: off)"},
 	{"q  ctrl+c", "quit (the terminal is restored)"},
 }
 
@@ -526,8 +530,7 @@ func KeyHelp(w int) string {
 }
 
 func (m *Model) helpLines() []string {
-	lines := m.header()
-	lines = append(lines, m.style(styleHead, m.fit("keys (any key closes this list)", 0)))
+	lines := []string{m.style(styleHead, m.fit("sockscope ui keys (any key closes this list)", 0))}
 	for _, l := range strings.Split(strings.TrimRight(KeyHelp(m.w), "\n"), "\n") {
 		lines = append(lines, m.fit(m.text(l), 0))
 	}
