@@ -19,7 +19,7 @@ import (
 func TestLiveUITmux(t *testing.T) {
 	ns := newTestNS(t)
 	x := newTmuxUI(t, 120, 30, "NO_COLOR=1 ip netns exec "+ns.name, "ui -i lo")
-	x.waitFor("live on lo · 0 frames · 0 streams")
+	x.waitFor("live on lo · 0 frames (0/s) · 0 streams")
 	var ln net.Listener
 	var client net.Conn
 	var err error

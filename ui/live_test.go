@@ -85,7 +85,7 @@ func TestLiveScan(t *testing.T) {
 		n    int
 		want []string
 	}{
-		{1, []string{"live on lo · 1 frames · 1 stream", "tcp/0", "handshake in progress"}},
+		{1, []string{"live on lo · 1 frames (0/s) · 1 stream", "tcp/0", "handshake in progress"}},
 		{2, []string{"open", "0 B / 2 pkts"}},
 		{2, []string{"open", "27 B / 3 pkts", "40 B / 2 pkts", "http1 1/1"}},
 		{3, []string{"closed by client (FIN first)"}},

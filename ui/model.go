@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -93,6 +94,9 @@ type Model struct {
 	filtering bool
 
 	progress Progress
+	rate     float64   // frames per second over the last second or so (live)
+	rateAt   time.Time // when the frames of rateN were counted
+	rateN    int
 	done     bool
 	rep      *output.ReadReport
 	scanErr  error
@@ -354,6 +358,7 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case findingsMsg:
 		m.addFindings(msg)
 	case progressMsg:
+		m.rateSample(msg.Frames, time.Now())
 		m.progress = Progress(msg)
 	case doneMsg:
 		m.finish(msg)
@@ -566,6 +571,18 @@ func (m *Model) findingsKey(s string) tea.Cmd {
 		}
 	}
 	return nil
+}
+
+// rateSample updates the frame rate with the count n of frames at now,
+// over windows of a second at least.
+func (m *Model) rateSample(n int, now time.Time) {
+	switch dt := now.Sub(m.rateAt); {
+	case m.rateAt.IsZero():
+		m.rateAt, m.rateN = now, n
+	case dt >= time.Second:
+		m.rate = float64(n-m.rateN) / dt.Seconds()
+		m.rateAt, m.rateN = now, n
+	}
 }
 
 // wheel scrolls the pane under the pointer by three lines.

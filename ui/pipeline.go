@@ -85,6 +85,7 @@ type Feed struct {
 	live   bool
 	frames atomic.Int64 // frames read (live: the ticker sends them)
 	sent   int64
+	sentAt time.Time
 	mu     sync.Mutex
 	open   map[reassembly.StreamID]reassembly.Summary // snapshots since the last tick
 	ended  []reassembly.Summary
@@ -199,8 +200,10 @@ func (f *Feed) tick() {
 	open, ended, found := f.open, f.ended, f.found
 	f.open, f.ended, f.found = nil, nil, nil
 	f.mu.Unlock()
-	if n := f.frames.Load(); n != f.sent {
-		f.sent = n
+	// The count goes when it changed, and every second anyway: the rate
+	// falls to 0 when the interface goes quiet.
+	if n := f.frames.Load(); n != f.sent || time.Since(f.sentAt) >= time.Second {
+		f.sent, f.sentAt = n, time.Now()
 		f.send(progressMsg{Frames: int(n)})
 	}
 	if len(open) > 0 {

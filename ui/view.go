@@ -121,7 +121,7 @@ func (m *Model) header() []string {
 	var tot string
 	switch {
 	case !m.done && m.o.Live:
-		tot = fmt.Sprintf("live on %s · %d frames · %d %s", textsafe.Escape(m.o.Name), m.progress.Frames, len(m.rows), plural(len(m.rows), "stream", "streams"))
+		tot = fmt.Sprintf("live on %s · %d frames (%.0f/s) · %d %s", textsafe.Escape(m.o.Name), m.progress.Frames, m.rate, len(m.rows), plural(len(m.rows), "stream", "streams"))
 		if m.fs != nil {
 			tot += " · " + findingsCount(m.fs) + " so far"
 		}
