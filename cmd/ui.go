@@ -154,8 +154,11 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 		if err != nil {
 			return fmt.Errorf("the live UI's capture file: %w", err)
 		}
+		// Only the name is kept: openInput creates the file, as the
+		// --user account when there is one.
 		f.Close()
 		spool = f.Name()
+		os.Remove(spool)
 		defer os.Remove(spool)
 		o.In.Write = spool
 	}

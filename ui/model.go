@@ -83,6 +83,7 @@ type Model struct {
 	visible    []int // rows shown: filtered, sorted
 	dirty      bool
 	cursor     int   // index into visible
+	picked     bool  // the cursor was moved: it follows its stream as rows come
 	top        int   // first visible row on screen
 	xoff       int   // columns scrolled right in the table
 	tableWidth int   // of the last table drawn
@@ -275,7 +276,9 @@ func (m *Model) refresh() {
 	less := m.order()
 	slices.SortStableFunc(m.visible, func(a, b int) int { return less(&m.rows[a], &m.rows[b]) })
 	m.cursor = min(m.cursor, max(len(m.visible)-1, 0))
-	if had {
+	// Until a row is picked (a key or a click moved the cursor), the first
+	// row stays selected as rows come in: the table does not scroll away.
+	if had && m.picked {
 		for i, j := range m.visible {
 			if m.rows[j].sum.StreamID() == sel {
 				m.cursor = i
@@ -457,6 +460,7 @@ func move(s string, cur *int, n, page int) bool {
 
 func (m *Model) connsKey(s string) tea.Cmd {
 	if move(s, &m.cursor, len(m.visible), m.tableRows()) {
+		m.picked = true
 		m.clampTop()
 		return nil
 	}
@@ -619,7 +623,7 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 		if i == m.cursor {
 			return m.key(tea.KeyPressMsg{Code: tea.KeyEnter})
 		}
-		m.cursor = i
+		m.cursor, m.picked = i, true
 	case paneFindings:
 		i := m.ftop + ms.Y - (headerLines + 1)
 		if ms.Y >= headerLines+1 && i < len(m.fs) && i < m.ftop+m.findingsRows() {
@@ -646,6 +650,7 @@ func (m *Model) click(ms tea.Mouse) tea.Cmd {
 // selectStream moves the table's cursor to id, clearing a filter that
 // hides it.
 func (m *Model) selectStream(id reassembly.StreamID) {
+	m.picked = true
 	find := func() bool {
 		for i, j := range m.visible {
 			if m.rows[j].sum.StreamID() == id {

@@ -217,7 +217,7 @@ func TestStreamsFillIn(t *testing.T) {
 	m := New(context.Background(), Options{Name: "x.pcap"})
 	m.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
 	m.Update(progressMsg{Frames: 10, Read: 500, Size: 1000})
-	if s := m.Screen(); !strings.Contains(s, "reading 50% · 10 frames · 0 streams so far") || !strings.Contains(s, "no stream has ended yet") {
+	if s := m.Screen(); !strings.Contains(s, "reading [##########..........] 50% · 10 frames · 0 streams so far") || !strings.Contains(s, "no stream has ended yet") {
 		t.Errorf("before any stream:\n%s", s)
 	}
 	path := corpus("06_http10_50_short_conns_ab.pcap.gz")
@@ -320,5 +320,25 @@ func TestHelpShowsEveryKey(t *testing.T) {
 		if !strings.Contains(s, k[0]) {
 			t.Errorf("? does not show %q:\n%s", k[0], s)
 		}
+	}
+}
+
+// TestCursorFollowsPickedStream: the first row stays selected as rows come
+// and sorts change, until a row is picked; then the picked stream stays
+// selected wherever it moves.
+func TestCursorFollowsPickedStream(t *testing.T) {
+	m := scanned(t, "06_http10_50_short_conns_ab.pcap.gz", 120, 30, Options{})
+	press(m, "s", "s", "s")
+	if m.cursor != 0 {
+		t.Errorf("unpicked: cursor %d after sorting", m.cursor)
+	}
+	press(m, "home", "j", "j")
+	want, _ := m.selected()
+	press(m, "S", "s")
+	if got, _ := m.selected(); got != want {
+		t.Errorf("picked %s, selected %s after sorting", want, got)
+	}
+	if !strings.Contains(m.Screen(), "▶ "+want.String()+" ") {
+		t.Errorf("the picked row is off screen:\n%s", m.Screen())
 	}
 }

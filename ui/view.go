@@ -129,7 +129,9 @@ func (m *Model) header() []string {
 		p := m.progress
 		tot = "reading"
 		if p.Size > 0 {
-			tot += fmt.Sprintf(" %d%%", p.Read*100/p.Size)
+			const bar = 20
+			done := int(p.Read * bar / p.Size)
+			tot += fmt.Sprintf(" [%s%s] %d%%", strings.Repeat("#", done), strings.Repeat(".", bar-done), p.Read*100/p.Size)
 		}
 		tot += fmt.Sprintf(" · %d frames · %d streams so far", p.Frames, len(m.rows))
 	default:
