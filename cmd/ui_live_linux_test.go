@@ -13,9 +13,10 @@ import (
 
 // TestLiveUITmux: the live UI on loopback in a namespace of its own while
 // a real client and server talk there, step by step: the screen shows the
-// stream appear with its handshake, its message and bytes, and its close,
-// each soon after it happened; Enter shows its ladder (read from what was
-// captured so far); q restores the terminal. Root, SOCKSCOPE_LIVE=1, tmux.
+// stream appear with its handshake, its ladder (read from what was
+// captured so far) grow with its message, its bytes and message count in
+// the table, and its close, each soon after it happened; q restores the
+// terminal. Root, SOCKSCOPE_LIVE=1, tmux.
 func TestLiveUITmux(t *testing.T) {
 	ns := newTestNS(t)
 	x := newTmuxUI(t, 120, 30, "NO_COLOR=1 ip netns exec "+ns.name, "ui -i lo")
@@ -49,6 +50,9 @@ func TestLiveUITmux(t *testing.T) {
 		}
 	}
 	step("handshake", ends, "open")
+	// The ladder of the open stream grows as its packets come.
+	x.keys("Enter")
+	x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "handshake complete")
 	req, resp := "GET /ui HTTP/1.1\r\nHost: test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 	client.SetDeadline(time.Now().Add(5 * time.Second))
 	server.SetDeadline(time.Now().Add(5 * time.Second))
@@ -62,7 +66,9 @@ func TestLiveUITmux(t *testing.T) {
 	if _, err := io.ReadFull(client, make([]byte, len(resp))); err != nil {
 		t.Fatal(err)
 	}
-	step("message", "32 B / ", "43 B / ", "http1 1/1")
+	step("message on the ladder", "#1 GET /ui", "#1 200 OK 5 B")
+	x.keys("Escape")
+	step("message in the table", "32 B / ", "43 B / ", "http1 1/1")
 	client.Close()
 	io.Copy(io.Discard, server)
 	server.Close()

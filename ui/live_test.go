@@ -2,11 +2,13 @@ package ui
 
 import (
 	"context"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/internal/pcapgen"
+	"github.com/sockscope/sockscope/reassembly"
 )
 
 // liveFile is a capture file read as if live (Tracker.Consume serially):
@@ -22,12 +25,32 @@ import (
 type liveFile struct {
 	*capture.FileSource
 	step chan struct{}
+	read atomic.Int32 // frames handed to the pipeline
 }
 
 func (l *liveFile) IsLive() bool { return true }
 func (l *liveFile) Next(p *capture.Packet) error {
 	<-l.step
-	return l.FileSource.Next(p)
+	err := l.FileSource.Next(p)
+	if err == nil {
+		l.read.Add(1)
+	}
+	return err
+}
+
+// firstFrames ends a capture after n frames: the live UI's Load reads what
+// was captured so far.
+type firstFrames struct {
+	*capture.FileSource
+	n int
+}
+
+func (f *firstFrames) Next(p *capture.Packet) error {
+	if f.n == 0 {
+		return io.EOF
+	}
+	f.n--
+	return f.FileSource.Next(p)
 }
 
 // TestLiveScan: a live capture shows a stream as it opens, its state and
@@ -56,7 +79,14 @@ func TestLiveScan(t *testing.T) {
 	}
 	defer fs.Close()
 	src := &liveFile{FileSource: fs, step: make(chan struct{})}
-	m := New(context.Background(), Options{Name: "lo", Live: true, Load: loader(path)})
+	m := New(context.Background(), Options{Name: "lo", Live: true, Load: func(_ context.Context, id reassembly.StreamID) (*Detail, error) {
+		f, err := capture.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return LoadStream(&firstFrames{f, int(src.read.Load())}, id, reassembly.Options{}, nil)
+	}})
 	m.Update(tea.WindowSizeMsg{Width: 160, Height: 20})
 	var mu sync.Mutex
 	var msgs []tea.Msg
@@ -75,34 +105,43 @@ func TestLiveScan(t *testing.T) {
 		time.Sleep(3 * batchEvery)
 		mu.Lock()
 		for _, msg := range msgs {
-			m.Update(msg)
+			// A shown live stream is read again as it grows (now, or
+			// after a tick that keeps reads apart).
+			for _, cmd := m.Update(msg); cmd != nil; {
+				_, cmd = m.Update(cmd())
+			}
 		}
 		msgs = nil
 		mu.Unlock()
 		return m.Screen()
 	}
-	for _, c := range []struct {
-		n    int
-		want []string
-	}{
-		{1, []string{"live on lo · 1 frames (0/s) · 1 stream", "tcp/0", "handshake in progress"}},
-		{2, []string{"open", "0 B / 2 pkts"}},
-		{2, []string{"open", "27 B / 3 pkts", "40 B / 2 pkts", "http1 1/1"}},
-		{3, []string{"closed by client (FIN first)"}},
-	} {
-		s := frames(c.n)
-		for _, w := range c.want {
+	check := func(s string, want ...string) {
+		t.Helper()
+		for _, w := range want {
 			if !strings.Contains(s, w) {
-				t.Errorf("after %d more frames the screen lacks %q:\n%s", c.n, w, s)
+				t.Errorf("the screen lacks %q:\n%s", w, s)
 			}
 		}
 	}
+	check(frames(1), "live on lo · 1 frames (0/s) · 1 stream", "tcp/0", "handshake in progress")
+	check(frames(2), "open", "0 B / 2 pkts")
+	// The ladder of the open stream, then growing as its packets come,
+	// showing its newest arrows.
 	press(m, "enter")
-	if s := m.Screen(); !strings.Contains(s, "SYN,ACK") || !strings.Contains(s, "#1 GET /") {
-		t.Errorf("the open stream's ladder:\n%s", s)
-	}
+	check(m.Screen(), "SYN,ACK", "handshake complete", "lines 1-")
+	time.Sleep(refreshEvery)
+	s := frames(2)
+	check(s, "#1 GET /", "#1 200 OK")
 	press(m, "esc")
-	s := frames(1) // the SYN 3 s later ends tcp/0
+	check(m.Screen(), "open", "27 B / 3 pkts", "40 B / 2 pkts", "http1 1/1")
+	check(frames(3), "closed by client (FIN first)")
+	press(m, "enter", "home")
+	time.Sleep(refreshEvery)
+	src.step <- struct{}{} // the SYN 3 s later ends tcp/0: read once more
+	time.Sleep(3 * batchEvery)
+	check(frames(0), "FIN,ACK", "lines 1-")
+	press(m, "esc")
+	s = m.Screen()
 	if !strings.Contains(s, "tcp/1") || !strings.Contains(s, "closed by client (FIN first)") {
 		t.Errorf("no tcp/1:\n%s", s)
 	}

@@ -114,8 +114,15 @@ type Model struct {
 	detail    *Detail
 	detailErr error
 	loading   bool
-	rendered  string // the key of the viewport's content
-	vp        viewport.Model
+	// refreshing: the shown live stream is being read again (its old
+	// detail stays on screen meanwhile).
+	refreshing bool
+	loadAt     time.Time     // when the last read started
+	loadTook   time.Duration // how long it took
+	tail       bool          // the viewport follows the end of a growing detail
+	regrowDue  bool          // a regrowMsg is on its way
+	rendered   string        // the key of the viewport's content
+	vp         viewport.Model
 
 	fcursor int // findings pane
 	ftop    int
@@ -356,8 +363,14 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.rendered = "" // re-render the detail at the new width
 	case streamsMsg:
 		m.addStreams(msg)
+		cmd := m.regrow(msg)
+		m.refresh()
+		return m, cmd
 	case liveMsg:
 		m.liveStreams(msg)
+		cmd := m.regrow(msg)
+		m.refresh()
+		return m, cmd
 	case findingsMsg:
 		m.addFindings(msg)
 	case progressMsg:
@@ -367,14 +380,26 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.finish(msg)
 	case detailMsg:
 		if msg.id == m.detailID {
-			m.loading = false
+			m.loading, m.refreshing, m.loadTook = false, false, msg.took
 			if m.detail != nil && m.detail.Stream != nil {
 				m.detail.Stream.Release()
 			}
 			m.detail, m.detailErr, m.rendered = msg.d, msg.err, ""
+			if m.pane == paneDetail {
+				m.syncDetail()
+			}
+		}
+	case regrowMsg:
+		m.regrowDue = false
+		if m.o.Live && m.pane == paneDetail && !m.loading && !m.refreshing {
+			return m, m.regrowNow()
 		}
 	case tea.KeyPressMsg:
-		return m, m.key(msg)
+		cmd := m.key(msg)
+		if m.pane == paneDetail {
+			m.syncDetail()
+		}
+		return m, cmd
 	case tea.MouseWheelMsg:
 		m.wheel(msg.Mouse())
 	case tea.MouseClickMsg:
@@ -514,11 +539,56 @@ func (m *Model) open(id reassembly.StreamID, v view) tea.Cmd {
 		return nil
 	}
 	m.loading = true
+	m.tail = m.o.Live // a live ladder shows its newest arrows
+	return m.load(id)
+}
+
+// load reads stream id for the detail pane, on the command's goroutine.
+func (m *Model) load(id reassembly.StreamID) tea.Cmd {
 	load, ctx := m.o.Load, m.ctx
+	m.loadAt = time.Now()
 	return func() tea.Msg {
+		start := time.Now()
 		d, err := load(ctx, id)
-		return detailMsg{id: id, d: d, err: err}
+		return detailMsg{id: id, d: d, err: err, took: time.Since(start)}
 	}
+}
+
+// refreshEvery is how often, at most, an open live stream shown in the
+// detail pane is read again as it grows (more rarely when reading it takes
+// long: at most a fifth of the time goes to it).
+const refreshEvery = 500 * time.Millisecond
+
+// regrow reads the shown live stream again when ss has news of it: the
+// ladder grows as packets come, the map and transcript as bytes do.
+func (m *Model) regrow(ss []reassembly.Summary) tea.Cmd {
+	if !m.o.Live || m.pane != paneDetail || m.loading || m.refreshing || m.o.Load == nil {
+		return nil
+	}
+	for i := range ss {
+		if ss[i].StreamID() == m.detailID {
+			return m.regrowNow()
+		}
+	}
+	return nil
+}
+
+// regrowMsg comes when a read of the shown live stream, put off to keep
+// reads apart, is due.
+type regrowMsg struct{}
+
+// regrowNow reads the shown live stream again, or once the last read is
+// long enough ago.
+func (m *Model) regrowNow() tea.Cmd {
+	if wait := max(refreshEvery, 4*m.loadTook) - time.Since(m.loadAt); wait > 0 {
+		if m.regrowDue {
+			return nil
+		}
+		m.regrowDue = true
+		return tea.Tick(wait, func(time.Time) tea.Msg { return regrowMsg{} })
+	}
+	m.refreshing = true
+	return m.load(m.detailID)
 }
 
 func (m *Model) detailKey(s string) tea.Cmd {
@@ -538,16 +608,22 @@ func (m *Model) detailKey(s string) tea.Cmd {
 		m.pane = paneFindings
 	case "j", "down":
 		m.vp.ScrollDown(1)
+		m.tail = m.vp.AtBottom()
 	case "k", "up":
 		m.vp.ScrollUp(1)
+		m.tail = false
 	case "pgdown", "space", "ctrl+f":
 		m.vp.PageDown()
+		m.tail = m.vp.AtBottom()
 	case "pgup", "ctrl+b":
 		m.vp.PageUp()
+		m.tail = false
 	case "home", "g":
 		m.vp.GotoTop()
+		m.tail = false
 	case "end", "G":
 		m.vp.GotoBottom()
+		m.tail = true
 	case "left", "h":
 		m.vp.ScrollLeft(8)
 	case "right":

@@ -62,9 +62,10 @@ type (
 		err error // why the capture stopped early (damage), or nil
 	}
 	detailMsg struct {
-		id  reassembly.StreamID
-		d   *Detail
-		err error
+		id   reassembly.StreamID
+		d    *Detail
+		err  error
+		took time.Duration
 	}
 )
 

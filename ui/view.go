@@ -315,14 +315,7 @@ func (m *Model) detailLines() []string {
 		tabs = append(tabs, t)
 	}
 	lines = append(lines, m.fit(m.text(strings.Join(tabs, "  ")), 0))
-	body := max(m.h-len(lines)-1, 1)
-	m.vp.SetWidth(m.w)
-	m.vp.SetHeight(body)
-	key := fmt.Sprintf("%d %d %d %v %v", m.view, m.w, m.h, m.loading, m.done)
-	if key != m.rendered {
-		m.rendered = key
-		m.vp.SetContent(m.text(m.detailText()))
-	}
+	body := m.syncDetail()
 	content := strings.Split(m.vp.View(), "\n")
 	for len(content) < body {
 		content = append(content, "")
@@ -333,6 +326,28 @@ func (m *Model) detailLines() []string {
 	st := fmt.Sprintf("lines %d-%d of %d · esc back  l m t f views  j k PgUp PgDn Home End scroll  ← → pan  F findings  ? keys  q quit",
 		min(m.vp.YOffset()+1, m.vp.TotalLineCount()), min(m.vp.YOffset()+body, m.vp.TotalLineCount()), m.vp.TotalLineCount())
 	return append(lines, m.style(styleHead, m.fit(m.text(st), 0)))
+}
+
+// detailBody is how many lines the detail pane's viewport has: all but
+// the header, the stream's title, the tabs and the status line.
+func (m *Model) detailBody() int { return max(m.h-headerLines-3, 1) }
+
+// syncDetail sizes the viewport and renders the detail into it when what
+// it shows changed (the view, the size, the stream read); scroll keys act
+// on what is on screen. It returns the viewport's height.
+func (m *Model) syncDetail() int {
+	body := m.detailBody()
+	m.vp.SetWidth(m.w)
+	m.vp.SetHeight(body)
+	key := fmt.Sprintf("%d %d %d %v %v", m.view, m.w, m.h, m.loading, m.done)
+	if key != m.rendered {
+		m.rendered = key
+		m.vp.SetContent(m.text(m.detailText()))
+		if m.tail {
+			m.vp.GotoBottom()
+		}
+	}
+	return body
 }
 
 // detailText renders the stream in the current view with output's
