@@ -36,13 +36,16 @@ stream's ladder (timeline's), its segment ↔ message map and transcript
 (follow's) and its findings with their evidence frames; F lists every
 finding, most important first. ? shows every key; q quits.
 
-With -i IFACE it captures live instead: streams show as they open, their
-counters tick and their state changes as they close or reset; a stream's
-detail can be opened once it has ended (the last 256 are held).
+With -i IFACE it captures live instead (as live IFACE --ui): streams show
+as they open, their counters tick and their state changes as they close or
+reset. What is captured goes to a pcapng file as it comes (-w FILE, else a
+temporary file removed on exit), and a stream's detail is read from it, open
+or ended; an open stream's detail grows as it does.
 
 It needs a terminal on standard input and output. NO_COLOR (or --color
 never) draws it without colour: states are words and the selected row has a
-marker. --ascii draws with ASCII only.`,
+marker. --ascii draws with ASCII only. The mouse scrolls and selects
+(--no-mouse leaves it to the terminal).`,
 		Example: `  sockscope ui trace.pcap
   sudo sockscope ui -i lo -f "tcp port 8080"
   sockscope ui trace.pcapng -f "tcp port 443" --keylog keys.txt
