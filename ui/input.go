@@ -27,9 +27,12 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		m.refresh()
 		return nil
 	}
-	if s == "?" {
+	switch s {
+	case "?":
 		m.help = true
 		return nil
+	case "p":
+		return m.pause()
 	}
 	var cmd tea.Cmd
 	switch m.pane {
@@ -178,11 +181,19 @@ func (m *Model) findingsKey(s string) tea.Cmd {
 	case "esc", "F", "backspace":
 		m.pane = paneConns
 	case "enter":
+		// The stream's ladder at the finding's first evidence frame (its
+		// findings, f, list the frames); without frames, its findings.
 		if m.fcursor < len(fs) && len(fs[m.fcursor].Streams) > 0 {
-			ref := fs[m.fcursor].Streams[0]
-			id := reassembly.StreamID{Proto: ref.Proto, ID: ref.ID}
+			f := fs[m.fcursor]
+			id := reassembly.StreamID{Proto: f.Streams[0].Proto, ID: f.Streams[0].ID}
 			m.selectStream(id)
-			return m.open(id, viewFindings)
+			if len(f.Frames) == 0 {
+				return m.open(id, viewFindings)
+			}
+			cmd := m.open(id, viewLadder)
+			m.jumpFrame = f.Frames[0]
+			m.syncDetail()
+			return cmd
 		}
 	}
 	return nil

@@ -107,6 +107,10 @@ type Model struct {
 
 	pane pane
 	help bool
+	// paused: the screen stands still while the capture goes on; what the
+	// pipeline sends meanwhile is held and shown on resume (p).
+	paused bool
+	held   []tea.Msg
 
 	detailID  reassembly.StreamID
 	view      view
@@ -120,6 +124,7 @@ type Model struct {
 	loadTook   time.Duration // how long it took
 	tail       bool          // the viewport follows the end of a growing detail
 	regrowDue  bool          // a regrowMsg is on its way
+	jumpFrame  int           // scroll the ladder to this frame once it is drawn (0: none)
 	rendered   string        // the key of the viewport's content
 	vp         viewport.Model
 
@@ -355,6 +360,13 @@ func (m *Model) clampTop() {
 
 // Update handles one message.
 func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if m.paused {
+		switch msg.(type) {
+		case streamsMsg, liveMsg, findingsMsg, progressMsg, doneMsg:
+			m.held = append(m.held, msg) // shown on resume; the capture goes on
+			return m, nil
+		}
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.w, m.h = max(msg.Width, 20), max(msg.Height, 8)
@@ -474,6 +486,22 @@ func (m *Model) regrowNow() tea.Cmd {
 	}
 	m.refreshing = true
 	return m.load(m.detailID)
+}
+
+// pause stops or resumes the screen's updates (the capture goes on).
+func (m *Model) pause() tea.Cmd {
+	m.paused = !m.paused
+	if m.paused {
+		return nil
+	}
+	held := m.held
+	m.held = nil
+	var cmds []tea.Cmd
+	for _, msg := range held {
+		_, cmd := m.Update(msg)
+		cmds = append(cmds, cmd)
+	}
+	return tea.Batch(cmds...)
 }
 
 // rateSample updates the frame rate with the count n of frames at now,

@@ -138,6 +138,7 @@ var screens = []struct {
 	{"findings", "28_routed_http_loss_retransmit.pcap", []string{"F"}, false},
 	{"findings_second", "16_nmap_syn_scan_1-200.pcap", []string{"F", "j"}, false},
 	{"findings_enter", "16_nmap_syn_scan_1-200.pcap", []string{"F", "enter"}, false},
+	{"findings_enter_frame", "28_routed_http_loss_retransmit.pcap", []string{"F", "enter"}, false},
 	{"help", "04_http11_keepalive_curl.pcap", []string{"?"}, false},
 	{"help_closed", "04_http11_keepalive_curl.pcap", []string{"?", "x"}, false},
 }
@@ -340,5 +341,27 @@ func TestCursorFollowsPickedStream(t *testing.T) {
 	}
 	if !strings.Contains(m.Screen(), "▶ "+want.String()+" ") {
 		t.Errorf("the picked row is off screen:\n%s", m.Screen())
+	}
+}
+
+// TestPause: p holds what the pipeline sends (the screen stands still) and
+// p again shows it.
+func TestPause(t *testing.T) {
+	path := corpus("04_http11_keepalive_curl.pcap")
+	src, err := capture.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	m := New(context.Background(), Options{Name: path})
+	m.Update(tea.WindowSizeMsg{Width: 100, Height: 24})
+	press(m, "p")
+	Scan(context.Background(), src, scanOptions(t, src), NewFeed(func(msg tea.Msg) { m.Update(msg) }))
+	if s := m.Screen(); !strings.Contains(s, "PAUSED (p resumes; ") || strings.Contains(s, "tcp/0") || m.done {
+		t.Errorf("paused, the screen moved:\n%s", s)
+	}
+	press(m, "p")
+	if s := m.Screen(); strings.Contains(s, "PAUSED") || !strings.Contains(s, "▶ tcp/0") || !strings.Contains(s, "3 findings") {
+		t.Errorf("resumed:\n%s", s)
 	}
 }

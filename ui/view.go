@@ -3,6 +3,8 @@ package ui
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -146,6 +148,9 @@ func (m *Model) header() []string {
 		if m.scanErr != nil {
 			tot += " · damaged: " + textsafe.Escape(m.scanErr.Error())
 		}
+	}
+	if m.paused {
+		tot = fmt.Sprintf("PAUSED (p resumes; %d updates held) · ", len(m.held)) + tot
 	}
 	return []string{m.style(styleHead, m.fit(m.text(title), 0)), m.fit(m.text(tot), 0)}
 }
@@ -342,12 +347,34 @@ func (m *Model) syncDetail() int {
 	key := fmt.Sprintf("%d %d %d %v %v", m.view, m.w, m.h, m.loading, m.done)
 	if key != m.rendered {
 		m.rendered = key
-		m.vp.SetContent(m.text(m.detailText()))
+		text := m.text(m.detailText())
+		m.vp.SetContent(text)
 		if m.tail {
 			m.vp.GotoBottom()
 		}
+		if m.jumpFrame > 0 && m.view == viewLadder && m.detail != nil {
+			m.vp.SetYOffset(frameLine(text, m.jumpFrame))
+			m.jumpFrame, m.tail = 0, false
+		}
 	}
 	return body
+}
+
+// ladderStep matches the first line of a packet on the ladder: its frame
+// number, then its relative time.
+var ladderStep = regexp.MustCompile(`^\s*(\d+) [+-]\d`)
+
+// frameLine returns the line of the ladder text where frame's arrow is (or
+// the first later frame's), 0 when there is none.
+func frameLine(text string, frame int) int {
+	for i, l := range strings.Split(ansi.Strip(text), "\n") {
+		if mt := ladderStep.FindStringSubmatch(l); mt != nil {
+			if n, _ := strconv.Atoi(mt[1]); n >= frame {
+				return i
+			}
+		}
+	}
+	return 0
 }
 
 // detailText renders the stream in the current view with output's
@@ -427,7 +454,7 @@ func (m *Model) findingsLines() []string {
 		return append(lines, m.fit("findings: none", 0))
 	}
 	fs := m.fs
-	lines = append(lines, m.style(styleHead, m.fit(m.text(findingsCount(fs)+", most important first · enter opens the stream"), 0)))
+	lines = append(lines, m.style(styleHead, m.fit(m.text(findingsCount(fs)+", most important first · enter: the stream at the first frame"), 0)))
 	n := m.findingsRows()
 	if m.fcursor < m.ftop {
 		m.ftop = m.fcursor
@@ -514,14 +541,15 @@ var keys = [][2]string{
 	{"← →", "scroll a wide table sideways"},
 	{"enter", "open the selected stream (the view last used)"},
 	{"l m t f", "open it on the ladder, segment/message map, transcript or its findings"},
-	{"F", "findings of the whole capture, most important first (enter opens the stream)"},
+	{"F", "findings of the whole capture, most important first (enter: the stream's ladder at its first evidence frame)"},
 	{"", "stream detail"},
 	{"l m t f", "ladder, segment ↔ message map, transcript, findings with evidence frames"},
 	{"j k PgDn PgUp Home End", "scroll; ← → pan"},
 	{"esc", "back to the connections"},
 	{"", "anywhere"},
 	{"?", "this list (any key closes it)"},
-	{"mouse", "wheel scrolls; a click selects, a second click opens (--no-mouse: off)"},
+	{"p", "pause the screen; the capture goes on"},
+	{"mouse", "wheel scrolls, click selects, click again opens"},
 	{"q  ctrl+c", "quit (the terminal is restored)"},
 }
 
