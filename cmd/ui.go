@@ -18,6 +18,7 @@ import (
 type uiOptions struct {
 	Path    string
 	ASCII   bool
+	Explain bool
 	NoMouse bool
 	Color   string       // auto, always, never
 	In      inputOptions // -f, --keylog
@@ -72,6 +73,7 @@ marker. --ascii draws with ASCII only. The mouse scrolls and selects
 	}
 	f := c.Flags()
 	f.BoolVar(&o.ASCII, "ascii", false, "draw with plain ASCII (arrows, rules, markers)")
+	f.BoolVar(&o.Explain, "explain", false, "start the ladder with a plain-language note after each packet (e toggles it)")
 	f.BoolVar(&o.NoMouse, "no-mouse", false, "leave the mouse to the terminal (to select text) instead of wheel scrolling and clicks")
 	f.StringVar(&o.Color, "color", "auto", "colour: auto (unless NO_COLOR is set or TERM is dumb), always or never")
 	o.In.addFlags(f, true)
@@ -124,7 +126,7 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 		so.Size, so.Offset = st.Size(), src.file.Offset
 	}
 	return ui.Run(ctx, ui.RunOptions{
-		Options: ui.Options{Name: o.Path, Color: color, ASCII: o.ASCII, NoMouse: o.NoMouse,
+		Options: ui.Options{Name: o.Path, Color: color, ASCII: o.ASCII, Explain: o.Explain, NoMouse: o.NoMouse,
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
 				// The detail reads the file again for that one stream, as
 				// timeline and follow do: memory for one stream, not all.
@@ -176,7 +178,7 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 	file := inputOptions{KeyLog: o.In.KeyLog} // the spool holds the filtered frames
 	var kernel string
 	err = ui.Run(ctx, ui.RunOptions{
-		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, NoMouse: o.NoMouse, Live: true,
+		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, Explain: o.Explain, NoMouse: o.NoMouse, Live: true,
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
 				s, err := openInput(ctx, io, spool, &file)
 				if err != nil {

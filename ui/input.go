@@ -144,6 +144,15 @@ func (m *Model) detailKey(s string) tea.Cmd {
 		}
 	case "F":
 		m.pane = paneFindings
+	case "e":
+		// The ladder with a plain-language note after every packet
+		// (timeline --explain), for teaching; e again without.
+		m.o.Explain = !m.o.Explain
+		if m.view == viewLadder {
+			m.rendered = ""
+			m.tail = false
+			m.vp.GotoTop()
+		}
 	case "j", "down":
 		m.vp.ScrollDown(1)
 		m.tail = m.vp.AtBottom()

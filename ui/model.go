@@ -30,6 +30,9 @@ type Options struct {
 	// word and the selected row its marker.
 	Color bool
 	ASCII bool // ASCII line drawing (--ascii): arrows, rules, markers
+	// Explain adds timeline's plain-language notes to the ladder
+	// (--explain; e toggles it).
+	Explain bool
 	// NoMouse leaves the mouse to the terminal (to select text): no
 	// wheel scrolling or clicks.
 	NoMouse bool

@@ -130,6 +130,7 @@ var screens = []struct {
 	{"detail_ladder", "04_http11_keepalive_curl.pcap", []string{"enter"}, false},
 	{"detail_ladder_scrolled", "04_http11_keepalive_curl.pcap", []string{"enter", "pgdown", "j"}, false},
 	{"detail_ladder_ascii", "28_routed_http_loss_retransmit.pcap", []string{"l"}, true},
+	{"detail_ladder_explained", "01_tcp_handshake_hello_fin.pcap", []string{"enter", "e"}, false},
 	{"detail_map", "04_http11_keepalive_curl.pcap", []string{"m"}, false},
 	{"detail_map_end", "05_http11_pipelined_10req.pcapng", []string{"enter", "m", "end"}, false},
 	{"detail_transcript", "04_http11_keepalive_curl.pcap", []string{"t"}, false},

@@ -344,7 +344,7 @@ func (m *Model) syncDetail() int {
 	body := m.detailBody()
 	m.vp.SetWidth(m.w)
 	m.vp.SetHeight(body)
-	key := fmt.Sprintf("%d %d %d %v %v", m.view, m.w, m.h, m.loading, m.done)
+	key := fmt.Sprintf("%d %d %d %v %v %v", m.view, m.w, m.h, m.loading, m.done, m.o.Explain)
 	if key != m.rendered {
 		m.rendered = key
 		text := m.text(m.detailText())
@@ -393,7 +393,7 @@ func (m *Model) detailText() string {
 	d := m.detail
 	switch m.view {
 	case viewLadder:
-		err = output.TimelineText(&b, []output.TimelineStream{d.Timeline}, output.TimelineOptions{Width: m.w, ASCII: m.o.ASCII, Color: m.o.Color})
+		err = output.TimelineText(&b, []output.TimelineStream{d.Timeline}, output.TimelineOptions{Width: m.w, ASCII: m.o.ASCII, Color: m.o.Color, Explain: m.o.Explain})
 	case viewMap, viewTranscript:
 		if d.Analysis == nil {
 			return d.Stream.Name() + " carried no payload: no messages to map"
@@ -543,7 +543,7 @@ var keys = [][2]string{
 	{"l m t f", "open it on the ladder, segment/message map, transcript or its findings"},
 	{"F", "findings of the whole capture, most important first (enter: the stream's ladder at its first evidence frame)"},
 	{"", "stream detail"},
-	{"l m t f", "ladder, segment ↔ message map, transcript, findings with evidence frames"},
+	{"l m t f", "ladder (e explains it), segment ↔ message map, transcript, findings with evidence frames"},
 	{"j k PgDn PgUp Home End", "scroll; ← → pan"},
 	{"esc", "back to the connections"},
 	{"", "anywhere"},
