@@ -140,6 +140,8 @@ var screens = []struct {
 	{"findings_second", "16_nmap_syn_scan_1-200.pcap", []string{"F", "j"}, false},
 	{"findings_enter", "16_nmap_syn_scan_1-200.pcap", []string{"F", "enter"}, false},
 	{"findings_enter_frame", "28_routed_http_loss_retransmit.pcap", []string{"F", "enter"}, false},
+	{"conns_damaged", "25_truncated_mid_packet.pcap", nil, false},
+	{"conns_udp", "13_dns_udp_dnsmasq_sll2.pcap", nil, false},
 	{"help", "04_http11_keepalive_curl.pcap", []string{"?"}, false},
 	{"help_closed", "04_http11_keepalive_curl.pcap", []string{"?", "x"}, false},
 }

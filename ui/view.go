@@ -2,6 +2,7 @@ package ui
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/findings"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
@@ -146,13 +148,24 @@ func (m *Model) header() []string {
 			tot += " · " + issues
 		}
 		if m.scanErr != nil {
-			tot += " · damaged: " + textsafe.Escape(m.scanErr.Error())
+			// First: every frame before it was read, none after.
+			tot = damageText(m.scanErr) + " · " + tot
 		}
 	}
 	if m.paused {
 		tot = fmt.Sprintf("PAUSED (p resumes; %d updates held) · ", len(m.held)) + tot
 	}
 	return []string{m.style(styleHead, m.fit(m.text(title), 0)), m.fit(m.text(tot), 0)}
+}
+
+// damageText says where and why the file stopped early, short (the
+// file's name is in the title).
+func damageText(err error) string {
+	var de *capture.DamageError
+	if errors.As(err, &de) {
+		return fmt.Sprintf("DAMAGED at frame %d (byte %d): %s", de.Frame, de.Offset, textsafe.Escape(de.Reason))
+	}
+	return "DAMAGED: " + textsafe.Escape(err.Error())
 }
 
 func plural(n int, one, many string) string {
