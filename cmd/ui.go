@@ -174,7 +174,11 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 	}
 	topts.IdleTimeout = uiLiveIdle
 	so := ui.ScanOptions{Tracker: topts, Engine: eng, Keys: src.Keys, Refresh: src.refresher(), Defrag: src.Defrag, Live: true,
-		Findings: func(st reassembly.Stats) []findings.Finding { return finishFindings(eng, src, st) }}
+		Findings: func(st reassembly.Stats) []findings.Finding { return finishFindings(eng, src, st) },
+		Kernel: func() (uint64, uint64, error) {
+			k, err := src.Live.Stats()
+			return k.Received, k.Dropped, err
+		}}
 	file := inputOptions{KeyLog: o.In.KeyLog} // the spool holds the filtered frames
 	var kernel string
 	err = ui.Run(ctx, ui.RunOptions{

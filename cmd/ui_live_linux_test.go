@@ -72,7 +72,7 @@ func TestLiveUITmux(t *testing.T) {
 	client.Close()
 	io.Copy(io.Discard, server)
 	server.Close()
-	step("close", "closed by client (FIN first)")
+	step("close", "closed by client (FIN first)", "· 0 dropped by the kernel ·")
 	x.keys("Enter")
 	s := x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "#1 GET /ui", "FIN,ACK")
 	x.save("live_ladder", s)

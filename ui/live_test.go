@@ -92,6 +92,7 @@ func TestLiveScan(t *testing.T) {
 	var msgs []tea.Msg
 	so := scanOptions(t, fs)
 	so.Live = true
+	so.Kernel = func() (uint64, uint64, error) { return uint64(src.read.Load()), 2, nil }
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -123,7 +124,7 @@ func TestLiveScan(t *testing.T) {
 			}
 		}
 	}
-	check(frames(1), "live on lo · 1 frames (0/s) · 1 stream", "tcp/0", "handshake in progress")
+	check(frames(1), "live on lo · 1 frames (0/s) · 2 dropped by the kernel · 1 stream", "tcp/0", "handshake in progress")
 	check(frames(2), "open", "0 B / 2 pkts")
 	// The ladder of the open stream, then growing as its packets come,
 	// showing its newest arrows.

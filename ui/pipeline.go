@@ -43,6 +43,10 @@ type ScanOptions struct {
 	// holds no stream's bytes: the detail pane reads them from what the
 	// capture wrote so far (cmd's Load), as from a file.
 	Live bool
+	// Kernel returns the kernel's counters of a live capture (cmd's
+	// LiveSource.Stats); it is asked between two frames, at most once a
+	// second, on the goroutine that reads them.
+	Kernel func() (received, dropped uint64, err error)
 }
 
 // Progress is how far the reading got.
@@ -50,6 +54,9 @@ type Progress struct {
 	Frames int
 	Read   int64 // bytes read (Size > 0)
 	Size   int64
+	// Live: the kernel's counters, when known.
+	KernelKnown       bool
+	Received, Dropped uint64
 }
 
 type (
@@ -84,7 +91,8 @@ type Feed struct {
 	last  time.Time
 
 	live   bool
-	frames atomic.Int64 // frames read (live: the ticker sends them)
+	frames atomic.Int64              // frames read (live: the ticker sends them)
+	kernel atomic.Pointer[[2]uint64] // the kernel's received and dropped counts (live)
 	sent   int64
 	sentAt time.Time
 	mu     sync.Mutex
@@ -205,7 +213,11 @@ func (f *Feed) tick() {
 	// falls to 0 when the interface goes quiet.
 	if n := f.frames.Load(); n != f.sent || time.Since(f.sentAt) >= time.Second {
 		f.sent, f.sentAt = n, time.Now()
-		f.send(progressMsg{Frames: int(n)})
+		pr := progressMsg{Frames: int(n)}
+		if k := f.kernel.Load(); k != nil {
+			pr.KernelKnown, pr.Received, pr.Dropped = true, k[0], k[1]
+		}
+		f.send(pr)
 	}
 	if len(open) > 0 {
 		snaps := make([]reassembly.Summary, 0, len(open))
@@ -269,6 +281,12 @@ func (p *progressSource) Next(pkt *capture.Packet) error {
 		if err == nil {
 			p.frames++
 			p.f.frames.Store(int64(p.frames))
+			if now := time.Now(); p.o.Kernel != nil && now.Sub(p.last) >= time.Second {
+				p.last = now
+				if rcv, drop, kerr := p.o.Kernel(); kerr == nil {
+					p.f.kernel.Store(&[2]uint64{rcv, drop})
+				}
+			}
 		}
 		return err
 	}

@@ -125,7 +125,12 @@ func (m *Model) header() []string {
 	var tot string
 	switch {
 	case !m.done && m.o.Live:
-		tot = fmt.Sprintf("live on %s · %d frames (%.0f/s) · %d %s", textsafe.Escape(m.o.Name), m.progress.Frames, m.rate, len(m.rows), plural(len(m.rows), "stream", "streams"))
+		p := m.progress
+		tot = fmt.Sprintf("live on %s · %d frames (%.0f/s)", textsafe.Escape(m.o.Name), p.Frames, m.rate)
+		if p.KernelKnown {
+			tot += fmt.Sprintf(" · %d dropped by the kernel", p.Dropped)
+		}
+		tot += fmt.Sprintf(" · %d %s", len(m.rows), plural(len(m.rows), "stream", "streams"))
 		if m.fs != nil {
 			tot += " · " + findingsCount(m.fs) + " so far"
 		}
