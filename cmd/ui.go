@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/findings"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/reassembly"
@@ -183,6 +185,7 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 	var kernel string
 	err = ui.Run(ctx, ui.RunOptions{
 		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, Explain: o.Explain, NoMouse: o.NoMouse, Live: true,
+			Save: func() (string, error) { return saveCapture(spool, o.In.Iface) },
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
 				s, err := openInput(ctx, io, spool, &file)
 				if err != nil {
@@ -204,4 +207,28 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 	fmt.Fprintf(io.Err, "sockscope: capture on %s stopped: %s\n", textsafe.Escape(src.Info().Name), src.Stopped())
 	fmt.Fprint(io.Err, kernel)
 	return cmp.Or(err, cerr)
+}
+
+// saveCapture copies what the live UI captured so far (its whole pcapng
+// blocks) to a new file in the current directory, for w.
+func saveCapture(spool, iface string) (string, error) {
+	name := fmt.Sprintf("sockscope-%s-%s.pcapng", strings.Map(func(r rune) rune {
+		if r == '/' || r < 0x20 || r == 0x7f {
+			return '_'
+		}
+		return r
+	}, iface), time.Now().Format("20060102-150405"))
+	f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return "", err
+	}
+	n, err := capture.CopyPcapng(f, spool)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(name)
+		return "", err
+	}
+	return fmt.Sprintf("wrote %d frames to %s", n, textsafe.Escape(name)), nil
 }

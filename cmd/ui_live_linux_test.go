@@ -5,6 +5,7 @@ package cmd
 import (
 	"io"
 	"net"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,6 +82,21 @@ func TestLiveUITmux(t *testing.T) {
 	}
 	x.keys("Escape")
 	x.save("live_conns", x.waitFor("▶ tcp/0"))
+	// w writes what was captured so far: a pcapng file read to its end.
+	x.keys("w")
+	wstart := time.Now()
+	x.waitFor("wrote 10 frames to sockscope-lo-")
+	t.Logf("w: written after %v", time.Since(wstart).Round(time.Millisecond))
+	saved, _ := filepath.Glob(filepath.Join(x.dir, "sockscope-lo-*.pcapng"))
+	if len(saved) != 1 {
+		t.Fatalf("w wrote %q", saved)
+	}
+	out, errOut, code := runCLI(t, nil, "read", saved[0])
+	if code != 0 || !strings.Contains(out, "closed by client (FIN first)") || !strings.Contains(out, "frames   10 ") {
+		t.Errorf("read of what w wrote: exit %d\n%s%s", code, out, errOut)
+	}
+	qstart := time.Now()
 	x.keys("q")
 	checkRestored(t, x)
+	t.Logf("q: exited after %v", time.Since(qstart).Round(time.Millisecond))
 }

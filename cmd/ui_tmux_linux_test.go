@@ -33,7 +33,8 @@ func newTmuxUI(t *testing.T, w, h int, env, args string) *tmuxUI {
 	// terminal's modes, then waits to be killed with the server.
 	script := fmt.Sprintf("%s %s %s; echo $? > %s/exit; stty -a > %s/stty 2>&1; sleep 60",
 		env, bin, args, x.dir, x.dir)
-	x.tmux("-f", "/dev/null", "new-session", "-d", "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), script)
+	// In a directory of its own: what the UI writes (w) goes there.
+	x.tmux("-f", "/dev/null", "new-session", "-d", "-c", x.dir, "-x", fmt.Sprint(w), "-y", fmt.Sprint(h), script)
 	t.Cleanup(func() { exec.Command("tmux", "-L", x.socket, "kill-server").Run() })
 	return x
 }

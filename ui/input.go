@@ -18,6 +18,7 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 	if s == "ctrl+c" {
 		return tea.Quit
 	}
+	m.note = ""
 	if m.help {
 		m.help = false // any key closes the key list
 		return nil
@@ -33,6 +34,8 @@ func (m *Model) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	case "p":
 		return m.pause()
+	case "w":
+		return m.save()
 	}
 	var cmd tea.Cmd
 	switch m.pane {

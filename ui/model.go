@@ -13,6 +13,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/sockscope/sockscope/findings"
+	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -30,6 +31,9 @@ type Options struct {
 	// word and the selected row its marker.
 	Color bool
 	ASCII bool // ASCII line drawing (--ascii): arrows, rules, markers
+	// Save writes what a live capture captured so far to a pcapng file
+	// and says where (w); nil for a file, which is one already.
+	Save func() (string, error)
 	// Explain adds timeline's plain-language notes to the ladder
 	// (--explain; e toggles it).
 	Explain bool
@@ -114,6 +118,7 @@ type Model struct {
 	// pipeline sends meanwhile is held and shown on resume (p).
 	paused bool
 	held   []tea.Msg
+	note   string // said on the totals line until the next key (w's result)
 
 	detailID  reassembly.StreamID
 	view      view
@@ -403,6 +408,8 @@ func (m *Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 				m.syncDetail()
 			}
 		}
+	case noteMsg:
+		m.note = string(msg)
 	case regrowMsg:
 		m.regrowDue = false
 		if m.o.Live && m.pane == paneDetail && !m.loading && !m.refreshing {
@@ -489,6 +496,26 @@ func (m *Model) regrowNow() tea.Cmd {
 	}
 	m.refreshing = true
 	return m.load(m.detailID)
+}
+
+// noteMsg is a line to say on the totals line (what w wrote).
+type noteMsg string
+
+// save writes what was captured so far (w), on the command's goroutine.
+func (m *Model) save() tea.Cmd {
+	if m.o.Save == nil {
+		m.note = "w: this capture is a file already (" + textsafe.Escape(m.name()) + ")"
+		return nil
+	}
+	save := m.o.Save
+	m.note = "writing what was captured…"
+	return func() tea.Msg {
+		msg, err := save()
+		if err != nil {
+			return noteMsg("w: " + textsafe.Escape(err.Error()))
+		}
+		return noteMsg(msg)
+	}
 }
 
 // pause stops or resumes the screen's updates (the capture goes on).

@@ -368,3 +368,22 @@ func TestPause(t *testing.T) {
 		t.Errorf("resumed:\n%s", s)
 	}
 }
+
+// TestSave: w writes what a live capture captured (Options.Save) and says
+// where until the next key; a file is one already.
+func TestSave(t *testing.T) {
+	m := scanned(t, "02_tcp_conn_refused_rst.pcap", 100, 24, Options{})
+	press(m, "w")
+	if s := m.Screen(); !strings.Contains(s, "w: this capture is a file already") {
+		t.Errorf("w on a file:\n%s", s)
+	}
+	m = scanned(t, "02_tcp_conn_refused_rst.pcap", 100, 24, Options{Save: func() (string, error) { return "wrote 6 frames to x.pcapng", nil }})
+	press(m, "w")
+	if s := m.Screen(); !strings.Contains(s, "wrote 6 frames to x.pcapng · ") {
+		t.Errorf("w:\n%s", s)
+	}
+	press(m, "j")
+	if s := m.Screen(); strings.Contains(s, "wrote 6 frames") {
+		t.Errorf("the note outlived the next key:\n%s", s)
+	}
+}

@@ -157,6 +157,9 @@ func (m *Model) header() []string {
 			tot = damageText(m.scanErr) + " · " + tot
 		}
 	}
+	if m.note != "" {
+		tot = m.note + " · " + tot
+	}
 	if m.paused {
 		tot = fmt.Sprintf("PAUSED (p resumes; %d updates held) · ", len(m.held)) + tot
 	}
@@ -566,7 +569,7 @@ var keys = [][2]string{
 	{"esc", "back to the connections"},
 	{"", "anywhere"},
 	{"?", "this list (any key closes it)"},
-	{"p", "pause the screen; the capture goes on"},
+	{"p  w", "pause the screen · w writes the capture so far"},
 	{"mouse", "wheel scrolls, click selects, click again opens"},
 	{"q  ctrl+c", "quit (the terminal is restored)"},
 }
