@@ -67,3 +67,26 @@ func TestCopyPcapng(t *testing.T) {
 		t.Errorf("a pcap file: %v", err)
 	}
 }
+
+// FuzzCopyPcapng: whatever the file holds, the copy is a prefix of it that
+// ends at a block boundary (never a part of a block), and it does not panic.
+func FuzzCopyPcapng(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("..", "testdata", "corpus", "05_http11_pipelined_10req.pcapng")); err == nil {
+		f.Add(b[:min(len(b), 2000)])
+	}
+	f.Add([]byte("\x0a\x0d\x0d\x0a\x1c\x00\x00\x00\x4d\x3c\x2b\x1a"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "f.pcapng")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		n, _ := CopyPcapng(&out, path)
+		if !bytes.HasPrefix(data, out.Bytes()) {
+			t.Fatalf("the copy (%d bytes) is not a prefix of the file", out.Len())
+		}
+		if n > 0 && out.Len() == 0 {
+			t.Fatalf("%d frames in an empty copy", n)
+		}
+	})
+}
