@@ -15,6 +15,7 @@ import (
 
 	"github.com/sockscope/sockscope/capture"
 	"github.com/sockscope/sockscope/findings"
+	"github.com/sockscope/sockscope/internal/human"
 	"github.com/sockscope/sockscope/internal/textsafe"
 	"github.com/sockscope/sockscope/output"
 )
@@ -145,7 +146,7 @@ func (m *Model) header() []string {
 		tot += fmt.Sprintf(" · %d frames · %d streams so far", p.Frames, len(m.rows))
 	default:
 		st := m.rep.Stats
-		tot = fmt.Sprintf("%d frames · %s · streams %d TCP · %d UDP", st.Packets, output.Dur(st.Last.Sub(st.First)), st.TCPStreams, st.UDPFlows)
+		tot = fmt.Sprintf("%d frames · %s · streams %d TCP · %d UDP", st.Packets, human.Duration(st.Last.Sub(st.First)), st.TCPStreams, st.UDPFlows)
 		if m.fs != nil {
 			tot += " · " + findingsCount(m.fs)
 		}
