@@ -39,6 +39,16 @@ func newTmuxUI(t *testing.T, w, h int, env, args string) *tmuxUI {
 	return x
 }
 
+// absCorpus is the absolute path of a bundled capture: the session runs
+// in a directory of its own.
+func absCorpus(t *testing.T, name string) string {
+	p, err := filepath.Abs(corpus + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func (x *tmuxUI) tmux(args ...string) string {
 	x.t.Helper()
 	out, err := exec.Command("tmux", append([]string{"-L", x.socket}, args...)...).CombinedOutput()
@@ -100,7 +110,7 @@ func (x *tmuxUI) format(f string) string {
 }
 
 func TestUITmux(t *testing.T) {
-	x := newTmuxUI(t, 120, 40, "NO_COLOR=1", "ui "+corpus+"04_http11_keepalive_curl.pcap")
+	x := newTmuxUI(t, 120, 40, "NO_COLOR=1", "ui "+absCorpus(t, "04_http11_keepalive_curl.pcap"))
 	s := x.waitFor("sockscope ui", "streams 1 TCP · 0 UDP · 3 findings (1 warning)", "▶ tcp/0", "closed by client (FIN first)")
 	x.save("conns", s)
 	if e := x.tmux("capture-pane", "-p", "-e"); strings.Contains(e, "\x1b[") {
@@ -165,7 +175,7 @@ func checkRestored(t *testing.T, x *tmuxUI) {
 // TestUITmuxCtrlCAscii: the ASCII, 80×24 screen, and Ctrl-C restores the
 // terminal too.
 func TestUITmuxCtrlCAscii(t *testing.T) {
-	x := newTmuxUI(t, 80, 24, "", "ui --ascii "+corpus+"16_nmap_syn_scan_1-200.pcap")
+	x := newTmuxUI(t, 80, 24, "", "ui --ascii "+absCorpus(t, "16_nmap_syn_scan_1-200.pcap"))
 	s := x.waitFor("sockscope ui - ", "streams 200 TCP - 0 UDP", "> tcp/0")
 	for _, r := range s {
 		if r > 0x7e {
