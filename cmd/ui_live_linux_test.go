@@ -53,7 +53,7 @@ func TestLiveUITmux(t *testing.T) {
 	step("handshake", ends, "open")
 	// The ladder of the open stream grows as its packets come.
 	x.keys("Enter")
-	x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "handshake complete")
+	x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "handshake")
 	req, resp := "GET /ui HTTP/1.1\r\nHost: test\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
 	client.SetDeadline(time.Now().Add(5 * time.Second))
 	server.SetDeadline(time.Now().Add(5 * time.Second))

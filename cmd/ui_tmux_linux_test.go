@@ -120,7 +120,7 @@ func TestUITmux(t *testing.T) {
 		t.Errorf("the UI is not on the alternate screen (%s) or has no mouse (%s)", x.format("#{alternate_on}"), x.format("#{mouse_any_flag}"))
 	}
 	x.keys("Enter")
-	x.save("ladder", x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "handshake complete"))
+	x.save("ladder", x.waitFor("[l ladder]", "SYN,ACK seq=0 ack=1", "handshake"))
 	x.keys("m")
 	x.save("map", x.waitFor("[m map]", "c→s segments", "#1 whole (88 B)"))
 	x.keys("t")
