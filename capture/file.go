@@ -27,9 +27,27 @@ type DamageError struct {
 	Frame  int   // the frame that could not be read (1-based)
 	Offset int64 // byte offset of its record/block in the (decompressed) file
 	Reason string
+	// Merged is set when File was one of several merged files
+	// (MergeSource): Frame counts File's own frames, every good frame of
+	// it was merged, and the other files were read to their end.
+	Merged bool
+	// More lists the other damaged files of a merge, in the order their
+	// damage was met.
+	More []*DamageError
 }
 
 func (e *DamageError) Error() string {
+	s := e.one()
+	if e.Merged {
+		s += " (its frame " + itoa(e.Frame) + "; the other files were merged to their end)"
+	}
+	for _, d := range e.More {
+		s += "; also " + d.one() + " (its frame " + itoa(d.Frame) + ")"
+	}
+	return s
+}
+
+func (e *DamageError) one() string {
 	return fmt.Sprintf("%s: frame %d at byte offset %d: %s", e.File, e.Frame, e.Offset, e.Reason)
 }
 
@@ -59,6 +77,10 @@ type FileSource struct {
 	dropped  int          // interface descriptions of this section beyond maxInterfaces
 	last     time.Time    // timestamp of the last packet, for frames that have none
 	linkSeen [1024]uint64 // link types in info.LinkTypes, as a bit set
+
+	// markFiltered (set by Merge) makes Next return the frames Filter
+	// rejects, undecoded and marked, so that the merge can number them.
+	markFiltered bool
 
 	// Filter, when set, is asked about every frame before it is decoded;
 	// frames it rejects are skipped (frame numbers still count them, as in
@@ -219,7 +241,9 @@ func (s *FileSource) Next(p *Packet) error {
 		s.dmg = err
 		return err
 	}
-	s.defrag.Process(p)
+	if s.defrag != nil { // nil in a merge, which reassembles after merging
+		s.defrag.Process(p)
+	}
 	return nil
 }
 
@@ -272,6 +296,10 @@ func (s *FileSource) nextPcap(p *Packet) error {
 		s.frame++
 		if s.Filter != nil && !s.Filter(s.link, data) {
 			s.Filtered++
+			if s.markFiltered {
+				*p = Packet{Frame: s.frame, Time: time.Unix(int64(sec), 0).Add(time.Duration(nsec)), filtered: true}
+				return nil
+			}
 			continue
 		}
 		*p = Packet{Frame: s.frame, Time: time.Unix(int64(sec), 0).Add(time.Duration(nsec)), Link: s.link, CapLen: int(incl), WireLen: int(max(orig, incl))}
@@ -409,6 +437,10 @@ func (s *FileSource) nextNG(p *Packet) error {
 			}
 			if s.Filter != nil && !s.Filter(ifc.link, body[20:20+capl]) {
 				s.Filtered++
+				if s.markFiltered {
+					*p = Packet{Frame: s.frame, Time: ngTime(tsHi, tsLo, ifc), filtered: true}
+					return nil
+				}
 				continue
 			}
 			*p = Packet{Frame: s.frame, Time: ngTime(tsHi, tsLo, ifc), Iface: int(id), Link: ifc.link, CapLen: int(capl), WireLen: int(max(orig, capl))}
@@ -433,6 +465,10 @@ func (s *FileSource) nextNG(p *Packet) error {
 			}
 			if s.Filter != nil && !s.Filter(ifc.link, body[4:4+capl]) {
 				s.Filtered++
+				if s.markFiltered {
+					*p = Packet{Frame: s.frame, Time: s.last, filtered: true}
+					return nil
+				}
 				continue
 			}
 			// A simple packet block has no timestamp: it gets the last one seen.

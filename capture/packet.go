@@ -196,6 +196,9 @@ type Packet struct {
 	Reassembled bool
 	// Fragment is set on an IPv4 fragment that did not (yet) complete a datagram.
 	Fragment bool
+	// filtered marks a frame the file's Filter rejected, returned (with
+	// only its number and time) to a merge, which numbers it and skips it.
+	filtered bool
 	// Issue says why the frame could not be decoded; "" when it could. Such
 	// frames are counted and shown as anomalies, never fatal.
 	Issue string

@@ -18,4 +18,7 @@ type Info struct {
 	Gzip      bool       // the file was gzip-compressed
 	LinkTypes []LinkType // in order of first appearance (interfaces, for pcapng)
 	Snaplen   int        // snapshot length from the file header (0 if unknown)
+	// Files describes each file of a merged capture (MergeSource), in the
+	// order given; nil for one file or a live capture.
+	Files []FileInfo
 }
