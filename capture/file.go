@@ -37,18 +37,18 @@ type DamageError struct {
 }
 
 func (e *DamageError) Error() string {
-	s := e.one()
-	if e.Merged {
-		s += " (its frame " + itoa(e.Frame) + "; the other files were merged to their end)"
+	if !e.Merged {
+		return fmt.Sprintf("%s: frame %d at byte offset %d: %s", e.File, e.Frame, e.Offset, e.Reason)
 	}
+	s := e.merged()
 	for _, d := range e.More {
-		s += "; also " + d.one() + " (its frame " + itoa(d.Frame) + ")"
+		s += "; also " + d.merged()
 	}
-	return s
+	return s + "; the other files were merged to their end"
 }
 
-func (e *DamageError) one() string {
-	return fmt.Sprintf("%s: frame %d at byte offset %d: %s", e.File, e.Frame, e.Offset, e.Reason)
+func (e *DamageError) merged() string {
+	return fmt.Sprintf("%s: its frame %d at byte offset %d: %s", e.File, e.Frame, e.Offset, e.Reason)
 }
 
 // ErrNotCapture is returned by Open for input that is neither pcap nor pcapng.

@@ -135,13 +135,12 @@ func (m *MergeSource) fill(i int) {
 		in.dmg = io.EOF
 		return
 	}
-	in.dmg = err
+	in.dmg = err // as the file alone says it, for Info
 	var de *DamageError
 	if errors.As(err, &de) {
 		d := *de
 		d.Merged = true
 		m.damage = append(m.damage, &d)
-		in.dmg = &d
 	} else if m.other == nil {
 		m.other = fmt.Errorf("%s: %w", in.src.name, err)
 	}

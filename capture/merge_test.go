@@ -220,7 +220,7 @@ func TestMergeDamagedMiddle(t *testing.T) {
 	if de.File != d+"04_part2.pcap" || !de.Merged || de.Frame != single.Frame || de.Offset != single.Offset {
 		t.Errorf("damage %+v, part alone %+v", de, single)
 	}
-	if !strings.Contains(err.Error(), "04_part2.pcap: frame ") || !strings.Contains(err.Error(), "other files were merged") {
+	if !strings.Contains(err.Error(), "04_part2.pcap: its frame ") || !strings.Contains(err.Error(), "other files were merged") {
 		t.Errorf("message %q", err)
 	}
 	if want := 11 + len(partWant) + 10; len(got) != want {

@@ -94,7 +94,7 @@ func TestErrors(t *testing.T) {
 		{"empty file", []string{"read", empty}, 1, "empty file"},
 		{"not a capture", []string{"read", text}, 1, "unknown magic number"},
 		{"unsupported link type", []string{"read", link}, 1, "unsupported link type 189"},
-		{"no argument", []string{"read"}, 2, "needs one capture file"},
+		{"no argument", []string{"read"}, 2, "needs a capture file"},
 		{"bad format", []string{"read", "--format", "xml", corpus + "01_tcp_handshake_hello_fin.pcap"}, 2, `--format "xml"`},
 		{"bad flag", []string{"read", "--bogus", "x"}, 2, "unknown flag"},
 		{"bad sort", []string{"read", "--sort", "size", "x"}, 2, `--sort "size"`},

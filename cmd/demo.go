@@ -102,7 +102,7 @@ func runDemo(io *streams, o *demoOptions) error {
 		topts.Framing = o.Framing
 	}
 	topts.Limit = 0
-	return drawTimeline(io, src, &topts, ro, nil)
+	return drawTimeline(io, src, src.Defrag(), &topts, ro, nil)
 }
 
 func listDemos(io *streams) error {

@@ -19,7 +19,7 @@ import (
 var followSpillOver int64 = 8 << 20
 
 type followOptions struct {
-	Path       string
+	Paths      []string     // the capture files (expandInputs), merged in time order
 	In         inputOptions // -i (live instead of FILE), -f, -c, --duration
 	Stream     string
 	Format     string
@@ -35,7 +35,7 @@ type followOptions struct {
 func newFollowCmd(io *streams) *cobra.Command {
 	o := &followOptions{}
 	c := &cobra.Command{
-		Use:   "follow FILE STREAM | follow -i IFACE STREAM",
+		Use:   "follow FILE... STREAM | follow -i IFACE STREAM",
 		Short: "Rebuild one stream and show which segment carried which bytes of which message",
 		Long: `follow rebuilds one TCP stream (or UDP flow) and lines its segments up
 with its application messages: messages split across segments, segments
@@ -45,6 +45,12 @@ STREAM is tcp/N, udp/N, or N (= tcp/N), numbered as Wireshark's tcp.stream;
 or, in a capture file, HOST:PORT (the stream with that endpoint) or
 HOST:PORT-HOST:PORT (the stream between the two, either order), [v6]:PORT for
 IPv6. When several streams match, they are listed and none is shown.
+
+Several FILEs (or a directory of captures, or a quoted pattern such as
+'trace-*.pcap') are merged in time order, as mergecap merges them: frame and
+stream numbers are those of the merged capture, and a stream that goes on
+from one rotated file into the next is one stream. STREAM is the last
+argument.
 
 With -i IFACE it captures live instead: streams are numbered as they
 appear, only STREAM's bytes are kept, and the view is shown when the capture
@@ -66,6 +72,7 @@ instead.`,
 		Example: `  sockscope follow trace.pcap tcp/3 --framing len:u32be
   sockscope follow trace.pcap 0 --transcript
   sockscope follow trace.pcap 10.0.0.5:443 --format json
+  sockscope follow rotated/ tcp/7
   sockscope follow trace.pcap tcp/0 --format raw --dir s2c > body.bin
   sockscope follow https.pcap 0 --keylog keys.txt --format raw --dir s2c
   sudo sockscope follow -i lo -f "port 8080" tcp/0 --duration 30s`,
@@ -73,16 +80,19 @@ instead.`,
 			switch {
 			case o.In.Iface != "" && len(args) != 1:
 				return usagef("%s -i IFACE needs one stream (tcp/N, udp/N or N), and no capture file", c.CommandPath())
-			case o.In.Iface == "" && len(args) != 2:
-				return usagef("%s needs a capture file and a stream (tcp/N, udp/N or N), or -i IFACE and a stream", c.CommandPath())
+			case o.In.Iface == "" && len(args) < 2:
+				return usagef("%s needs a capture file and a stream (tcp/N, udp/N or N), or -i IFACE and a stream; several files (a directory, a pattern) go before the stream", c.CommandPath())
 			}
 			return nil
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 2 {
-				o.Path, args = args[0], args[1:]
+			if o.In.Iface == "" {
+				var err error
+				if o.Paths, err = expandInputs(args[:len(args)-1]); err != nil {
+					return err
+				}
 			}
-			o.Stream = args[0]
+			o.Stream = args[len(args)-1]
 			return runFollow(c.Context(), io, o)
 		},
 	}
@@ -137,17 +147,17 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 	}
 	want, named := sel.ID()
 	if !named {
-		m, err := resolveSelectors(io, o.Path, &o.In, o.Bounds, []reassembly.Selector{sel})
+		m, err := resolveSelectors(io, o.Paths, &o.In, o.Bounds, []reassembly.Selector{sel})
 		if err != nil {
 			return err
 		}
-		ids, err := pickStreams(io, o.Path, "sockscope follow", sel, m[0], false, false)
+		ids, err := pickStreams(io, o.Paths, "sockscope follow", sel, m[0], false, false)
 		if err != nil {
 			return err
 		}
 		want = ids[0]
 	}
-	src, err := openInput(ctx, io, o.Path, &o.In)
+	src, err := openInput(ctx, io, o.Paths, &o.In)
 	if err != nil {
 		return err
 	}
@@ -172,7 +182,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 		// stream is kept, so memory does not grow with its length.
 		raw = &output.RawWriter{W: bw, Want: want, Dir: dirs[0]}
 		topts.Keep, topts.Follow, topts.OnData = nil, wanted, raw.Data
-		if o.Layer == "tls" || o.Layer == "auto" && (src.tail != nil || src.file != nil) {
+		if o.Layer == "tls" || o.Layer == "auto" && (src.tail != nil || src.Live == nil) {
 			// Decrypt as the bytes come; streams that are not TLS, or
 			// (auto) TLS with no key known by its first bytes, pass
 			// through as TCP bytes.
@@ -212,7 +222,7 @@ func runFollow(ctx context.Context, io *streams, o *followOptions) error {
 			return fmt.Errorf("no %s was seen on %s in %d packets (%s, %s)", want, src.Info().Name, tr.Stats.Packets,
 				countStreams(tr.Stats.TCPStreams, "TCP stream", "tcp"), countStreams(tr.Stats.UDPFlows, "UDP flow", "udp"))
 		}
-		return usagef("%s has no %s: it has %d TCP streams and %d UDP flows", o.Path, want, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
+		return usagef("%s has no %s: it has %d TCP streams and %d UDP flows", inputsName(o.Paths), want, tr.Stats.TCPStreams, tr.Stats.UDPFlows)
 	}
 	if raw == nil {
 		defer found.Release()

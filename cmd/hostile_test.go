@@ -471,7 +471,8 @@ func TestErrorMessagesSayWhatWhereWhatToDo(t *testing.T) {
 		want []string
 	}{
 		{[]string{"read", filepath.Join(dir, "nope.pcap")}, 1, []string{"open capture", "nope.pcap", "no such file", "hint: check the path"}},
-		{[]string{"read", dir}, 1, []string{"is a directory"}},
+		{[]string{"read", t.TempDir()}, 2, []string{"has no capture files"}},
+		{[]string{"read", dir}, 1, []string{"damaged.pcap", "its frame 9 at byte offset 594", "the other files were merged to their end", "every frame before it was analyzed"}},
 		{[]string{"read", damaged}, 1, []string{"damaged.pcap", "frame 9 at byte offset 594", "record claims 4294967280 bytes", "every frame before it was analyzed"}},
 		{[]string{"follow", good, "udp/3"}, 2, []string{"good.pcap", "has no udp/3", "1 TCP streams and 0 UDP flows"}},
 		{[]string{"read", "-f", "tcp port", good}, 2, []string{`-f "tcp port"`, "offset 8", "expected a value"}},

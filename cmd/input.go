@@ -75,7 +75,7 @@ type input struct {
 	Live   *capture.LiveSource // nil for a file
 	// Privileges says what was given up once the live capture was open.
 	Privileges capture.Privileges
-	file       *capture.FileSource // nil when live
+	files      []*capture.FileSource // the capture files (several when merged); nil when live
 	// Keys are the TLS secrets: --keylog (or SSLKEYLOGFILE), plus those of
 	// pcapng Decryption Secrets Blocks as they are read; tail re-reads the
 	// key log file as it grows.
@@ -181,29 +181,27 @@ func (in *input) Close() error {
 // so the binary does not link the testing package to find out.
 var dropImplicitly = true
 
-// openInput opens path, or with o.Iface a live capture that stops when ctx
-// is done. Filter and interface mistakes are usage errors.
-func openInput(ctx context.Context, io *streams, path string, o *inputOptions) (*input, error) {
+// openInput opens the capture files paths (one is read directly, several
+// merged in time order: expandInputs), or with o.Iface a live capture that
+// stops when ctx is done. Filter and interface mistakes are usage errors.
+func openInput(ctx context.Context, io *streams, paths []string, o *inputOptions) (*input, error) {
 	if o.Iface == "" {
-		src, err := openSource(io, path)
+		fi, err := openFiles(io, paths, o.Filter)
 		if err != nil {
 			return nil, err
 		}
-		if o.Filter != "" {
-			if err := setFileFilter(src, o.Filter); err != nil {
-				src.Close()
-				return nil, err
-			}
-		}
-		in := &input{Source: src, Defrag: src.Defrag(), file: src}
+		in := &input{Source: fi.src, Defrag: fi.defrag, files: fi.files}
 		if err := in.loadKeys(io, o); err != nil {
-			src.Close()
+			fi.src.Close()
 			return nil, err
 		}
-		src.OnSecrets = func(typ uint32, data []byte) {
-			if typ == tlsdec.SecretsTypeTLSKeyLog {
-				in.Keys.Write(data)
-				in.Keys.Flush()
+		// The secrets of any file go to the one key log.
+		for _, f := range fi.files {
+			f.OnSecrets = func(typ uint32, data []byte) {
+				if typ == tlsdec.SecretsTypeTLSKeyLog {
+					in.Keys.Write(data)
+					in.Keys.Flush()
+				}
 			}
 		}
 		return in, nil
@@ -326,14 +324,15 @@ func setFileFilter(src *capture.FileSource, expr string) error {
 	return nil
 }
 
-// fileOrIface accepts one FILE argument, or none with -i IFACE.
-func fileOrIface(iface func() string) cobra.PositionalArgs {
+// filesOrIface accepts FILE arguments (files, directories, patterns), or
+// none with -i IFACE.
+func filesOrIface(iface func() string) cobra.PositionalArgs {
 	return func(c *cobra.Command, args []string) error {
 		switch {
 		case iface() != "" && len(args) > 0:
-			return usagef("%s takes a capture file or -i IFACE, not both", c.CommandPath())
-		case iface() == "" && len(args) != 1:
-			return usagef("%s needs one capture file (or - for standard input), or -i IFACE to capture live", c.CommandPath())
+			return usagef("%s takes capture files or -i IFACE, not both", c.CommandPath())
+		case iface() == "" && len(args) == 0:
+			return usagef("%s needs a capture file (several, a directory or a pattern are merged in time order; - for standard input), or -i IFACE to capture live", c.CommandPath())
 		}
 		return nil
 	}

@@ -137,7 +137,7 @@ func runLive(ctx context.Context, ios *streams, o *liveOptions) error {
 	if _, err := decode.ParseSpec(o.Framing); err != nil {
 		return usagef("--framing: %v", err)
 	}
-	in, err := openInput(ctx, ios, "", &o.In)
+	in, err := openInput(ctx, ios, nil, &o.In)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 type readOptions struct {
-	Path   string
+	Paths  []string // the capture files (expandInputs), merged in time order
 	Format string
 	Limit  int
 	All    bool
@@ -32,20 +32,25 @@ type readOptions struct {
 func newReadCmd(io *streams) *cobra.Command {
 	o := &readOptions{}
 	c := &cobra.Command{
-		Use:   "read FILE",
+		Use:   "read FILE...",
 		Short: "Summarize a capture: every TCP stream and UDP flow, how it ended, what looks wrong",
 		Example: `  sockscope read trace.pcap
   sockscope read trace.pcapng --sort bytes --limit 20
   tcpdump -w - -i lo | sockscope read -
   sockscope read trace.pcap --format json | jq 'select(.state=="reset")'
+  sockscope read rotated/            # every capture file in it, merged in time order
+  sockscope read 'trace-*.pcap'      # a pattern (expanded by sockscope when quoted)
   sockscope read tunnels.pcapng --group-by path`,
-		Args: fileOrIface(func() string { return o.In.Iface }),
+		Args: filesOrIface(func() string { return o.In.Iface }),
 		ValidArgsFunction: func(c *cobra.Command, args []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 			return []cobra.Completion{"pcap", "pcapng", "gz"}, cobra.ShellCompDirectiveFilterFileExt
 		},
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Path = args[0]
+			if len(args) > 0 {
+				var err error
+				if o.Paths, err = expandInputs(args); err != nil {
+					return err
+				}
 			}
 			if !c.Flags().Changed("limit") && !io.OutTTY {
 				o.Limit = 0 // piped: everything
@@ -94,7 +99,7 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	if err != nil {
 		return err
 	}
-	src, err := openInput(ctx, io, o.Path, &o.In)
+	src, err := openInput(ctx, io, o.Paths, &o.In)
 	if err != nil {
 		return err
 	}

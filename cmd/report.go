@@ -23,7 +23,7 @@ import (
 )
 
 type reportOptions struct {
-	Path        string
+	Paths       []string // the capture files (expandInputs), merged in time order
 	Out         string
 	In          inputOptions // -i IFACE, -f
 	Duration    time.Duration
@@ -40,7 +40,7 @@ type reportOptions struct {
 func newReportCmd(io *streams) *cobra.Command {
 	o := &reportOptions{}
 	c := &cobra.Command{
-		Use:   "report FILE -o report.html",
+		Use:   "report FILE... -o report.html",
 		Short: "Write one self-contained HTML page: summary, streams, findings, ladders and framing maps",
 		Long: `report writes one HTML file that tells a capture's story: the summary and
 a sortable, filterable streams table, the findings with links to their
@@ -60,10 +60,13 @@ are left out. The page says what it left out.`,
 		Example: `  sockscope report trace.pcap -o trace.html
   sockscope report trace.pcap -o trace.html --streams 20 --max-size 2MB
   sudo sockscope report -i eth0 --duration 10s -f "tcp port 80" -o live.html`,
-		Args: fileOrIface(func() string { return o.In.Iface }),
+		Args: filesOrIface(func() string { return o.In.Iface }),
 		RunE: func(c *cobra.Command, args []string) error {
-			if len(args) == 1 {
-				o.Path = args[0]
+			if len(args) > 0 {
+				var err error
+				if o.Paths, err = expandInputs(args); err != nil {
+					return err
+				}
 			}
 			return runReport(c.Context(), io, o)
 		},
@@ -142,7 +145,7 @@ func runReport(ctx context.Context, io *streams, o *reportOptions) error {
 		ctx, cancel = context.WithTimeout(ctx, o.Duration)
 		defer cancel()
 	}
-	src, err := openInput(ctx, io, o.Path, &o.In)
+	src, err := openInput(ctx, io, o.Paths, &o.In)
 	if err != nil {
 		return err
 	}

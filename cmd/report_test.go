@@ -171,7 +171,7 @@ func TestReportErrors(t *testing.T) {
 		{"duration_without_iface", []string{"report", corpus + "04_http11_keepalive_curl.pcap", "-o", out, "--duration", "5s"}, 2, "-i IFACE"},
 		{"bad_framing", []string{"report", corpus + "04_http11_keepalive_curl.pcap", "-o", out, "--framing", "nope"}, 2, "--framing"},
 		{"negative_streams", []string{"report", corpus + "04_http11_keepalive_curl.pcap", "-o", out, "--streams", "-1"}, 2, "--streams"},
-		{"no_file", []string{"report", "-o", out}, 2, "needs one capture file"},
+		{"no_file", []string{"report", "-o", out}, 2, "needs a capture file"},
 		{"missing_file", []string{"report", filepath.Join(dir, "nope.pcap"), "-o", out}, 1, "no such file"},
 		{"bad_dir", []string{"report", corpus + "04_http11_keepalive_curl.pcap", "-o", filepath.Join(dir, "no", "r.html")}, 1, "write report"},
 	}

@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/sockscope/sockscope/reassembly"
 )
@@ -20,25 +21,22 @@ func parseSelector(s string) (reassembly.Selector, error) {
 // they match, with a first pass over the file (reassembly.Resolve) that
 // uses the same filter and flow bounds as the view, so the numbers agree.
 // Standard input and live captures cannot be read twice.
-func resolveSelectors(io *streams, path string, in *inputOptions, bounds boundsOptions, sels []reassembly.Selector) ([][]reassembly.StreamMatch, error) {
+func resolveSelectors(io *streams, paths []string, in *inputOptions, bounds boundsOptions, sels []reassembly.Selector) ([][]reassembly.StreamMatch, error) {
 	for _, s := range sels {
 		if _, ok := s.ID(); ok {
 			continue
 		}
-		if in.Iface != "" || path == "-" {
+		if in.Iface != "" || len(paths) == 1 && paths[0] == "-" {
 			return nil, usagef("stream %q is named by its endpoints, which needs a capture file (it is read twice): with -i or standard input, name the stream by number (tcp/N)", s)
 		}
 	}
-	src, err := openSource(io, path)
+	// The same files, merged the same way, so the numbers agree.
+	fi, err := openFiles(io, paths, in.Filter)
 	if err != nil {
 		return nil, err
 	}
+	src := fi.src
 	defer src.Close()
-	if in.Filter != "" {
-		if err := setFileFilter(src, in.Filter); err != nil {
-			return nil, err
-		}
-	}
 	var topts reassembly.Options
 	if err := bounds.apply(&topts); err != nil {
 		return nil, err
@@ -53,10 +51,11 @@ func resolveSelectors(io *streams, path string, in *inputOptions, bounds boundsO
 // every stream they match. Matching none, or several without all, is a
 // usage error that lists what there is (canAll: the command has
 // --all-matching).
-func pickStreams(io *streams, path, cmd string, sel reassembly.Selector, m []reassembly.StreamMatch, all, canAll bool) ([]reassembly.StreamID, error) {
+func pickStreams(io *streams, paths []string, cmd string, sel reassembly.Selector, m []reassembly.StreamMatch, all, canAll bool) ([]reassembly.StreamID, error) {
 	if id, ok := sel.ID(); ok {
 		return []reassembly.StreamID{id}, nil
 	}
+	path := inputsName(paths)
 	switch {
 	case len(m) == 0:
 		return nil, usagef("%s has no stream with %s", path, sel)
@@ -70,7 +69,7 @@ func pickStreams(io *streams, path, cmd string, sel reassembly.Selector, m []rea
 		if len(m) > show {
 			fmt.Fprintf(io.Err, "  … and %d more\n", len(m)-show)
 		}
-		msg := fmt.Sprintf("%s matches the %d streams of %s listed above: name one by number (%s %s %s)", sel, len(m), path, cmd, path, m[0].ID)
+		msg := fmt.Sprintf("%s matches the %d streams of %s listed above: name one by number (%s %s %s)", sel, len(m), path, cmd, strings.Join(paths, " "), m[0].ID)
 		if canAll {
 			msg += ", or take them all with --all-matching"
 		}

@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -17,7 +19,7 @@ import (
 
 // timelineOptions are the flags of timeline (and of demo, which draws the same view).
 type timelineOptions struct {
-	Path    string
+	Paths   []string              // the capture files (expandInputs), merged in time order
 	Streams []reassembly.StreamID // empty: every stream, up to Limit
 	// AllMatching: a STREAM named by endpoints draws every stream it
 	// matches (--all-matching).
@@ -39,7 +41,7 @@ var timelineFormats = []string{"text", "json", "mermaid"}
 func newTimelineCmd(io *streams) *cobra.Command {
 	o := &timelineOptions{}
 	c := &cobra.Command{
-		Use:   "timeline FILE [STREAM...] | timeline -i IFACE [STREAM...]",
+		Use:   "timeline FILE... [STREAM...] | timeline -i IFACE [STREAM...]",
 		Short: "Draw a ladder diagram of TCP streams and UDP flows: every packet, with notes",
 		Long: `timeline draws each stream as a ladder diagram: the client on the left, the
 server on the right, one arrow per packet in capture order with its relative
@@ -54,6 +56,12 @@ or HOST:PORT-HOST:PORT (the streams between the two, either order), [v6]:PORT
 for IPv6. When several streams match they are listed, or all drawn with
 --all-matching. Without one, the first 10 streams are drawn (--limit, --all).
 
+Several FILEs (or a directory of captures, or a quoted pattern such as
+'trace-*.pcap') are merged in time order, as mergecap merges them: frame and
+stream numbers are those of the merged capture. The first argument is a
+file; after it, the first argument that reads as a stream and is not a file
+starts the streams.
+
 With -i IFACE it captures live and draws each arrow the moment its packet
 arrives (Ctrl-C, -c or --duration stops). A stream's header comes with its
 first packet; when streams interleave, a stream's title line is repeated
@@ -63,6 +71,7 @@ one that started it as in the file view.`,
 		Example: `  sockscope timeline trace.pcap tcp/0 --explain
   sockscope timeline trace.pcap 3 udp/0 --width 120
   sockscope timeline trace.pcap tcp/0 --format mermaid > handshake.mmd
+  sockscope timeline trace-1.pcap trace-2.pcap tcp/4
   sockscope timeline trace.pcap --format json | jq 'select(.notes != [])'
   sudo sockscope timeline -i lo -f "port 8080"`,
 		Args: func(c *cobra.Command, args []string) error {
@@ -73,7 +82,12 @@ one that started it as in the file view.`,
 		},
 		RunE: func(c *cobra.Command, args []string) error {
 			if o.In.Iface == "" {
-				o.Path, args = args[0], args[1:]
+				n := splitFilesStreams(args)
+				var err error
+				if o.Paths, err = expandInputs(args[:n]); err != nil {
+					return err
+				}
+				args = args[n:]
 			}
 			var sels []reassembly.Selector
 			byEndpoints := false
@@ -89,7 +103,7 @@ one that started it as in the file view.`,
 			var matches [][]reassembly.StreamMatch
 			if byEndpoints {
 				var err error
-				if matches, err = resolveSelectors(io, o.Path, &o.In, o.Bounds, sels); err != nil {
+				if matches, err = resolveSelectors(io, o.Paths, &o.In, o.Bounds, sels); err != nil {
 					return err
 				}
 			}
@@ -98,7 +112,7 @@ one that started it as in the file view.`,
 				if matches != nil {
 					m = matches[i]
 				}
-				ids, err := pickStreams(io, o.Path, "sockscope timeline", sel, m, o.AllMatching, true)
+				ids, err := pickStreams(io, o.Paths, "sockscope timeline", sel, m, o.AllMatching, true)
 				if err != nil {
 					return err
 				}
@@ -173,17 +187,40 @@ func runTimeline(ctx context.Context, io *streams, o *timelineOptions) error {
 	if o.In.Iface != "" {
 		return timelineLive(ctx, io, o, ro)
 	}
-	src, err := openInput(ctx, io, o.Path, &o.In)
+	src, err := openInput(ctx, io, o.Paths, &o.In)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	return drawTimeline(io, src.file, o, ro, src.Keys)
+	return drawTimeline(io, src, src.Defrag, o, ro, src.Keys)
+}
+
+// splitFilesStreams returns how many of timeline's arguments are inputs:
+// the first always; after it, those that name a file or directory, are a
+// pattern that matches one, or are no stream but named like a capture file
+// (so that a missing file is told as missing). The first other argument
+// starts the streams (a mistyped stream is then told as one).
+func splitFilesStreams(args []string) int {
+	for i := 1; i < len(args); i++ {
+		if _, err := os.Stat(args[i]); err == nil {
+			continue
+		}
+		if _, err := reassembly.ParseSelector(args[i]); err != nil && captureName.MatchString(args[i]) {
+			continue
+		}
+		if strings.ContainsAny(args[i], "*?[") {
+			if m, _ := filepath.Glob(args[i]); len(m) > 0 {
+				continue
+			}
+		}
+		return i
+	}
+	return len(args)
 }
 
 // drawTimeline tracks the streams of src that o selects and renders them
 // (TLS decrypted with keys, which may be nil).
-func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro output.TimelineOptions, keys *tlsdec.KeyLog) error {
+func drawTimeline(io *streams, src capture.Source, defrag *capture.Defragmenter, o *timelineOptions, ro output.TimelineOptions, keys *tlsdec.KeyLog) error {
 	want := map[reassembly.StreamID]bool{}
 	for _, r := range o.Streams {
 		want[r] = true
@@ -207,7 +244,7 @@ func drawTimeline(io *streams, src *capture.FileSource, o *timelineOptions, ro o
 	}
 	tr := reassembly.NewTracker(topts)
 	damage := tr.Consume(src)
-	src.Defrag().Finish()
+	defrag.Finish()
 
 	var picked []*reassembly.Stream
 	for _, s := range col.Streams() {
@@ -280,3 +317,7 @@ func countStreams(n int, noun, proto string) string {
 	}
 	return fmt.Sprintf("%d %ss (%s/0 to %s/%d)", n, noun, proto, proto, n-1)
 }
+
+// captureName matches the names capture files are given: trace.pcap,
+// trace.pcapng, trace.cap, trace.pcap.gz, and tcpdump -C's trace.pcap1.
+var captureName = regexp.MustCompile(`(?i)\.(pcap|pcapng|cap|gz)[0-9]*$`)

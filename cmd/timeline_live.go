@@ -37,7 +37,7 @@ func timelineLive(ctx context.Context, ios *streams, o *timelineOptions, ro outp
 	for _, r := range o.Streams {
 		want[r] = true
 	}
-	in, err := openInput(ctx, ios, "", &o.In)
+	in, err := openInput(ctx, ios, nil, &o.In)
 	if err != nil {
 		return err
 	}

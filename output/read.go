@@ -2,6 +2,7 @@ package output
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -76,15 +77,22 @@ func readHeader(ew *errWriter, r *ReadReport) {
 // header and report's summary. name is the file's name, already escaped.
 func captureSummary(r *ReadReport, name string) (lines [][2]string, issues string) {
 	st := r.Stats
-	links := make([]string, len(r.Info.LinkTypes))
-	for i, l := range r.Info.LinkTypes {
-		links[i] = l.String()
+	if fs := r.Info.Files; len(fs) > 0 {
+		// Merged files: a line each, in the order given.
+		for _, f := range fs {
+			l := fileLine(f.Info, textsafe.Escape(f.Name)) + fmt.Sprintf(" · %d frame%s", f.Frames, plural(f.Frames))
+			var de *capture.DamageError
+			switch {
+			case errors.As(f.Damage, &de):
+				l += fmt.Sprintf(" · damaged at its frame %d", de.Frame)
+			case f.Damage != nil:
+				l += " · damaged"
+			}
+			lines = append(lines, [2]string{"file", l})
+		}
+	} else {
+		lines = append(lines, [2]string{"file", fileLine(r.Info, name)})
 	}
-	format := r.Info.Format
-	if r.Info.Gzip {
-		format += " (gzip)"
-	}
-	lines = append(lines, [2]string{"file", name + " · " + format + " · " + strings.Join(links, ", ")})
 	if st.Packets == 0 {
 		lines = append(lines, [2]string{"frames", "0"})
 	} else {
@@ -123,6 +131,19 @@ func captureSummary(r *ReadReport, name string) (lines [][2]string, issues strin
 		is = append(is, fmt.Sprintf("%d flows flushed early (%d idle, %d table full)", st.FlushedIdle+st.FlushedFull, st.FlushedIdle, st.FlushedFull))
 	}
 	return lines, strings.Join(is, " · ")
+}
+
+// fileLine describes one capture file: "name · format · link types".
+func fileLine(info capture.Info, name string) string {
+	links := make([]string, len(info.LinkTypes))
+	for i, l := range info.LinkTypes {
+		links[i] = l.String()
+	}
+	format := info.Format
+	if info.Gzip {
+		format += " (gzip)"
+	}
+	return name + " · " + format + " · " + strings.Join(links, ", ")
 }
 
 type unflowedCount struct {
@@ -315,6 +336,20 @@ type SummaryRecord struct {
 	// not_ip_frames and malformed_frames by what they were.
 	Unflowed []UnflowedRecord `json:"unflowed,omitempty"`
 	Damage   string           `json:"damage,omitempty"`
+	// Files describes each input of a merged capture, in the order given
+	// (absent for one file); File is then "N files".
+	Files []FileRecord `json:"files,omitempty"`
+}
+
+// FileRecord is one merged input file in the summary record.
+type FileRecord struct {
+	File      string   `json:"file"`
+	Format    string   `json:"format"`
+	Gzip      bool     `json:"gzip"`
+	LinkTypes []string `json:"link_types"`
+	Snaplen   int      `json:"snaplen"`
+	Frames    int      `json:"frames"` // frames read from it, those -f skipped included
+	Damage    string   `json:"damage,omitempty"`
 }
 
 // UnflowedRecord is one kind of frame that did not become a flow.
@@ -508,6 +543,16 @@ func NewSummaryRecord(r *ReadReport) SummaryRecord {
 	}
 	if r.Damage != nil {
 		sum.Damage = r.Damage.Error()
+	}
+	for _, f := range r.Info.Files {
+		fr := FileRecord{File: f.Name, Format: f.Format, Gzip: f.Gzip, LinkTypes: []string{}, Snaplen: f.Snaplen, Frames: f.Frames}
+		for _, l := range f.LinkTypes {
+			fr.LinkTypes = append(fr.LinkTypes, l.String())
+		}
+		if f.Damage != nil {
+			fr.Damage = f.Damage.Error()
+		}
+		sum.Files = append(sum.Files, fr)
 	}
 	return sum
 }
