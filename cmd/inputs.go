@@ -191,10 +191,11 @@ func openFiles(io *streams, paths []string, filterExpr string) (*fileInput, erro
 	return &fileInput{src: m, defrag: m.Defrag(), files: files}, nil
 }
 
-// inputsName names the inputs in messages: the file, or "the N files".
+// inputsName names the inputs in messages: the file, or "the merge of
+// the N files".
 func inputsName(paths []string) string {
 	if len(paths) == 1 {
 		return paths[0]
 	}
-	return fmt.Sprintf("the %d files", len(paths))
+	return fmt.Sprintf("the merge of the %d files", len(paths))
 }
