@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"os"
 	"testing"
@@ -65,6 +66,52 @@ func BenchmarkReadFile(b *testing.B) {
 			b.Fatal(err)
 		}
 		for src.Next(&p) == nil {
+		}
+	}
+}
+
+// splitPcap cuts a pcap file into n parts of about the same number of
+// records, each with the file's header, as tcpdump -C or editcap -c would.
+func splitPcap(b testing.TB, data []byte, n int) [][]byte {
+	b.Helper()
+	hdr := data[:24]
+	var offs []int
+	for off := 24; off+16 <= len(data); {
+		offs = append(offs, off)
+		off += 16 + int(binary.LittleEndian.Uint32(data[off+8:]))
+	}
+	per := (len(offs) + n - 1) / n
+	var parts [][]byte
+	for i := 0; i < len(offs); i += per {
+		end := len(data)
+		if i+per < len(offs) {
+			end = offs[i+per]
+		}
+		parts = append(parts, append(append([]byte(nil), hdr...), data[offs[i]:end]...))
+	}
+	return parts
+}
+
+// BenchmarkReadMerged reads the capture of BenchmarkReadFile cut into 10
+// rotated parts, through Merge: the merge's cost over reading one file.
+func BenchmarkReadMerged(b *testing.B) {
+	data, err := os.ReadFile("../testdata/corpus/28_routed_http_loss_retransmit.pcap")
+	if err != nil {
+		b.Fatal(err)
+	}
+	parts := splitPcap(b, data, 10)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	var p Packet
+	for b.Loop() {
+		srcs := make([]*FileSource, len(parts))
+		for i, part := range parts {
+			if srcs[i], err = NewReaderSize("bench", bytes.NewReader(part), MergeReadBuffer); err != nil {
+				b.Fatal(err)
+			}
+		}
+		m := Merge(srcs...)
+		for m.Next(&p) == nil {
 		}
 	}
 }

@@ -103,8 +103,17 @@ type ngIface struct {
 	tsOffset int64  // seconds added to every timestamp
 }
 
+// MergeReadBuffer is the read buffer OpenSize is given for each file of a
+// merge in sockscope: smaller than one file's, so that merging hundreds of
+// rotated files costs a bounded amount of memory (128 KiB each, plus gzip's
+// window when compressed).
+const MergeReadBuffer = 128 << 10
+
 // Open opens a capture file ("-" for standard input) and reads its header.
-func Open(path string) (*FileSource, error) {
+func Open(path string) (*FileSource, error) { return OpenSize(path, readBuffer) }
+
+// OpenSize is Open with a read buffer of size bytes (at least 4 KiB).
+func OpenSize(path string, size int) (*FileSource, error) {
 	var rc io.ReadCloser
 	if path == "-" {
 		rc = io.NopCloser(os.Stdin)
@@ -115,7 +124,7 @@ func Open(path string) (*FileSource, error) {
 		}
 		rc = f
 	}
-	s, err := NewReader(path, rc)
+	s, err := NewReaderSize(path, rc, size)
 	if err != nil {
 		rc.Close()
 		return nil, err
@@ -126,11 +135,18 @@ func Open(path string) (*FileSource, error) {
 // NewReader reads a capture from r; name is used in messages. Close closes r
 // if it is an io.Closer.
 func NewReader(name string, r io.Reader) (*FileSource, error) {
+	return NewReaderSize(name, r, readBuffer)
+}
+
+// NewReaderSize is NewReader with a read buffer of size bytes (at least
+// 4 KiB); frames larger than it are still read whole.
+func NewReaderSize(name string, r io.Reader, size int) (*FileSource, error) {
+	size = max(size, 4096)
 	s := &FileSource{name: name, info: Info{Name: name}, defrag: NewDefragmenter(DefragOptions{})}
 	if c, ok := r.(io.Closer); ok {
 		s.f = c
 	}
-	br := bufio.NewReaderSize(r, readBuffer)
+	br := bufio.NewReaderSize(r, size)
 	magic, err := br.Peek(4)
 	if err != nil {
 		if !errors.Is(err, io.EOF) {
@@ -147,7 +163,7 @@ func NewReader(name string, r io.Reader) (*FileSource, error) {
 			return nil, fmt.Errorf("%s: gzip: %w", name, err)
 		}
 		s.info.Gzip = true
-		br = bufio.NewReaderSize(zr, readBuffer)
+		br = bufio.NewReaderSize(zr, size)
 		if magic, err = br.Peek(4); err != nil {
 			return nil, fmt.Errorf("%s: gzip data is too short for a capture header: %w", name, ErrNotCapture)
 		}

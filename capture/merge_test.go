@@ -264,3 +264,39 @@ func TestMergeSecrets(t *testing.T) {
 		t.Errorf("format %q", f)
 	}
 }
+
+// Hundreds of rotated files merge with one small read buffer each (the
+// heap stays bounded by the number of files, not their size).
+func TestMergeManyFiles(t *testing.T) {
+	whole := "../testdata/corpus/28_routed_http_loss_retransmit.pcap"
+	data, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readLines(t, openAll(t, whole)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	parts := splitPcap(t, data, 300)
+	var srcs []*FileSource
+	for i, part := range parts {
+		p := filepath.Join(dir, fmt.Sprintf("trace.pcap%d", i))
+		if err := os.WriteFile(p, part, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := OpenSize(p, MergeReadBuffer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		srcs = append(srcs, s)
+	}
+	got, err := readLines(t, Merge(srcs...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := firstDiff(want, got); d != "" {
+		t.Errorf("%d parts: %s", len(parts), d)
+	}
+}

@@ -170,8 +170,12 @@ func openFiles(io *streams, paths []string, filterExpr string) (*fileInput, erro
 			f.Close()
 		}
 	}
+	size := 0
+	if len(paths) > 1 {
+		size = capture.MergeReadBuffer // memory bounded with hundreds of files
+	}
 	for _, p := range paths {
-		src, err := openSource(io, p)
+		src, err := openSourceSize(io, p, size)
 		if err != nil {
 			closeAll()
 			return nil, err

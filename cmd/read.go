@@ -181,11 +181,17 @@ func runRead(ctx context.Context, io *streams, o *readOptions) error {
 	return endView(out, err, damage, "analyzed")
 }
 
-func openSource(io *streams, path string) (*capture.FileSource, error) {
+// openSourceSize opens one capture file ("-": standard input) with a read
+// buffer of size bytes (0: the default).
+func openSourceSize(io *streams, path string, size int) (*capture.FileSource, error) {
 	if path == "-" {
 		return capture.NewReader("-", io.In)
 	}
-	s, err := capture.Open(path)
+	open := capture.Open
+	if size > 0 {
+		open = func(p string) (*capture.FileSource, error) { return capture.OpenSize(p, size) }
+	}
+	s, err := open(path)
 	if err != nil {
 		return nil, fmt.Errorf("open capture: %w", err)
 	}
