@@ -300,3 +300,43 @@ func TestMergeManyFiles(t *testing.T) {
 		t.Errorf("%d parts: %s", len(parts), d)
 	}
 }
+
+// Fragments are reassembled after the merge: a datagram whose fragments
+// fall in two parts is rebuilt, at the frame of its last fragment.
+func TestMergeFragmentsAcrossFiles(t *testing.T) {
+	whole := "../testdata/corpus/22_veth_udp_ip_fragments.pcap"
+	data, err := os.ReadFile(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := readLines(t, openAll(t, whole)[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcs []*FileSource
+	for _, part := range splitPcap(t, data, 7) {
+		s, err := NewReader("part", bytes.NewReader(part))
+		if err != nil {
+			t.Fatal(err)
+		}
+		srcs = append(srcs, s)
+	}
+	m := Merge(srcs...)
+	got, err := readLines(t, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := firstDiff(want, got); d != "" {
+		t.Error(d)
+	}
+	// Read alone, the parts rebuild fewer: some datagrams straddle a cut.
+	alone := 0
+	for _, part := range splitPcap(t, data, 7) {
+		s, _ := NewReader("part", bytes.NewReader(part))
+		readLines(t, s)
+		alone += s.Defrag().Stats.Reassembled
+	}
+	if n := m.Defrag().Stats.Reassembled; n == 0 || alone >= n {
+		t.Errorf("merged rebuilt %d datagrams, the parts alone %d: no datagram straddles a cut", n, alone)
+	}
+}
