@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -342,5 +343,56 @@ func TestManyFilesReport(t *testing.T) {
 	out, errOut, code := runCLI(t, nil, "report", "-o", "-", rotated+"04")
 	if code != 0 || !strings.Contains(out, "<title>sockscope report: 3 files</title>") {
 		t.Errorf("exit %d %s; title missing", code, errOut)
+	}
+}
+
+// The README's Many files examples are this build's output.
+func TestManyFilesREADME(t *testing.T) {
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	start := strings.Index(s, "### Many files\n")
+	if start < 0 {
+		t.Fatal("README has no Many files section")
+	}
+	sec := s[start+1:]
+	sec = sec[:strings.Index(sec, "\n### ")]
+	n := 0
+	for _, block := range strings.Split(sec, "```\n")[1:] {
+		cmdLine, want, ok := strings.Cut(block, "\n")
+		if !ok || !strings.HasPrefix(cmdLine, "$ sockscope ") {
+			continue
+		}
+		var args []string
+		for _, a := range strings.Fields(strings.TrimPrefix(cmdLine, "$ sockscope ")) {
+			if strings.HasPrefix(a, "testdata/") {
+				a = "../" + a
+			}
+			args = append(args, a)
+		}
+		out, errOut, _ := runCLI(t, nil, args...)
+		var got []string
+		for _, l := range strings.Split(strings.TrimRight(out+errOut, "\n"), "\n") {
+			got = append(got, strings.TrimRight(strings.ReplaceAll(l, "../testdata/", "testdata/"), " "))
+		}
+		wantLines := strings.Split(strings.TrimRight(want, "\n"), "\n")
+		// An elided example ("...") shows the first lines and the last.
+		if i := slices.Index(wantLines, "..."); i >= 0 {
+			tail := len(wantLines) - i - 1
+			if len(got) < i+tail {
+				t.Errorf("%s: %d lines", cmdLine, len(got))
+				continue
+			}
+			got = append(append(got[:i:i], "..."), got[len(got)-tail:]...)
+		}
+		if g, w := strings.Join(got, "\n"), strings.Join(wantLines, "\n"); g != w {
+			t.Errorf("README example %q is out of date:\n%s", cmdLine, firstLineDiff(w, g))
+		}
+		n++
+	}
+	if n < 4 {
+		t.Errorf("%d examples checked", n)
 	}
 }
