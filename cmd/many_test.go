@@ -396,3 +396,46 @@ func TestManyFilesREADME(t *testing.T) {
 		t.Errorf("%d examples checked", n)
 	}
 }
+
+// A rotated set read as a directory has tshark's streams and bytes (the
+// whole file's recorded answers), and its stream numbers are tshark's
+// tcp.stream on the mergecap'd parts: each stream's first and last frames
+// are in that stream for tshark.
+func TestManyFilesMatchTshark(t *testing.T) {
+	for _, set := range rotatedSets {
+		base := strings.TrimSuffix(filepath.Base(set.whole), ".gz")
+		t.Run(base, func(t *testing.T) { jsonMatchesTshark(t, set.dir, base, true) })
+	}
+	f, err := os.Open("../testdata/tshark/rotated/06_merged.tsv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tshark := map[int]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Split(sc.Text(), "\t")
+		var frame int
+		fmt.Sscan(fields[0], &frame)
+		tshark[frame] = "tcp/" + fields[1]
+	}
+	out, _, _ := runCLI(t, nil, "read", "--format", "json", "--no-findings", rotated+"06")
+	n := 0
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r struct {
+			Type, ID   string
+			FirstFrame int `json:"first_frame"`
+			LastFrame  int `json:"last_frame"`
+		}
+		if json.Unmarshal([]byte(l), &r); r.Type != "stream" {
+			continue
+		}
+		n++
+		if tshark[r.FirstFrame] != r.ID || tshark[r.LastFrame] != r.ID {
+			t.Errorf("%s: frames %d–%d are tshark's %s–%s", r.ID, r.FirstFrame, r.LastFrame, tshark[r.FirstFrame], tshark[r.LastFrame])
+		}
+	}
+	if n != 50 {
+		t.Errorf("%d streams, want 50", n)
+	}
+}
