@@ -20,6 +20,11 @@
 // the file, the frame and the byte offset where reading stopped and why. No
 // length read from a file drives an allocation.
 //
+// Merge reads several capture files as one, in timestamp order as mergecap
+// merges them (one pending frame per file), numbering frames as in the
+// merged file; a damaged file's good frames are merged and its damage
+// reported once the other files are read. One file is read directly.
+//
 // Subpackage filter compiles tcpdump's filter language to classic BPF and
 // runs it in pure Go, on files and on live captures.
 package capture
