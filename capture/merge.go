@@ -90,24 +90,45 @@ func (m *MergeSource) Next(p *Packet) error {
 	if m.done != nil {
 		return m.done
 	}
+	cand := -1 // a file whose new frame is not queued yet
 	if m.last >= 0 {
 		// The caller is done with the frame it was given last, which may
 		// alias its file's buffer: only now may that file read on.
-		i := m.last
+		if m.read(m.last) {
+			cand = m.last
+		}
 		m.last = -1
-		m.fill(i)
 	} else if m.frame == 0 && len(m.heap) == 0 {
 		for i := range m.in {
-			m.fill(i)
+			if m.read(i) {
+				m.push(i)
+			}
 		}
 	}
-	for len(m.heap) > 0 {
-		i := m.pop()
+	for {
+		var i int
+		switch {
+		case cand >= 0 && (len(m.heap) == 0 || m.before(cand, m.heap[0])):
+			// Still the earliest, as every frame of a rotated file is
+			// but at the cuts: no queue work.
+			i = cand
+		case cand >= 0:
+			m.push(cand)
+			i = m.pop()
+		case len(m.heap) > 0:
+			i = m.pop()
+		default:
+			m.done = m.end()
+			return m.done
+		}
+		cand = -1
 		m.frame++
 		in := &m.in[i]
 		if in.p.filtered {
 			// Skipped by the file's filter: it keeps its frame number.
-			m.fill(i)
+			if m.read(i) {
+				cand = i
+			}
 			continue
 		}
 		*p = in.p
@@ -116,24 +137,21 @@ func (m *MergeSource) Next(p *Packet) error {
 		m.defrag.Process(p)
 		return nil
 	}
-	m.done = m.end()
-	return m.done
 }
 
-// fill reads file i's next frame and, if there is one, queues it.
-func (m *MergeSource) fill(i int) {
+// read reads file i's next frame into its slot; false at its end or damage.
+func (m *MergeSource) read(i int) bool {
 	in := &m.in[i]
 	if in.dmg != nil {
-		return
+		return false
 	}
 	err := in.src.Next(&in.p)
 	switch {
 	case err == nil:
-		m.push(i)
-		return
+		return true
 	case errors.Is(err, io.EOF):
 		in.dmg = io.EOF
-		return
+		return false
 	}
 	in.dmg = err // as the file alone says it, for Info
 	var de *DamageError
@@ -144,6 +162,7 @@ func (m *MergeSource) fill(i int) {
 	} else if m.other == nil {
 		m.other = fmt.Errorf("%s: %w", in.src.name, err)
 	}
+	return false
 }
 
 func (m *MergeSource) end() error {
