@@ -150,7 +150,7 @@ func BenchmarkReadMerged(b *testing.B) {
 		for b.Loop() {
 			srcs := make([]*FileSource, len(parts))
 			for i, part := range parts {
-				if srcs[i], err = NewReaderSize("bench", bytes.NewReader(part), MergeReadBuffer); err != nil {
+				if srcs[i], err = NewReaderSize("bench", bytes.NewReader(part), MergeBufferSize(len(parts))); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -172,7 +172,7 @@ func openFiles(io *streams, paths []string, filterExpr string) (*fileInput, erro
 	}
 	size := 0
 	if len(paths) > 1 {
-		size = capture.MergeReadBuffer // memory bounded with hundreds of files
+		size = capture.MergeBufferSize(len(paths)) // memory bounded with hundreds of files
 	}
 	for _, p := range paths {
 		src, err := openSourceSize(io, p, size)
