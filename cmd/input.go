@@ -75,7 +75,6 @@ type input struct {
 	Live   *capture.LiveSource // nil for a file
 	// Privileges says what was given up once the live capture was open.
 	Privileges capture.Privileges
-	files      []*capture.FileSource // the capture files (several when merged); nil when live
 	// Keys are the TLS secrets: --keylog (or SSLKEYLOGFILE), plus those of
 	// pcapng Decryption Secrets Blocks as they are read; tail re-reads the
 	// key log file as it grows.
@@ -190,7 +189,7 @@ func openInput(ctx context.Context, io *streams, paths []string, o *inputOptions
 		if err != nil {
 			return nil, err
 		}
-		in := &input{Source: fi.src, Defrag: fi.defrag, files: fi.files}
+		in := &input{Source: fi.src, Defrag: fi.defrag}
 		if err := in.loadKeys(io, o); err != nil {
 			fi.src.Close()
 			return nil, err

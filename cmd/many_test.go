@@ -330,6 +330,7 @@ func TestManyFilesUsage(t *testing.T) {
 		{[]string{"timeline", rotated + "04", "tcp/x"}, 2, `stream "tcp/x"`},
 		{[]string{"follow", rotated + "04"}, 2, "several files (a directory, a pattern) go before the stream"},
 		{[]string{"follow", rotated + "04", "udp/0"}, 2, "the merge of the 3 files has no udp/0"},
+		{[]string{"timeline", rotated + "06", "127.0.0.1:8080"}, 2, "matches the 50 streams of the merge of the 4 files listed above: name one by number (sockscope timeline ../testdata/captures/rotated/06/06_part1.pcap.gz"},
 	} {
 		_, errOut, code := runCLI(t, nil, tt.args...)
 		if code != tt.code || !strings.Contains(errOut, tt.want) {

@@ -55,7 +55,10 @@ func pickStreams(io *streams, paths []string, cmd string, sel reassembly.Selecto
 	if id, ok := sel.ID(); ok {
 		return []reassembly.StreamID{id}, nil
 	}
-	path := inputsName(paths)
+	path, files := inputsName(paths), strings.Join(paths, " ")
+	if len(paths) > 4 {
+		files = "FILE..."
+	}
 	switch {
 	case len(m) == 0:
 		return nil, usagef("%s has no stream with %s", path, sel)
@@ -69,7 +72,7 @@ func pickStreams(io *streams, paths []string, cmd string, sel reassembly.Selecto
 		if len(m) > show {
 			fmt.Fprintf(io.Err, "  … and %d more\n", len(m)-show)
 		}
-		msg := fmt.Sprintf("%s matches the %d streams of %s listed above: name one by number (%s %s %s)", sel, len(m), path, cmd, strings.Join(paths, " "), m[0].ID)
+		msg := fmt.Sprintf("%s matches the %d streams of %s listed above: name one by number (%s %s %s)", sel, len(m), path, cmd, files, m[0].ID)
 		if canAll {
 			msg += ", or take them all with --all-matching"
 		}
