@@ -19,7 +19,10 @@ type FileInfo struct {
 // timestamp order, as mergecap merges them: it holds one pending frame per
 // file and returns the earliest (on equal timestamps, the one of the file
 // given first; within a file, frames keep their order even when its own
-// timestamps go backwards). Frames are numbered 1..N in merged order, as
+// timestamps go backwards). mergecap 4.0 gives equal timestamps to the file
+// given last instead, which swaps the last frame of a rotated part and the
+// first of the next when they share a timestamp: only there do frame
+// numbers differ from Wireshark's on the mergecap'd file. Frames are numbered 1..N in merged order, as
 // Wireshark numbers the merged file; frames a file's Filter skips still take
 // their place in that numbering (as they do in one file), so frame N is frame
 // N of `mergecap -w merged.pcapng FILES...`.
