@@ -59,8 +59,9 @@ for IPv6. When several streams match they are listed, or all drawn with
 Several FILEs (or a directory of captures, or a quoted pattern such as
 'trace-*.pcap') are merged in time order, as mergecap merges them: frame and
 stream numbers are those of the merged capture. The first argument is a
-file; after it, the first argument that reads as a stream and is not a file
-starts the streams.
+file; after it, arguments that name a file or directory, or are a pattern
+that matches one, are inputs too, and the first other argument starts the
+streams.
 
 With -i IFACE it captures live and draws each arrow the moment its packet
 arrives (Ctrl-C, -c or --duration stops). A stream's header comes with its
