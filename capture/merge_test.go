@@ -400,3 +400,17 @@ func TestMergeOrderTiesAndBackwards(t *testing.T) {
 		}
 	}
 }
+
+// Two damaged files: both are named, the first met first.
+func TestMergeTwoDamaged(t *testing.T) {
+	a, b := rotated+"/damaged/04_part2.pcap", "../testdata/corpus/26_corrupt_record_length.pcap"
+	_, err := readLines(t, Merge(openAll(t, rotated+"/04/04_part1.pcap", b, a)...))
+	var de *DamageError
+	if !errors.As(err, &de) || len(de.More) != 1 {
+		t.Fatalf("err %v, want a *DamageError with one more", err)
+	}
+	msg := err.Error()
+	if !strings.Contains(msg, b+": its frame 6 at byte offset") || !strings.Contains(msg, "; also "+a+": its frame 7 at byte offset 2192") || !strings.HasSuffix(msg, "; the other files were merged to their end") {
+		t.Errorf("message %q", msg)
+	}
+}
