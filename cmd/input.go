@@ -75,6 +75,7 @@ type input struct {
 	Live   *capture.LiveSource // nil for a file
 	// Privileges says what was given up once the live capture was open.
 	Privileges capture.Privileges
+	file       *capture.FileSource // the capture file when one is read directly; nil when live or merged
 	// Keys are the TLS secrets: --keylog (or SSLKEYLOGFILE), plus those of
 	// pcapng Decryption Secrets Blocks as they are read; tail re-reads the
 	// key log file as it grows.
@@ -190,6 +191,9 @@ func openInput(ctx context.Context, io *streams, paths []string, o *inputOptions
 			return nil, err
 		}
 		in := &input{Source: fi.src, Defrag: fi.defrag}
+		if len(fi.files) == 1 {
+			in.file = fi.files[0]
+		}
 		if err := in.loadKeys(io, o); err != nil {
 			fi.src.Close()
 			return nil, err

@@ -118,7 +118,7 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 	}
 	// Opened before the screen is taken, so that a bad file or flag is
 	// reported as by every other command.
-	src, err := openInput(ctx, io, o.Path, &o.In)
+	src, err := openInput(ctx, io, []string{o.Path}, &o.In)
 	if err != nil {
 		return err
 	}
@@ -132,7 +132,7 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
 				// The detail reads the file again for that one stream, as
 				// timeline and follow do: memory for one stream, not all.
-				s, err := openInput(ctx, io, o.Path, &o.In)
+				s, err := openInput(ctx, io, []string{o.Path}, &o.In)
 				if err != nil {
 					return nil, err
 				}
@@ -170,7 +170,7 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 		o.In.Write = spool
 	}
 	o.In.flushWrites = true
-	src, err := openInput(ctx, io, "", &o.In)
+	src, err := openInput(ctx, io, nil, &o.In)
 	if err != nil {
 		return err
 	}
@@ -187,7 +187,7 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, Explain: o.Explain, NoMouse: o.NoMouse, Live: true,
 			Save: func() (string, error) { return saveCapture(spool, o.In.Iface) },
 			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
-				s, err := openInput(ctx, io, spool, &file)
+				s, err := openInput(ctx, io, []string{spool}, &file)
 				if err != nil {
 					return nil, err
 				}
