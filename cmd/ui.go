@@ -129,22 +129,27 @@ func runUI(ctx context.Context, io *streams, o *uiOptions) error {
 	}
 	return ui.Run(ctx, ui.RunOptions{
 		Options: ui.Options{Name: o.Path, Color: color, ASCII: o.ASCII, Explain: o.Explain, NoMouse: o.NoMouse,
-			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
-				// The detail reads the file again for that one stream, as
-				// timeline and follow do: memory for one stream, not all.
-				s, err := openInput(ctx, io, []string{o.Path}, &o.In)
-				if err != nil {
-					return nil, err
-				}
-				defer s.Close()
-				return ui.LoadStream(s, id, topts, s.Keys)
-			}},
+			Load: loadFrom(io, o.Path, &o.In, topts)},
 		In: in, Out: out, Env: os.Environ(),
 		Scan: func(ctx context.Context, f *ui.Feed) {
 			defer src.Close()
 			ui.Scan(ctx, src, so, f)
 		},
 	})
+}
+
+// loadFrom returns the UI's Load: a stream's detail reads the capture file
+// path again for that one stream, as timeline and follow do (memory for one
+// stream, not all).
+func loadFrom(io *streams, path string, in *inputOptions, topts reassembly.Options) func(context.Context, reassembly.StreamID) (*ui.Detail, error) {
+	return func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
+		s, err := openInput(ctx, io, []string{path}, in)
+		if err != nil {
+			return nil, err
+		}
+		defer s.Close()
+		return ui.LoadStream(s, id, topts, s.Keys)
+	}
 }
 
 // uiLiveIdle forgets a live flow after this long without packets, as live.
@@ -186,14 +191,7 @@ func runUILive(ctx context.Context, io *streams, o *uiOptions, eng *findings.Eng
 	err = ui.Run(ctx, ui.RunOptions{
 		Options: ui.Options{Name: o.In.Iface, Color: color, ASCII: o.ASCII, Explain: o.Explain, NoMouse: o.NoMouse, Live: true,
 			Save: func() (string, error) { return saveCapture(spool, o.In.Iface) },
-			Load: func(ctx context.Context, id reassembly.StreamID) (*ui.Detail, error) {
-				s, err := openInput(ctx, io, []string{spool}, &file)
-				if err != nil {
-					return nil, err
-				}
-				defer s.Close()
-				return ui.LoadStream(s, id, topts, s.Keys)
-			}},
+			Load: loadFrom(io, spool, &file, topts)},
 		In: in, Out: out, Env: os.Environ(),
 		Scan: func(ctx context.Context, f *ui.Feed) {
 			ui.Scan(ctx, src, so, f)

@@ -9,21 +9,20 @@ import (
 	"time"
 
 	"github.com/sockscope/sockscope/capture"
+	"github.com/sockscope/sockscope/internal/spillbuf"
 )
 
 // spillFile holds a kept direction's bytes on disk once they outgrow
 // Options.SpillOver, so that following a stream of any length does not
-// hold its bytes in memory. The file is unlinked as soon as it is created
-// where the system allows it (it disappears with the process); elsewhere
-// Release removes it.
+// hold its bytes in memory (spillbuf.Temp: unlinked at once where the
+// system allows it; elsewhere Release removes it).
 type spillFile struct {
-	f      *os.File
-	w      *bufio.Writer
-	n      int64    // bytes written
-	name   string   // the file's name
-	remove bool     // still to remove at Release (it could not be unlinked at once)
-	err    error    // the first write or read error: the bytes after it are lost
-	maps   [][]byte // MapAt's mappings, unmapped by Release
+	f    *spillbuf.Temp
+	w    *bufio.Writer
+	n    int64    // bytes written
+	name string   // the file's name
+	err  error    // the first write or read error: the bytes after it are lost
+	maps [][]byte // MapAt's mappings, unmapped by Release
 }
 
 // spillChunk is the write buffer: reads flush it, so it bounds how much a
@@ -81,7 +80,7 @@ func (h *Half) MapAt(off, n int64) []byte {
 			return nil
 		}
 	}
-	b, base := mapFile(sp.f, off, n)
+	b, base := mapFile(sp.f.File, off, n)
 	if b == nil {
 		return nil
 	}
@@ -116,13 +115,12 @@ func (h *Half) appendData(b []byte) {
 		if h.spillOver <= 0 || int64(len(h.Data)) <= h.spillOver {
 			return
 		}
-		f, err := os.CreateTemp("", "sockscope-stream-*")
+		f, err := spillbuf.NewTemp("sockscope-stream-*")
 		if err != nil {
 			h.spillOver = 0 // keep going in memory
 			return
 		}
 		sp := &spillFile{f: f, w: bufio.NewWriterSize(f, spillChunk), name: f.Name()}
-		sp.remove = os.Remove(f.Name()) != nil
 		h.spill = sp
 		b, h.Data = h.Data, nil
 		// The segment map grows with the bytes: its older blocks go to
@@ -150,11 +148,7 @@ func (s *Stream) Release() {
 				unmapFile(m)
 			}
 			sp.maps = nil
-			sp.f.Close()
-			if sp.remove {
-				os.Remove(sp.name)
-				sp.remove = false
-			}
+			sp.f.Discard()
 			if sp.err == nil {
 				sp.err = os.ErrClosed
 			}

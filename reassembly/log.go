@@ -7,6 +7,8 @@ import (
 	"os"
 	"sort"
 	"unsafe"
+
+	"github.com/sockscope/sockscope/internal/spillbuf"
 )
 
 // logBlockBytes is the size of a Log's blocks: a large allocation (over
@@ -158,10 +160,9 @@ const logCached = 4
 // kept stream's segment map and chunk list grow with every segment, like
 // its bytes, and go to disk with them (Options.SpillOver).
 type logDisk[T any] struct {
-	codec  logCodec[T]
-	f      *os.File
-	name   string
-	remove bool // still to remove at release (it could not be unlinked at once)
+	codec logCodec[T]
+	f     *spillbuf.Temp
+	name  string
 	// lasts holds the last element of each block on disk, blocks
 	// [0, len(lasts)), for Search.
 	lasts []T
@@ -189,14 +190,13 @@ func (l *Log[T]) spill(c logCodec[T]) {
 		return
 	}
 	d := &logDisk[T]{codec: c}
-	f, err := os.CreateTemp("", "sockscope-log-*")
+	f, err := spillbuf.NewTemp("sockscope-log-*")
 	if err != nil {
 		d.err = err
 		l.disk = d
 		return
 	}
 	d.f, d.name = f, f.Name()
-	d.remove = os.Remove(f.Name()) != nil
 	for i := range d.cache {
 		d.cache[i].k = -1
 	}
@@ -301,11 +301,7 @@ func (l *Log[T]) release() {
 	if d == nil || d.f == nil {
 		return
 	}
-	d.f.Close()
-	if d.remove {
-		os.Remove(d.name)
-		d.remove = false
-	}
+	d.f.Discard()
 	if d.err == nil {
 		d.err = os.ErrClosed
 	}

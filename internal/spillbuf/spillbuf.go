@@ -16,14 +16,13 @@ import (
 // Buffer holds what is written to it in memory up to its limit, then in a
 // temporary file. The zero value is not usable: make one with New.
 type Buffer struct {
-	limit  int
-	mem    bytes.Buffer
-	f      *os.File
-	w      *bufio.Writer
-	name   string
-	remove bool  // the file could not be unlinked at once: Close removes it
-	err    error // the first error: what was written after it is lost
-	n      int64
+	limit int
+	mem   bytes.Buffer
+	f     *Temp
+	name  string // f's, kept for Err once it is closed
+	w     *bufio.Writer
+	err   error // the first error: what was written after it is lost
+	n     int64
 }
 
 // New returns a Buffer that keeps up to limit bytes in memory.
@@ -41,7 +40,7 @@ func (b *Buffer) Write(p []byte) (int, error) {
 			b.mem.Write(p)
 			return len(p), nil
 		}
-		f, err := os.CreateTemp("", "sockscope-view-*")
+		f, err := NewTemp("sockscope-view-*")
 		if err != nil {
 			// Keep going in memory rather than lose the output.
 			b.limit = int(^uint(0) >> 1)
@@ -49,7 +48,6 @@ func (b *Buffer) Write(p []byte) (int, error) {
 			return len(p), nil
 		}
 		b.f, b.name, b.w = f, f.Name(), bufio.NewWriterSize(f, 1<<20)
-		b.remove = os.Remove(f.Name()) != nil
 		if _, b.err = b.w.Write(b.mem.Bytes()); b.err != nil {
 			return len(p), nil
 		}
@@ -99,11 +97,7 @@ func (b *Buffer) Close() error {
 	if b.f == nil {
 		return nil
 	}
-	err := b.f.Close()
-	if b.remove {
-		os.Remove(b.name)
-		b.remove = false
-	}
+	err := b.f.Discard()
 	b.f = nil
 	if b.err == nil {
 		b.err = os.ErrClosed
